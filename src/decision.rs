@@ -1,0 +1,124 @@
+//! Decision: turns the outcome of every image into admit or deny, with
+//! SCST-Sign's exact sentences, and the status recorded on the resource.
+
+use crate::reference::ImageRef;
+use crate::settings::Rules;
+use crate::verification::{Host, Outcome, Verifier};
+use crate::workload::ImageSite;
+use std::collections::BTreeSet;
+
+pub const NO_POLICY_WARNING: &str = "clusterimagepolicies.signing.apps.tanzu.vmware.com \"image-policy\" not found. Image policy enforcement was not applied.";
+
+pub fn excluded_message(namespace: &str) -> String {
+    format!("{namespace} is excluded. The ImagePolicy will not be applied.")
+}
+
+pub fn unmatched_denied_message(image: &str) -> String {
+    format!("Could not verify against any image policies for container image: {image}.")
+}
+
+pub fn unmatched_allowed_warning(image: &str) -> String {
+    format!("{image} did not match any image policies. Container will be created as AllowUnmatchedImages flag is true.")
+}
+
+pub fn not_signed_message(image: &str) -> String {
+    format!("The image: {image} is not signed.")
+}
+
+/// The verification status written to `<prefix>/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Verified,
+    Excluded,
+    UnmatchedAllowed,
+    NoPolicy,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Verified => "verified",
+            Status::Excluded => "excluded",
+            Status::UnmatchedAllowed => "unmatched-allowed",
+            Status::NoPolicy => "no-policy",
+        }
+    }
+}
+
+/// An image site whose image a key verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSite {
+    pub site: ImageSite,
+    pub image: ImageRef,
+    pub digest: String,
+    pub key: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// One sentence per failed image, in the order the images appear.
+    pub failures: Vec<String>,
+    pub warnings: Vec<String>,
+    pub verified: Vec<VerifiedSite>,
+    pub unmatched_allowed: bool,
+}
+
+impl Verdict {
+    pub fn status(&self) -> Status {
+        if self.unmatched_allowed {
+            Status::UnmatchedAllowed
+        } else {
+            Status::Verified
+        }
+    }
+}
+
+/// Verifies every image site against the rules. Each distinct image is
+/// reported once however many containers run it.
+pub fn judge<H: Host>(sites: &[ImageSite], rules: &Rules, allow_unmatched: bool, host: &H) -> Verdict {
+    let mut verifier = Verifier::new(host, rules);
+    let mut verdict = Verdict::default();
+    let mut reported = BTreeSet::new();
+    for site in sites {
+        let image = match ImageRef::parse(&site.image) {
+            Ok(image) => image,
+            Err(reason) => {
+                if reported.insert(site.image.clone()) {
+                    verdict
+                        .failures
+                        .push(format!("The image: {} cannot be verified: {reason}.", site.image));
+                }
+                continue;
+            }
+        };
+        match verifier.verify(&image) {
+            Outcome::Verified { digest, key } => verdict.verified.push(VerifiedSite {
+                site: site.clone(),
+                image,
+                digest,
+                key,
+            }),
+            Outcome::NotVerified { reasons } => {
+                if reported.insert(site.image.clone()) {
+                    verdict.failures.push(format!(
+                        "{} {}",
+                        not_signed_message(&site.image),
+                        reasons.join("; ")
+                    ));
+                }
+            }
+            Outcome::Unmatched if allow_unmatched => {
+                verdict.unmatched_allowed = true;
+                if reported.insert(site.image.clone()) {
+                    verdict.warnings.push(unmatched_allowed_warning(&site.image));
+                }
+            }
+            Outcome::Unmatched => {
+                if reported.insert(site.image.clone()) {
+                    verdict.failures.push(unmatched_denied_message(&site.image));
+                }
+            }
+        }
+    }
+    verdict
+}

@@ -1,0 +1,373 @@
+//! Image references: parsing with the OCI distribution grammar, the equivalent
+//! spellings of one image, and the pinned `name:tag@digest` form.
+//!
+//! The grammar is the distribution project's `reference` grammar, the one
+//! `oci_spec::distribution::Reference` implements. That type parses with the
+//! `regex` crate, whose engine and Unicode tables would be over half of this
+//! module (about 600 KB, pushing it past 1 MB), so the grammar is written out
+//! here and a differential test checks it agrees with `oci-spec` on every
+//! sample. Tags are ASCII (`[A-Za-z0-9_]`), where `oci-spec` also takes
+//! Unicode word characters that no registry accepts.
+
+const NAME_TOTAL_LENGTH_MAX: usize = 255;
+const DEFAULT_TAG: &str = "latest";
+const DOCKER_HUB: &str = "docker.io";
+const DOCKER_HUB_LEGACY: &str = "index.docker.io";
+const DOCKER_OFFICIAL_PREFIX: &str = "library/";
+
+/// An image reference as a workload wrote it, with its normalised parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The reference exactly as written in the workload.
+    pub written: String,
+    /// Registry host (with port), `docker.io` for Docker Hub.
+    pub registry: String,
+    /// Repository path, `library/x` for Docker Hub official images.
+    pub repository: String,
+    /// Tag; `latest` when neither tag nor digest was written.
+    pub tag: Option<String>,
+    /// Digest, when the reference pins one.
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    pub fn parse(written: &str) -> Result<ImageRef, String> {
+        parse_reference(written).map_err(|e| format!("invalid image reference {written:?}: {e}"))
+    }
+
+    /// `registry/repository[:tag][@digest]`: one spelling per image, the one
+    /// sent to the host and used to share answers between containers.
+    pub fn canonical(&self) -> String {
+        let mut out = format!("{}/{}", self.registry, self.repository);
+        if let Some(tag) = &self.tag {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+
+    /// Every way of writing this image's name (without tag or digest) that
+    /// resolves to the same repository. Docker Hub has six; others have one.
+    pub fn name_spellings(&self) -> Vec<String> {
+        if self.registry != DOCKER_HUB {
+            return vec![format!("{}/{}", self.registry, self.repository)];
+        }
+        let mut repositories = vec![self.repository.as_str()];
+        if let Some(short) = self.repository.strip_prefix(DOCKER_OFFICIAL_PREFIX) {
+            if !short.contains('/') {
+                repositories.push(short);
+            }
+        }
+        let mut names = Vec::with_capacity(repositories.len() * 3);
+        for repository in repositories {
+            names.push(repository.to_string());
+            names.push(format!("{DOCKER_HUB}/{repository}"));
+            names.push(format!("{DOCKER_HUB_LEGACY}/{repository}"));
+        }
+        names
+    }
+
+    /// The reference rewritten to carry `digest`, keeping the spelling the
+    /// workload used: `nginx:1.25` becomes `nginx:1.25@sha256:...`, and a bare
+    /// `nginx` becomes `nginx:latest@sha256:...` so the tag stays visible.
+    pub fn pinned(&self, digest: &str) -> String {
+        let name_and_tag = match self.written.split_once('@') {
+            Some((before, _)) => before.to_string(),
+            None if self.digest.is_none() && !has_written_tag(&self.written) => {
+                format!("{}:{}", self.written, self.tag.as_deref().unwrap_or("latest"))
+            }
+            None => self.written.clone(),
+        };
+        format!("{name_and_tag}@{digest}")
+    }
+}
+
+/// `name[:tag][@digest]`, normalised as Docker does: a name whose first
+/// component has no `.` or `:` and is not `localhost` is on Docker Hub, and a
+/// one-component Docker Hub name is under `library/`.
+fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
+    const INVALID: &str = "invalid reference format";
+    if written.is_empty() {
+        return Err("repository name must have at least one component");
+    }
+    let (rest, digest) = match written.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (written, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].find(':') {
+        Some(colon) => (&rest[..last_slash + colon], Some(&rest[last_slash + colon + 1..])),
+        None => (rest, None),
+    };
+    if !is_name(name) || !tag.is_none_or(is_tag) || !digest.is_none_or(is_digest_syntax) {
+        return Err(INVALID);
+    }
+    let (registry, repository) = split_domain(name);
+    if repository.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err("repository name must not be more than 255 characters");
+    }
+    if let Some(digest) = digest {
+        let (algorithm, hex) = digest.split_once(':').ok_or("invalid checksum digest format")?;
+        let expected_len = match algorithm {
+            "sha256" => 64,
+            "sha384" => 96,
+            "sha512" => 128,
+            _ => return Err("unsupported digest algorithm"),
+        };
+        if hex.len() != expected_len {
+            return Err("invalid checksum digest length");
+        }
+    }
+    let tag = match (tag, digest) {
+        (None, None) => Some(DEFAULT_TAG),
+        (tag, _) => tag,
+    };
+    Ok(ImageRef {
+        written: written.to_string(),
+        registry,
+        repository,
+        tag: tag.map(str::to_string),
+        digest: digest.map(str::to_string),
+    })
+}
+
+/// `[domain "/"] path-component ("/" path-component)*`.
+fn is_name(name: &str) -> bool {
+    let is_path = |path: &str| path.split('/').all(is_path_component);
+    is_path(name) || name.split_once('/').is_some_and(|(domain, path)| is_domain(domain) && is_path(path))
+}
+
+/// `[a-z0-9]+ ((\.|_|__|-*) [a-z0-9]+)*`.
+fn is_path_component(component: &str) -> bool {
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = component.as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if !alnum(first) || !alnum(last) {
+        return false;
+    }
+    // Every run of separators between alphanumerics must be ".", "_", "__" or dashes.
+    bytes
+        .split(alnum)
+        .filter(|run| !run.is_empty())
+        .all(|run| matches!(run, b"." | b"_" | b"__") || run.iter().all(|b| *b == b'-'))
+}
+
+/// `host-component ("." host-component)* [":" port]`.
+fn is_domain(domain: &str) -> bool {
+    let (host, port) = match domain.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (domain, None),
+    };
+    let is_port = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let is_host_component = |c: &str| {
+        !c.is_empty()
+            && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !c.starts_with('-')
+            && !c.ends_with('-')
+    };
+    host.split('.').all(is_host_component) && port.is_none_or(is_port)
+}
+
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_tag(tag: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = tag.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && word(bytes[0])
+        && bytes.iter().all(|b| word(*b) || *b == b'.' || *b == b'-')
+}
+
+/// `algorithm ":" hex{32,}`, algorithm components `[A-Za-z][A-Za-z0-9]*`
+/// joined by one of `-_+.`.
+fn is_digest_syntax(digest: &str) -> bool {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let is_component = |c: &str| {
+        c.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+            && c.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    algorithm.split(['-', '_', '+', '.']).all(is_component)
+        && hex.len() >= 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Docker's domain split (distribution `normalize.go`).
+fn split_domain(name: &str) -> (String, String) {
+    let (mut domain, mut remainder) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (first.to_string(), rest.to_string())
+        }
+        _ => (DOCKER_HUB.to_string(), name.to_string()),
+    };
+    if domain == DOCKER_HUB_LEGACY {
+        domain = DOCKER_HUB.to_string();
+    }
+    if domain == DOCKER_HUB && !remainder.contains('/') {
+        remainder = format!("{DOCKER_OFFICIAL_PREFIX}{remainder}");
+    }
+    (domain, remainder)
+}
+
+/// Whether the last path segment of a written reference carries `:tag`
+/// (a `:` before the last `/` is a registry port).
+fn has_written_tag(written: &str) -> bool {
+    let last_segment = written.rsplit('/').next().unwrap_or(written);
+    last_segment.contains(':')
+}
+
+/// A well-formed content digest (`algorithm:hex` of the right length), as the
+/// host must return for a verified image.
+pub fn is_valid_digest(digest: &str) -> bool {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let expected_len = match algorithm {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return false,
+    };
+    hex.len() == expected_len && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    #[test]
+    fn docker_hub_spellings_are_one_image() {
+        for written in [
+            "nginx",
+            "nginx:latest",
+            "library/nginx",
+            "docker.io/nginx",
+            "docker.io/library/nginx:latest",
+            "index.docker.io/library/nginx",
+        ] {
+            let image = ImageRef::parse(written).unwrap();
+            assert_eq!(image.canonical(), "docker.io/library/nginx:latest", "{written}");
+            let spellings = image.name_spellings();
+            for expected in [
+                "nginx",
+                "library/nginx",
+                "docker.io/nginx",
+                "docker.io/library/nginx",
+                "index.docker.io/nginx",
+                "index.docker.io/library/nginx",
+            ] {
+                assert!(spellings.contains(&expected.to_string()), "{written}: {expected}");
+            }
+        }
+    }
+
+    #[test]
+    fn docker_hub_user_repository_has_no_library_spelling() {
+        let image = ImageRef::parse("bitnami/redis:7").unwrap();
+        assert_eq!(
+            image.name_spellings(),
+            vec!["bitnami/redis", "docker.io/bitnami/redis", "index.docker.io/bitnami/redis"]
+        );
+    }
+
+    #[test]
+    fn private_registry_has_one_spelling() {
+        let image = ImageRef::parse("registry.example.org:5000/team/app:1.0").unwrap();
+        assert_eq!(image.name_spellings(), vec!["registry.example.org:5000/team/app"]);
+        assert_eq!(image.tag.as_deref(), Some("1.0"));
+        assert_eq!(image.digest, None);
+    }
+
+    #[test]
+    fn digest_references_keep_their_tag() {
+        let image = ImageRef::parse(&format!("reg.io/app:1@{DIGEST}")).unwrap();
+        assert_eq!(image.tag.as_deref(), Some("1"));
+        assert_eq!(image.digest.as_deref(), Some(DIGEST));
+        let only_digest = ImageRef::parse(&format!("reg.io/app@{DIGEST}")).unwrap();
+        assert_eq!(only_digest.tag, None);
+        assert_eq!(only_digest.canonical(), format!("reg.io/app@{DIGEST}"));
+    }
+
+    #[test]
+    fn invalid_references_are_errors() {
+        for bad in ["", "UPPER", "reg.io/app@sha256:abc", "a b", "reg.io//x", ":tag"] {
+            let err = ImageRef::parse(bad).unwrap_err();
+            assert!(err.contains("invalid image reference"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn pinning_keeps_the_written_spelling() {
+        let pin = |written: &str| ImageRef::parse(written).unwrap().pinned(DIGEST);
+        assert_eq!(pin("nginx:1.25"), format!("nginx:1.25@{DIGEST}"));
+        assert_eq!(pin("nginx"), format!("nginx:latest@{DIGEST}"));
+        assert_eq!(pin("localhost:5000/app"), format!("localhost:5000/app:latest@{DIGEST}"));
+        assert_eq!(pin(&format!("reg.io/app:1@{DIGEST}")), format!("reg.io/app:1@{DIGEST}"));
+    }
+
+    /// The hand-written grammar against `oci-spec`'s regex, on valid and
+    /// invalid references alike: same verdict, same parts.
+    #[test]
+    fn agrees_with_oci_spec_reference() {
+        let hex64 = "0123456789abcdef".repeat(4);
+        let samples = [
+            "busybox", "busybox:1", "library/busybox", "docker.io/busybox", "index.docker.io/busybox",
+            "index.docker.io/library/busybox:1.36", "test.com:tag", "test.com:5000", "test.com/repo:tag",
+            "test:5000/repo", "test:5000/repo:tag", "localhost/app", "localhost:5000/a/b/c:v1",
+            "sub-dom1.foo.com/bar/baz/quux:some-long-tag", "b.gcr.io/test.example.com/my-app:test.example.com",
+            "xn--n3h.com/myimage:xn--n3h.com", "foo_bar.com:8080", "foo/foo_bar.com:8080", "opensuse/leap:15.3",
+            "a/b__c", "a/b___c", "a/b--c", "a/b-_c", "a/b.c", "a/b..c", "a/-b", "a/b-", "a/b_", "a//b", "a/",
+            "/a", "", ":tag", "@sha256:abc", "UPPER", "Registry.Example.com/app", "reg.io/App", "-reg.io/app",
+            "reg-.io/app", "reg.io:/app", "reg.io:50a/app", "reg.io/app:", "reg.io/app:-tag", "reg.io/app:.tag",
+            "reg.io/app:_tag", "reg.io/app:t@g", "reg.io/app@", "reg.io/app@sha256", "reg.io/app@sha256:abc",
+            "reg.io/app@md5:0123456789abcdef0123456789abcdef", "reg.io/app@sha256+b64:0123456789abcdef0123456789abcdef",
+            "reg.io/app@1sha:0123456789abcdef0123456789abcdef", "reg.io/app@sha256:xyz3456789abcdef0123456789abcdef",
+            "a b", "a\tb", "reg.io/a/b:c:d", "reg.io:5000:6000/app", "[::1]:5000/app", "127.0.0.1:5000/app:v1",
+        ];
+        let long_tag = format!("reg.io/app:{}", "t".repeat(129));
+        let ok_tag = format!("reg.io/app:{}", "t".repeat(128));
+        let long_name = format!("reg.io/{}", "a".repeat(256));
+        let digested = [
+            format!("reg.io/app@sha256:{hex64}"),
+            format!("reg.io/app:v1@sha256:{hex64}"),
+            format!("reg.io/app@sha384:{hex64}"),
+            format!("reg.io/app@sha512:{hex64}{hex64}"),
+            format!("nginx@sha256:{}", hex64.to_uppercase()),
+        ];
+        let mut all: Vec<String> = samples.iter().map(|s| s.to_string()).collect();
+        all.extend([long_tag, ok_tag, long_name]);
+        all.extend(digested);
+        for sample in &all {
+            let theirs = oci_spec::distribution::Reference::try_from(sample.as_str());
+            let ours = parse_reference(sample);
+            match (&theirs, &ours) {
+                (Ok(r), Ok(o)) => {
+                    assert_eq!(r.registry(), o.registry, "{sample}");
+                    assert_eq!(r.repository(), o.repository, "{sample}");
+                    assert_eq!(r.tag(), o.tag.as_deref(), "{sample}");
+                    assert_eq!(r.digest(), o.digest.as_deref(), "{sample}");
+                }
+                (Err(e), Err(mine)) => assert_eq!(&e.to_string(), mine, "{sample}"),
+                _ => panic!("{sample}: oci-spec says {theirs:?}, we say {ours:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn digest_validation() {
+        assert!(is_valid_digest(DIGEST));
+        assert!(!is_valid_digest("sha256:abc"));
+        assert!(!is_valid_digest(""));
+        assert!(!is_valid_digest("md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+        assert!(!is_valid_digest(&DIGEST.replace('a', "z")));
+    }
+}

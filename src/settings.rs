@@ -1,0 +1,345 @@
+//! Settings: the `spec` of an SCST-Sign ClusterImagePolicy plus a few keys of
+//! ours, read strictly and compiled once into a [`Policy`].
+
+use crate::matching::NamePattern;
+use crate::trust_roots::{check_certificate, check_public_key, TrustRoot};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub const DEFAULT_ANNOTATION_PREFIX: &str = "image-policy.signing";
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSettings {
+    pub verification: Option<RawVerification>,
+    /// SCST-Sign's install value, under its current and former names.
+    #[serde(alias = "allow_unmatched_images", alias = "warn_on_unmatched")]
+    pub allow_unmatched_images: Option<bool>,
+    pub pin_digests: Option<PinDigests>,
+    pub annotation_prefix: Option<String>,
+    /// Read the rules from the cluster's `image-policy` ClusterImagePolicy.
+    pub cluster_image_policy: Option<bool>,
+}
+
+/// `spec.verification` of a ClusterImagePolicy.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawVerification {
+    pub exclude: Option<RawExclude>,
+    #[serde(default)]
+    pub keys: Vec<RawKey>,
+    #[serde(default)]
+    pub images: Vec<RawImage>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawExclude {
+    pub resources: Option<RawExcludeResources>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawExcludeResources {
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawKey {
+    pub name: String,
+    pub public_key: Option<String>,
+    pub keyless: Option<RawKeyless>,
+    pub github_actions: Option<RawGithubActions>,
+    pub certificate: Option<String>,
+    pub certificate_chain: Option<Vec<String>>,
+    pub require_rekor_bundle: Option<bool>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawKeyless {
+    pub issuer: String,
+    pub subject: Option<String>,
+    pub url_prefix: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithubActions {
+    pub owner: String,
+    pub repo: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawImage {
+    pub name_pattern: String,
+    #[serde(default)]
+    pub keys: Vec<RawKeyRef>,
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// Accepted so SCST-Sign policies load; the policy-server's own
+    /// credentials are used to read registries.
+    pub secret_ref: Option<RawSecretRef>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeyRef {
+    pub name: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecretRef {
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// Which verified images are rewritten to `name:tag@digest`.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PinDigests {
+    Never,
+    /// Only Pods: pinning Deployments and the like makes GitOps tools see drift.
+    #[default]
+    Pods,
+    All,
+}
+
+/// Where the verification rules come from.
+#[derive(Debug)]
+pub enum RuleSource {
+    /// No rules at all: admit everything with SCST-Sign's warning.
+    None,
+    Inline(Rules),
+    /// The `image-policy` ClusterImagePolicy, read on every evaluation.
+    Cluster,
+}
+
+/// The validated settings, ready for admission.
+#[derive(Debug)]
+pub struct Policy {
+    pub rules: RuleSource,
+    pub allow_unmatched_images: bool,
+    pub pin_digests: PinDigests,
+    pub annotation_prefix: String,
+}
+
+/// Compiled `verification`: keys by index, patterns ready to match.
+#[derive(Debug)]
+pub struct Rules {
+    pub excluded_namespaces: HashSet<String>,
+    pub keys: Vec<NamedKey>,
+    pub images: Vec<ImageRule>,
+}
+
+#[derive(Debug)]
+pub struct NamedKey {
+    pub name: String,
+    pub root: TrustRoot,
+}
+
+#[derive(Debug)]
+pub struct ImageRule {
+    pub pattern: NamePattern,
+    /// Indexes into [`Rules::keys`], in the order the entry lists them.
+    pub keys: Vec<usize>,
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// Reads settings JSON strictly; errors name the path of the bad field.
+pub fn parse_settings(json: &str) -> Result<Policy, String> {
+    let raw: RawSettings = from_json_strict(json, "")?;
+    compile_settings(raw)
+}
+
+/// Deserialises JSON so that an error names the field's path below `root`.
+pub fn from_json_strict<'a, T: Deserialize<'a>>(json: &'a str, root: &str) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = match (root, e.path().to_string().as_str()) {
+            ("", ".") => String::new(),
+            (root, ".") => format!("{root}: "),
+            ("", path) => format!("{path}: "),
+            (root, path) => format!("{root}.{path}: "),
+        };
+        format!("{path}{}", e.inner())
+    })
+}
+
+pub fn compile_settings(raw: RawSettings) -> Result<Policy, String> {
+    let annotation_prefix = raw
+        .annotation_prefix
+        .unwrap_or_else(|| DEFAULT_ANNOTATION_PREFIX.to_string());
+    check_annotation_prefix(&annotation_prefix).map_err(|e| format!("annotationPrefix: {e}"))?;
+
+    let rules = match (raw.cluster_image_policy.unwrap_or(false), raw.verification) {
+        (true, Some(_)) => {
+            return Err("clusterImagePolicy: true and verification cannot be set together: \
+                        the rules come either from the cluster's ClusterImagePolicy or from the settings"
+                .to_string())
+        }
+        (true, None) => RuleSource::Cluster,
+        (false, Some(verification)) => {
+            RuleSource::Inline(compile_verification(verification, "verification")?)
+        }
+        (false, None) => RuleSource::None,
+    };
+    Ok(Policy {
+        rules,
+        allow_unmatched_images: raw.allow_unmatched_images.unwrap_or(false),
+        pin_digests: raw.pin_digests.unwrap_or_default(),
+        annotation_prefix,
+    })
+}
+
+/// Validates and compiles a `verification` block; `at` is its path for errors.
+pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, String> {
+    let mut excluded_namespaces = HashSet::new();
+    if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
+        for (i, namespace) in resources.namespaces.into_iter().enumerate() {
+            if namespace.trim().is_empty() {
+                return Err(format!(
+                    "{at}.exclude.resources.namespaces[{i}]: namespace must not be empty"
+                ));
+            }
+            excluded_namespaces.insert(namespace);
+        }
+    }
+
+    let mut keys = Vec::with_capacity(raw.keys.len());
+    let mut index_by_name = HashMap::new();
+    for (i, key) in raw.keys.into_iter().enumerate() {
+        let path = format!("{at}.keys[{i}]");
+        if key.name.trim().is_empty() {
+            return Err(format!("{path}.name: key name must not be empty"));
+        }
+        if index_by_name.insert(key.name.clone(), i).is_some() {
+            return Err(format!("{path}.name: key name {:?} is defined twice", key.name));
+        }
+        let name = key.name.clone();
+        let root = compile_key(key).map_err(|e| format!("{path} ({name}): {e}"))?;
+        keys.push(NamedKey { name, root });
+    }
+
+    let mut images = Vec::with_capacity(raw.images.len());
+    for (i, image) in raw.images.into_iter().enumerate() {
+        let path = format!("{at}.images[{i}]");
+        let pattern =
+            NamePattern::compile(&image.name_pattern).map_err(|e| format!("{path}.namePattern: {e}"))?;
+        if image.keys.is_empty() {
+            return Err(format!(
+                "{path}.keys: the entry for {:?} lists no key, so no image could ever pass it",
+                image.name_pattern
+            ));
+        }
+        let mut key_indexes = Vec::with_capacity(image.keys.len());
+        for (j, key_ref) in image.keys.iter().enumerate() {
+            let index = *index_by_name.get(&key_ref.name).ok_or_else(|| {
+                format!(
+                    "{path}.keys[{j}].name: key {:?} is not defined in {at}.keys",
+                    key_ref.name
+                )
+            })?;
+            if !key_indexes.contains(&index) {
+                key_indexes.push(index);
+            }
+        }
+        if let Some(annotations) = &image.annotations {
+            if let Some(empty) = annotations.keys().find(|k| k.is_empty()) {
+                return Err(format!("{path}.annotations: annotation name {empty:?} must not be empty"));
+            }
+        }
+        if let Some(secret) = &image.secret_ref {
+            if secret.name.is_empty() {
+                return Err(format!("{path}.secretRef.name: must not be empty"));
+            }
+        }
+        images.push(ImageRule {
+            pattern,
+            keys: key_indexes,
+            annotations: image.annotations.filter(|a| !a.is_empty()),
+        });
+    }
+    Ok(Rules { excluded_namespaces, keys, images })
+}
+
+fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
+    let sources = [
+        key.public_key.is_some(),
+        key.keyless.is_some(),
+        key.github_actions.is_some(),
+        key.certificate.is_some(),
+    ];
+    if sources.iter().filter(|set| **set).count() != 1 {
+        return Err(
+            "exactly one of publicKey, keyless, githubActions or certificate must be set".to_string(),
+        );
+    }
+    if key.certificate.is_none()
+        && (key.certificate_chain.is_some() || key.require_rekor_bundle.is_some())
+    {
+        return Err("certificateChain and requireRekorBundle go with certificate".to_string());
+    }
+    if let Some(pem) = key.public_key {
+        check_public_key(&pem).map_err(|e| format!("publicKey: {e}"))?;
+        return Ok(TrustRoot::PublicKey(pem));
+    }
+    if let Some(keyless) = key.keyless {
+        if !keyless.issuer.starts_with("https://") && !keyless.issuer.starts_with("http://") {
+            return Err(format!("keyless.issuer: {:?} is not a URL", keyless.issuer));
+        }
+        return match (keyless.subject, keyless.url_prefix) {
+            (Some(subject), None) if !subject.is_empty() => {
+                Ok(TrustRoot::Keyless { issuer: keyless.issuer, subject })
+            }
+            (None, Some(url_prefix)) if !url_prefix.is_empty() => {
+                Ok(TrustRoot::KeylessPrefix { issuer: keyless.issuer, url_prefix })
+            }
+            _ => Err("keyless: exactly one of subject or urlPrefix must be set, and not empty".to_string()),
+        };
+    }
+    if let Some(github) = key.github_actions {
+        if github.owner.is_empty() {
+            return Err("githubActions.owner must not be empty".to_string());
+        }
+        return Ok(TrustRoot::GithubActions {
+            owner: github.owner,
+            repo: github.repo.filter(|r| !r.is_empty()),
+        });
+    }
+    let certificate = key.certificate.unwrap_or_default();
+    check_certificate(&certificate).map_err(|e| format!("certificate: {e}"))?;
+    if let Some(chain) = &key.certificate_chain {
+        if chain.is_empty() {
+            return Err("certificateChain: must list at least one certificate when set".to_string());
+        }
+        for (i, pem) in chain.iter().enumerate() {
+            check_certificate(pem).map_err(|e| format!("certificateChain[{i}]: {e}"))?;
+        }
+    }
+    Ok(TrustRoot::Certificate {
+        certificate,
+        chain: key.certificate_chain,
+        require_rekor_bundle: key.require_rekor_bundle.unwrap_or(true),
+    })
+}
+
+/// An annotation prefix is a DNS subdomain (RFC 1123), as Kubernetes requires.
+fn check_annotation_prefix(prefix: &str) -> Result<(), String> {
+    let valid_label = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if prefix.is_empty() || prefix.len() > 253 || !prefix.split('.').all(valid_label) {
+        return Err(format!(
+            "{prefix:?} is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Workload unwrapping: finds the pod spec inside each covered kind and every
+//! image it runs, with the JSON pointer of the field that holds it.
+
+use serde_json::Value;
+
+/// The kinds the policy covers, with the path of their pod spec.
+pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Pod" => &["spec"],
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
+            &["spec", "template", "spec"]
+        }
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => return None,
+    })
+}
+
+/// Where an image comes from in the pod spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageField {
+    Container,
+    InitContainer,
+    EphemeralContainer,
+    Volume,
+}
+
+/// One image reference found in a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSite {
+    /// JSON pointer (RFC 6901) of the string, from the object root.
+    pub pointer: String,
+    pub field: ImageField,
+    pub image: String,
+}
+
+const CONTAINER_LISTS: [(&str, ImageField); 3] = [
+    ("containers", ImageField::Container),
+    ("initContainers", ImageField::InitContainer),
+    ("ephemeralContainers", ImageField::EphemeralContainer),
+];
+
+/// Every image of a covered kind's object, in document order. A missing or
+/// mistyped field is an error that names it: an image we cannot see is an
+/// image we cannot verify.
+pub fn find_images(kind: &str, object: &Value) -> Result<Vec<ImageSite>, String> {
+    let path = pod_spec_path(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
+    let mut spec = object;
+    let mut pointer = String::new();
+    for (depth, segment) in path.iter().enumerate() {
+        spec = match spec.get(segment) {
+            Some(next) if next.is_object() => next,
+            // A ReplicationController may omit its template: it then runs nothing.
+            None if kind == "ReplicationController" && depth == 1 => return Ok(Vec::new()),
+            Some(Value::Null) if kind == "ReplicationController" && depth == 1 => {
+                return Ok(Vec::new())
+            }
+            Some(_) => return Err(format!("{} must be an object", dotted(&path[..=depth]))),
+            None => return Err(format!("{} is missing", dotted(&path[..=depth]))),
+        };
+        pointer.push('/');
+        pointer.push_str(segment);
+    }
+    let spec_name = dotted(path);
+
+    let mut sites = Vec::new();
+    for (list_name, field) in CONTAINER_LISTS {
+        for (i, container) in array_field(spec, list_name, &spec_name)?.iter().enumerate() {
+            let at = format!("{spec_name}.{list_name}[{i}]");
+            let image = non_empty_string(container.get("image"), &format!("{at}.image"))?;
+            sites.push(ImageSite {
+                pointer: format!("{pointer}/{list_name}/{i}/image"),
+                field,
+                image,
+            });
+        }
+    }
+    for (i, volume) in array_field(spec, "volumes", &spec_name)?.iter().enumerate() {
+        let Some(image_source) = volume.get("image") else {
+            continue;
+        };
+        let at = format!("{spec_name}.volumes[{i}].image");
+        if !image_source.is_object() {
+            return Err(format!("{at} must be an object"));
+        }
+        let image = non_empty_string(image_source.get("reference"), &format!("{at}.reference"))?;
+        sites.push(ImageSite {
+            pointer: format!("{pointer}/volumes/{i}/image/reference"),
+            field: ImageField::Volume,
+            image,
+        });
+    }
+    Ok(sites)
+}
+
+fn array_field<'a>(spec: &'a Value, name: &str, spec_name: &str) -> Result<&'a [Value], String> {
+    match spec.get(name) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => {
+            if let Some(i) = items.iter().position(|item| !item.is_object()) {
+                return Err(format!("{spec_name}.{name}[{i}] must be an object"));
+            }
+            Ok(items)
+        }
+        Some(_) => Err(format!("{spec_name}.{name} must be a list")),
+    }
+}
+
+fn non_empty_string(value: Option<&Value>, at: &str) -> Result<String, String> {
+    match value {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err(format!("{at} is missing: every image must be named to be verified"))
+        }
+        Some(_) => Err(format!("{at} must be a string")),
+    }
+}
+
+fn dotted(path: &[&str]) -> String {
+    path.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod_spec() -> Value {
+        json!({
+            "containers": [{"name": "app", "image": "app:1"}, {"name": "side", "image": "side:1"}],
+            "initContainers": [{"name": "init", "image": "init:1"}],
+            "ephemeralContainers": [{"name": "debug", "image": "debug:1"}],
+            "volumes": [
+                {"name": "data", "emptyDir": {}},
+                {"name": "model", "image": {"reference": "model:1", "pullPolicy": "IfNotPresent"}}
+            ]
+        })
+    }
+
+    fn wrap(kind: &str, spec: Value) -> Value {
+        match kind {
+            "Pod" => json!({"spec": spec}),
+            "CronJob" => json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}),
+            _ => json!({"spec": {"template": {"spec": spec}}}),
+        }
+    }
+
+    #[test]
+    fn every_kind_and_every_image_field() {
+        for (kind, prefix) in [
+            ("Pod", "/spec"),
+            ("Deployment", "/spec/template/spec"),
+            ("ReplicaSet", "/spec/template/spec"),
+            ("StatefulSet", "/spec/template/spec"),
+            ("DaemonSet", "/spec/template/spec"),
+            ("Job", "/spec/template/spec"),
+            ("ReplicationController", "/spec/template/spec"),
+            ("CronJob", "/spec/jobTemplate/spec/template/spec"),
+        ] {
+            let object = wrap(kind, pod_spec());
+            let sites = find_images(kind, &object).unwrap();
+            let found: Vec<(&str, ImageField, String)> = sites
+                .iter()
+                .map(|s| (s.image.as_str(), s.field, s.pointer.clone()))
+                .collect();
+            assert_eq!(
+                found,
+                vec![
+                    ("app:1", ImageField::Container, format!("{prefix}/containers/0/image")),
+                    ("side:1", ImageField::Container, format!("{prefix}/containers/1/image")),
+                    ("init:1", ImageField::InitContainer, format!("{prefix}/initContainers/0/image")),
+                    ("debug:1", ImageField::EphemeralContainer, format!("{prefix}/ephemeralContainers/0/image")),
+                    ("model:1", ImageField::Volume, format!("{prefix}/volumes/1/image/reference")),
+                ],
+                "{kind}"
+            );
+            for site in &sites {
+                assert_eq!(object.pointer(&site.pointer), Some(&json!(site.image)), "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn uncovered_kinds_are_not_unwrapped() {
+        assert!(pod_spec_path("Service").is_none());
+        assert!(find_images("ConfigMap", &json!({})).is_err());
+    }
+
+    #[test]
+    fn replication_controller_without_template_runs_nothing() {
+        assert_eq!(find_images("ReplicationController", &json!({"spec": {}})).unwrap(), vec![]);
+        assert_eq!(
+            find_images("ReplicationController", &json!({"spec": {"template": null}})).unwrap(),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn unreadable_objects_are_errors_that_name_the_field() {
+        for (kind, object, message) in [
+            ("Pod", json!({}), "spec is missing"),
+            ("Pod", json!({"spec": []}), "spec must be an object"),
+            ("Deployment", json!({"spec": {}}), "spec.template is missing"),
+            ("CronJob", json!({"spec": {"jobTemplate": {"spec": {"template": 3}}}}), "spec.jobTemplate.spec.template must be an object"),
+            ("Pod", json!({"spec": {"containers": {}}}), "spec.containers must be a list"),
+            ("Pod", json!({"spec": {"containers": ["nginx"]}}), "spec.containers[0] must be an object"),
+            ("Pod", json!({"spec": {"containers": [{"name": "a"}]}}), "spec.containers[0].image is missing"),
+            ("Pod", json!({"spec": {"containers": [{"image": ""}]}}), "spec.containers[0].image is missing"),
+            ("Pod", json!({"spec": {"containers": [{"image": 7}]}}), "spec.containers[0].image must be a string"),
+            ("Pod", json!({"spec": {"initContainers": [{"image": null}]}}), "spec.initContainers[0].image is missing"),
+            ("Pod", json!({"spec": {"volumes": [{"image": {}}]}}), "spec.volumes[0].image.reference is missing"),
+            ("Pod", json!({"spec": {"volumes": [{"image": "x"}]}}), "spec.volumes[0].image must be an object"),
+        ] {
+            let err = find_images(kind, &object).unwrap_err();
+            assert!(err.contains(message), "{kind} {object}: {err}");
+        }
+    }
+}
