@@ -165,7 +165,11 @@ pub fn from_json_strict<'a, T: Deserialize<'a>>(json: &'a str, root: &str) -> Re
             ("", path) => format!("{path}: "),
             (root, path) => format!("{root}.{path}: "),
         };
-        format!("{path}{}", e.inner())
+        // serde_json adds "at line L column C" of the JSON the host built from
+        // the YAML the user wrote: the path says more.
+        let message = e.inner().to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
+        format!("{path}{message}")
     })
 }
 

@@ -1,0 +1,193 @@
+//! A fake Kubewarden host for tests: a table of signatures and cluster
+//! resources, and a record of every call the policy makes.
+#![allow(dead_code)]
+
+use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
+use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2 as Question;
+use kubewarden_policy_sdk::response::ValidationResponse;
+use serde_json::{json, Value};
+use signed_images_policy::admission;
+use signed_images_policy::verification::Host;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub fn test_data(path: &str) -> String {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+pub fn key(name: &str) -> String {
+    test_data(&format!("keys/{name}"))
+}
+
+/// A YAML settings file of `test_data/settings`, as the JSON the host sends.
+pub fn settings_file(name: &str) -> Value {
+    yaml_to_json(&test_data(&format!("settings/{name}")))
+}
+
+pub fn yaml_to_json(yaml: &str) -> Value {
+    let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("valid YAML");
+    serde_json::to_value(value).expect("YAML that is JSON")
+}
+
+pub fn digest_of(seed: &str) -> String {
+    // Not a real hash: a stable, well-formed digest per image name.
+    let hex: String = seed.bytes().map(|b| format!("{:02x}", b)).collect::<String>();
+    format!("sha256:{:0<64}", &hex[..hex.len().min(64)])
+}
+
+/// One signature in the fake registry.
+#[derive(Clone)]
+struct Signature {
+    image: String,
+    signer: String,
+    digest: String,
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+pub struct FakeHost {
+    signatures: Vec<Signature>,
+    /// Answers that replace the verification for an image (bad host replies).
+    overrides: BTreeMap<String, Result<VerificationResponse, String>>,
+    pub resources: RefCell<Vec<Value>>,
+    pub questions: RefCell<Vec<Value>>,
+    pub list_calls: RefCell<usize>,
+}
+
+impl FakeHost {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `image` (canonical form) is signed by `signer` (a PEM, or a keyless
+    /// identity `issuer|subject`).
+    pub fn sign(mut self, image: &str, signer: &str) -> Self {
+        self.signatures.push(Signature {
+            image: image.to_string(),
+            signer: signer.to_string(),
+            digest: digest_of(image.split('@').next().unwrap()),
+            annotations: BTreeMap::new(),
+        });
+        self
+    }
+
+    pub fn sign_with_annotations(mut self, image: &str, signer: &str, annotations: &[(&str, &str)]) -> Self {
+        self.signatures.push(Signature {
+            image: image.to_string(),
+            signer: signer.to_string(),
+            digest: digest_of(image),
+            annotations: annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        });
+        self
+    }
+
+    pub fn answer(mut self, image: &str, answer: Result<VerificationResponse, String>) -> Self {
+        self.overrides.insert(image.to_string(), answer);
+        self
+    }
+
+    pub fn with_resource(self, resource: Value) -> Self {
+        self.resources.borrow_mut().push(resource);
+        self
+    }
+
+    pub fn verify_calls(&self) -> usize {
+        self.questions.borrow().len()
+    }
+
+    /// Images the policy asked about, in order.
+    pub fn asked_images(&self) -> Vec<String> {
+        self.questions.borrow().iter().map(|q| q["image"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+impl Host for FakeHost {
+    fn verify(&self, question: &Question) -> Result<VerificationResponse, String> {
+        self.questions.borrow_mut().push(serde_json::to_value(question).unwrap());
+        let (image, signers, annotations): (&str, Vec<String>, _) = match question {
+            Question::SigstorePubKeyVerify { image, pub_keys, annotations } => (image, pub_keys.clone(), annotations),
+            Question::SigstoreKeylessVerify { image, keyless, annotations } => (
+                image,
+                keyless.iter().map(|k| format!("{}|{}", k.issuer, k.subject)).collect(),
+                annotations,
+            ),
+            Question::SigstoreKeylessPrefixVerify { image, keyless_prefix, annotations } => (
+                image,
+                keyless_prefix.iter().map(|k| format!("{}|{}", k.issuer, k.url_prefix)).collect(),
+                annotations,
+            ),
+            Question::SigstoreGithubActionsVerify { image, owner, repo, annotations } => {
+                (image, vec![format!("github|{owner}|{}", repo.clone().unwrap_or_default())], annotations)
+            }
+            Question::SigstoreCertificateVerify { image, certificate, annotations, .. } => {
+                (image, vec![String::from_utf8(certificate.clone()).unwrap()], annotations)
+            }
+        };
+        if let Some(answer) = self.overrides.get(image) {
+            return answer.clone();
+        }
+        let required = annotations.clone().unwrap_or_default();
+        let found = self.signatures.iter().find(|s| {
+            let same_image = s.image == image || s.image == image.split('@').next().unwrap();
+            same_image
+                && signers.contains(&s.signer)
+                && required.iter().all(|(k, v)| s.annotations.get(k) == Some(v))
+        });
+        match found {
+            Some(signature) => Ok(VerificationResponse { is_trusted: true, digest: signature.digest.clone() }),
+            None => Err(format!("no signature of {image} satisfies the constraints")),
+        }
+    }
+
+    fn list_all_resources(&self, api_version: &str, kind: &str, field_selector: &str) -> Result<Value, String> {
+        *self.list_calls.borrow_mut() += 1;
+        let name = field_selector.strip_prefix("metadata.name=").expect("a name selector");
+        let items: Vec<Value> = self
+            .resources
+            .borrow()
+            .iter()
+            .filter(|r| r["apiVersion"] == api_version && r["kind"] == kind && r["metadata"]["name"] == name)
+            .cloned()
+            .collect();
+        Ok(json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}))
+    }
+}
+
+/// A request fixture of `test_data/requests` with every image set to `image`.
+pub fn request(kind: &str, image: &str) -> Value {
+    let text = test_data(&format!("requests/{}.json", kind.to_lowercase())).replace("__IMAGE__", image);
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn pod(images: &[&str]) -> Value {
+    let containers: Vec<Value> =
+        images.iter().enumerate().map(|(i, image)| json!({"name": format!("c{i}"), "image": image})).collect();
+    let mut request = request("Pod", "placeholder");
+    request["object"]["spec"] = json!({"containers": containers});
+    request
+}
+
+pub fn validate(host: &FakeHost, request: &Value, settings: &Value) -> ValidationResponse {
+    let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
+    admission::validate(&payload, host)
+}
+
+pub fn validate_raw(host: &FakeHost, payload: &[u8]) -> ValidationResponse {
+    admission::validate(payload, host)
+}
+
+/// Settings with one public key `first-key` (P-256) over `pattern`.
+pub fn one_key_settings(pattern: &str) -> Value {
+    json!({
+        "verification": {
+            "keys": [{"name": "first-key", "publicKey": key("p256.pub")}],
+            "images": [{"namePattern": pattern, "keys": [{"name": "first-key"}]}]
+        }
+    })
+}
+
+pub fn annotation<'a>(response: &'a ValidationResponse, name: &str) -> Option<&'a str> {
+    response.mutated_object.as_ref()?["metadata"]["annotations"][format!("image-policy.signing/{name}")].as_str()
+}

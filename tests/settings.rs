@@ -1,0 +1,161 @@
+//! Settings validation at load time: what is accepted, and the message for
+//! each mistake, naming where it is.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use signed_images_policy::admission::validate_settings;
+use signed_images_policy::settings::{parse_settings, PinDigests, RuleSource};
+
+fn check(settings: &Value) -> Result<(), String> {
+    let response = validate_settings(settings.to_string().as_bytes());
+    match response.valid {
+        true => Ok(()),
+        false => Err(response.message.unwrap()),
+    }
+}
+
+fn assert_rejected(settings: Value, needle: &str) {
+    let message = check(&settings).expect_err(&format!("accepted: {settings}"));
+    assert!(message.contains(needle), "expected {needle:?} in {message:?}");
+    assert!(!message.contains(" at line "), "positions in the JSON the host made mean nothing to the user: {message}");
+}
+
+fn with_key(key: Value) -> Value {
+    json!({"verification": {"keys": [key], "images": [{"namePattern": "*", "keys": [{"name": key["name"]}]}]}})
+}
+
+#[test]
+fn every_settings_file_loads() {
+    for name in ["scst-policy.yaml", "full.yaml", "allow-unmatched.yaml", "cluster.yaml"] {
+        check(&settings_file(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn empty_settings_mean_no_policy() {
+    for empty in ["{}", "", "null"] {
+        let response = validate_settings(empty.as_bytes());
+        assert!(response.valid || empty == "null", "{empty:?}: {:?}", response.message);
+    }
+    let policy = parse_settings("{}").unwrap();
+    assert!(matches!(policy.rules, RuleSource::None));
+    assert!(!policy.allow_unmatched_images);
+    assert_eq!(policy.pin_digests, PinDigests::Pods);
+    assert_eq!(policy.annotation_prefix, "image-policy.signing");
+}
+
+#[test]
+fn allow_unmatched_images_under_every_name() {
+    for name in ["allowUnmatchedImages", "allow_unmatched_images", "warn_on_unmatched"] {
+        let policy = parse_settings(&json!({ name: true }).to_string()).unwrap();
+        assert!(policy.allow_unmatched_images, "{name}");
+    }
+    assert_rejected(json!({"allowUnmatchedImages": true, "warn_on_unmatched": false}), "duplicate field");
+    assert_rejected(json!({"allowUnmatchedImages": "yes"}), "allowUnmatchedImages: invalid type");
+}
+
+#[test]
+fn every_key_type_is_accepted() {
+    for file in ["p256.pub", "p384.pub", "rsa2048.pub", "ed25519.pub"] {
+        check(&with_key(json!({"name": "k", "publicKey": key(file)}))).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    check(&with_key(json!({"name": "k", "certificate": key("signer.crt")}))).unwrap();
+    check(&with_key(json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": [key("signer.crt")], "requireRekorBundle": false}))).unwrap();
+    check(&with_key(json!({"name": "k", "keyless": {"issuer": "https://accounts.google.com", "subject": "me@example.com"}}))).unwrap();
+    check(&with_key(json!({"name": "k", "keyless": {"issuer": "https://accounts.google.com", "urlPrefix": "https://github.com/org"}}))).unwrap();
+    check(&with_key(json!({"name": "k", "githubActions": {"owner": "org"}}))).unwrap();
+}
+
+#[test]
+fn bad_keys_are_rejected_with_their_path() {
+    for (key_json, needle) in [
+        (json!({"name": "k", "publicKey": "not a key"}), "verification.keys[0] (k): publicKey: not a PEM \"PUBLIC KEY\""),
+        (json!({"name": "k", "publicKey": key("p521.pub")}), "unsupported EC curve 1.3.132.0.35"),
+        (json!({"name": "k", "publicKey": key("rsa1024.pub")}), "RSA key of 1024 bits is too weak"),
+        (json!({"name": "k", "publicKey": key("ed448.pub")}), "unsupported key algorithm 1.3.101.113"),
+        (json!({"name": "k", "publicKey": key("signer.crt")}), "publicKey: not a PEM \"PUBLIC KEY\""),
+        (json!({"name": "k", "publicKey": key("p256.pub").replace("MFkw", "MFkx")}), "publicKey: not a PEM"),
+        (json!({"name": "k", "certificate": key("p256.pub")}), "certificate: not a PEM certificate"),
+        (json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": ["junk"]}), "certificateChain[0]: not a PEM certificate"),
+        (json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": []}), "certificateChain: must list at least one"),
+        (json!({"name": "k"}), "exactly one of publicKey, keyless, githubActions or certificate"),
+        (json!({"name": "k", "publicKey": key("p256.pub"), "githubActions": {"owner": "o"}}), "exactly one of"),
+        (json!({"name": "k", "publicKey": key("p256.pub"), "requireRekorBundle": true}), "go with certificate"),
+        (json!({"name": "k", "keyless": {"issuer": "accounts.google.com", "subject": "s"}}), "keyless.issuer: \"accounts.google.com\" is not a URL"),
+        (json!({"name": "k", "keyless": {"issuer": "https://i", "subject": "s", "urlPrefix": "p"}}), "exactly one of subject or urlPrefix"),
+        (json!({"name": "k", "keyless": {"issuer": "https://i"}}), "exactly one of subject or urlPrefix"),
+        (json!({"name": "k", "githubActions": {"owner": ""}}), "githubActions.owner must not be empty"),
+        (json!({"name": "", "publicKey": key("p256.pub")}), "verification.keys[0].name: key name must not be empty"),
+    ] {
+        assert_rejected(with_key(key_json), needle);
+    }
+}
+
+#[test]
+fn references_between_images_and_keys_are_checked() {
+    let pem = key("p256.pub");
+    assert_rejected(
+        json!({"verification": {"keys": [{"name": "a", "publicKey": pem}, {"name": "a", "publicKey": pem}]}}),
+        "verification.keys[1].name: key name \"a\" is defined twice",
+    );
+    assert_rejected(
+        json!({"verification": {"keys": [{"name": "a", "publicKey": pem}],
+            "images": [{"namePattern": "*", "keys": [{"name": "a"}]}, {"namePattern": "x/*", "keys": [{"name": "a"}, {"name": "b"}]}]}}),
+        "verification.images[1].keys[1].name: key \"b\" is not defined in verification.keys",
+    );
+    assert_rejected(
+        json!({"verification": {"keys": [{"name": "a", "publicKey": pem}], "images": [{"namePattern": "*", "keys": []}]}}),
+        "verification.images[0].keys: the entry for \"*\" lists no key",
+    );
+    assert_rejected(
+        json!({"verification": {"keys": [{"name": "a", "publicKey": pem}], "images": [{"namePattern": "*"}]}}),
+        "lists no key",
+    );
+    assert_rejected(
+        json!({"verification": {"keys": [{"name": "a", "publicKey": pem}], "images": [{"namePattern": "", "keys": [{"name": "a"}]}]}}),
+        "verification.images[0].namePattern: namePattern must not be empty",
+    );
+    assert_rejected(
+        json!({"verification": {"keys": [{"name": "a", "publicKey": pem}], "images": [{"namePattern": "Registry/App", "keys": [{"name": "a"}]}]}}),
+        "verification.images[0].namePattern: namePattern \"Registry/App\" is not an image name pattern",
+    );
+    assert_rejected(
+        json!({"verification": {"keys": [{"name": "a", "publicKey": pem}], "images": [{"namePattern": "*", "keys": [{"name": "a"}], "annotations": {"": "x"}}]}}),
+        "verification.images[0].annotations: annotation name \"\" must not be empty",
+    );
+    assert_rejected(
+        json!({"verification": {"exclude": {"resources": {"namespaces": [""]}}}}),
+        "verification.exclude.resources.namespaces[0]: namespace must not be empty",
+    );
+}
+
+#[test]
+fn unknown_fields_are_errors_that_name_their_path() {
+    let pem = key("p256.pub");
+    for (settings, needle) in [
+        (json!({"verificaton": {}}), "unknown field `verificaton`"),
+        (json!({"verification": {"imgaes": []}}), "verification.imgaes: unknown field `imgaes`, expected one of `exclude`, `keys`, `images`"),
+        (json!({"verification": {"exclude": {"namespaces": ["a"]}}}), "verification.exclude.namespaces: unknown field `namespaces`"),
+        (json!({"verification": {"keys": [{"name": "a", "publicKy": pem}]}}), "verification.keys[0].publicKy: unknown field `publicKy`"),
+        (json!({"verification": {"images": [{"namePatern": "*"}]}}), "verification.images[0].namePatern: unknown field `namePatern`"),
+        (json!({"verification": {"images": [{"namePattern": "*", "keys": [{"nam": "a"}]}]}}), "verification.images[0].keys[0].nam: unknown field `nam`"),
+        (json!({"verification": {"images": [{"namePattern": "*", "secretRef": {"name": "s", "nmespace": "n"}}]}}), "verification.images[0].secretRef.nmespace: unknown field `nmespace`"),
+        (json!({"pinDigests": "sometimes"}), "pinDigests: unknown variant `sometimes`"),
+        (json!({"annotationPrefix": "Not_A_Domain"}), "annotationPrefix: \"Not_A_Domain\" is not a DNS subdomain"),
+        (json!({"clusterImagePolicy": true, "verification": {}}), "cannot be set together"),
+    ] {
+        assert_rejected(settings, needle);
+    }
+}
+
+/// The settings examples of the README are the files the tests load.
+#[test]
+fn readme_examples_are_the_test_settings() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for name in ["scst-policy.yaml", "full.yaml", "allow-unmatched.yaml", "cluster.yaml"] {
+        let example = test_data(&format!("settings/{name}"));
+        assert!(readme.contains(&example), "README.md must show test_data/settings/{name} verbatim");
+    }
+}
