@@ -1,0 +1,126 @@
+//! Rules read from the cluster's ClusterImagePolicy: the same decisions as the
+//! same rules inline; missing, invalid and edited resources.
+
+mod common;
+
+use common::*;
+use kubewarden_policy_sdk::response::ValidationResponse;
+use serde_json::{json, Value};
+
+const SIGNED: &str = "registry.example.org/myproject/app:1.0";
+const UNSIGNED: &str = "registry.example.org/myproject/evil:1.0";
+
+fn example_resource() -> Value {
+    yaml_to_json(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/example-image-policy.yaml")).unwrap())
+}
+
+fn cluster_settings() -> Value {
+    json!({"clusterImagePolicy": true})
+}
+
+fn host_with(resource: Value) -> FakeHost {
+    FakeHost::new().sign(SIGNED, &key("p256.pub")).with_resource(resource)
+}
+
+/// The parts of a response that make a decision.
+fn decision(response: &ValidationResponse) -> Value {
+    json!({
+        "accepted": response.accepted,
+        "message": response.message,
+        "code": response.code,
+        "warnings": response.warnings,
+        "audit": response.audit_annotations,
+        "object": response.mutated_object,
+    })
+}
+
+#[test]
+fn the_documented_resource_decides_like_the_same_policy_inline() {
+    let inline = settings_file("scst-policy.yaml");
+    let mut requests = vec![pod(&[SIGNED]), pod(&[UNSIGNED]), pod(&["nginx"]), pod(&[SIGNED, "nginx"])];
+    let mut excluded = pod(&[UNSIGNED]);
+    excluded["namespace"] = json!("my-excluded-namespace");
+    requests.push(excluded);
+    for kind in ["Deployment", "CronJob", "ReplicationController"] {
+        requests.push(request(kind, SIGNED));
+        requests.push(request(kind, UNSIGNED));
+    }
+    for req in &requests {
+        let from_cluster = validate(&host_with(example_resource()), req, &cluster_settings());
+        let from_settings = validate(&host_with(json!({})), req, &inline);
+        assert_eq!(decision(&from_cluster), decision(&from_settings), "{}", req["object"]["spec"]);
+    }
+}
+
+#[test]
+fn a_missing_resource_admits_with_scst_warning() {
+    let host = FakeHost::new();
+    let response = validate(&host, &pod(&[UNSIGNED]), &cluster_settings());
+    assert!(response.accepted);
+    assert_eq!(
+        response.warnings,
+        Some(vec!["clusterimagepolicies.signing.apps.tanzu.vmware.com \"image-policy\" not found. Image policy enforcement was not applied.".to_string()])
+    );
+    assert_eq!(annotation(&response, "status"), Some("no-policy"));
+
+    // A resource of another name is not the policy.
+    let mut other = example_resource();
+    other["metadata"]["name"] = json!("not-the-policy");
+    let response = validate(&FakeHost::new().with_resource(other), &pod(&[UNSIGNED]), &cluster_settings());
+    assert!(response.accepted);
+    assert_eq!(annotation(&response, "status"), Some("no-policy"));
+}
+
+#[test]
+fn an_invalid_resource_denies_and_says_which_field() {
+    for (edit, needle) in [
+        (json!({"keys": [{"name": "first-key", "publicKey": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}]}),
+         "spec.verification.keys[0] (first-key): publicKey: not a PEM"),
+        (json!({"images": [{"namePattern": "*", "keys": [{"name": "second-key"}]}]}),
+         "spec.verification.images[0].keys[0].name: key \"second-key\" is not defined in spec.verification.keys"),
+        (json!({"imagess": []}), "spec.verification.imagess: unknown field `imagess`"),
+    ] {
+        let mut resource = example_resource();
+        for (field, value) in edit.as_object().unwrap() {
+            resource["spec"]["verification"][field] = value.clone();
+        }
+        let response = validate(&host_with(resource), &pod(&[SIGNED]), &cluster_settings());
+        assert!(!response.accepted, "{needle}");
+        let message = response.message.unwrap();
+        assert!(message.starts_with("ClusterImagePolicy \"image-policy\" is invalid"), "{message}");
+        assert!(message.contains(needle), "{message}");
+    }
+    let mut no_spec = example_resource();
+    no_spec.as_object_mut().unwrap().remove("spec");
+    let message = validate(&host_with(no_spec), &pod(&[SIGNED]), &cluster_settings()).message.unwrap();
+    assert!(message.contains("spec: invalid type: null"), "{message}");
+}
+
+#[test]
+fn an_edit_between_two_requests_takes_effect_at_once() {
+    let host = host_with(example_resource());
+    assert!(!validate(&host, &pod(&["nginx"]), &cluster_settings()).accepted);
+
+    // The operator adds a pattern for nginx, signed by the same key.
+    let mut edited = example_resource();
+    edited["spec"]["verification"]["images"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"namePattern": "nginx", "keys": [{"name": "first-key"}]}));
+    *host.resources.borrow_mut() = vec![edited];
+    let response = validate(&host, &pod(&["nginx"]), &cluster_settings());
+    assert!(!response.accepted);
+    assert!(response.message.unwrap().starts_with("The image: nginx is not signed."));
+
+    // And then deletes the resource.
+    host.resources.borrow_mut().clear();
+    assert!(validate(&host, &pod(&["nginx"]), &cluster_settings()).accepted);
+    assert_eq!(*host.list_calls.borrow(), 3, "read on every evaluation");
+}
+
+#[test]
+fn inline_rules_never_read_the_cluster() {
+    let host = host_with(example_resource());
+    validate(&host, &pod(&[SIGNED]), &settings_file("scst-policy.yaml"));
+    assert_eq!(*host.list_calls.borrow(), 0);
+}
