@@ -24,7 +24,10 @@ fn measure(name: &str, mut f: impl FnMut()) -> Duration {
         runs += 1;
     }
     let mean = started.elapsed() / runs;
-    println!("{name:<64} {:>10.1} µs/op  ({runs} runs)", mean.as_secs_f64() * 1e6);
+    println!(
+        "{name:<64} {:>10.1} µs/op  ({runs} runs)",
+        mean.as_secs_f64() * 1e6
+    );
     mean
 }
 
@@ -51,10 +54,18 @@ struct BenchHost {
 impl Host for BenchHost {
     fn verify(&self, _question: &Question) -> Result<VerificationResponse, String> {
         self.calls.set(self.calls.get() + 1);
-        Ok(VerificationResponse { is_trusted: true, digest: format!("sha256:{}", "ab".repeat(32)) })
+        Ok(VerificationResponse {
+            is_trusted: true,
+            digest: format!("sha256:{}", "ab".repeat(32)),
+        })
     }
 
-    fn list_all_resources(&self, _api_version: &str, _kind: &str, _selector: &str) -> Result<Value, String> {
+    fn list_all_resources(
+        &self,
+        _api_version: &str,
+        _kind: &str,
+        _selector: &str,
+    ) -> Result<Value, String> {
         Ok(json!({"items": [self.resource]}))
     }
 }
@@ -67,18 +78,24 @@ fn main() {
     println!("signed-images-policy admission benchmark (host target, host answering at once)");
     let full = settings_file("full.yaml");
     let settings_text = full.to_string();
-    measure("compile the full.yaml settings (once per settings text)", || {
-        black_box(parse_settings(black_box(&settings_text)).unwrap());
-    });
+    measure(
+        "compile the full.yaml settings (once per settings text)",
+        || {
+            black_box(parse_settings(black_box(&settings_text)).unwrap());
+        },
+    );
 
     for (containers, distinct) in [(1, 1), (20, 5), (100, 50)] {
         let body = payload(&deployment(containers, distinct), &full);
         host.calls.set(0);
         validate(&body, &host);
         let calls = host.calls.get();
-        measure(&format!("Deployment, {containers} containers, {distinct} images ({calls} host calls)"), || {
-            black_box(validate(black_box(&body), &host));
-        });
+        measure(
+            &format!("Deployment, {containers} containers, {distinct} images ({calls} host calls)"),
+            || {
+                black_box(validate(black_box(&body), &host));
+            },
+        );
     }
 
     let request = deployment(20, 1);

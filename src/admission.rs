@@ -50,8 +50,14 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
         .map_err(|_| "settings are not UTF-8 JSON".to_string())
         .and_then(|text| policy_for(if text.trim().is_empty() { "{}" } else { text }));
     match result {
-        Ok(_) => SettingsValidationResponse { valid: true, message: None },
-        Err(message) => SettingsValidationResponse { valid: false, message: Some(message) },
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(message) => SettingsValidationResponse {
+            valid: false,
+            message: Some(message),
+        },
     }
 }
 
@@ -69,7 +75,10 @@ struct Rejection {
 }
 
 fn bad_request(message: String) -> Rejection {
-    Rejection { message: format!("cannot read the admission request: {message}"), code: 400 }
+    Rejection {
+        message: format!("cannot read the admission request: {message}"),
+        code: 400,
+    }
 }
 
 /// The parts of an AdmissionRequest the policy reads.
@@ -112,8 +121,11 @@ impl<'a> Request<'a> {
 }
 
 fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rejection> {
-    let payload: Payload = serde_json::from_slice(payload)
-        .map_err(|e| bad_request(format!("the payload is not {{\"request\", \"settings\"}} JSON: {e}")))?;
+    let payload: Payload = serde_json::from_slice(payload).map_err(|e| {
+        bad_request(format!(
+            "the payload is not {{\"request\", \"settings\"}} JSON: {e}"
+        ))
+    })?;
     let request = Request::read(&payload.request)?;
 
     let covered = pod_spec_path(request.kind).is_some();
@@ -133,7 +145,9 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     })?;
 
     let cluster_rules: Option<Arc<Rules>> = match &policy.rules {
-        RuleSource::Cluster => cluster_policy::load(host).map_err(|message| Rejection { message, code: 500 })?,
+        RuleSource::Cluster => {
+            cluster_policy::load(host).map_err(|message| Rejection { message, code: 500 })?
+        }
         _ => None,
     };
     let rules: &Rules = match (&policy.rules, &cluster_rules) {
@@ -141,13 +155,27 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         (RuleSource::Cluster, Some(rules)) => rules,
         (RuleSource::None, _) | (RuleSource::Cluster, None) => {
             let warning = decision::NO_POLICY_WARNING.to_string();
-            return finish(&policy, &request, Status::NoPolicy, Vec::new(), vec![warning], None);
+            return finish(
+                &policy,
+                &request,
+                Status::NoPolicy,
+                Vec::new(),
+                vec![warning],
+                None,
+            );
         }
     };
 
     if rules.excluded_namespaces.contains(request.namespace) {
         let note = decision::excluded_message(request.namespace);
-        return finish(&policy, &request, Status::Excluded, Vec::new(), Vec::new(), Some(note));
+        return finish(
+            &policy,
+            &request,
+            Status::Excluded,
+            Vec::new(),
+            Vec::new(),
+            Some(note),
+        );
     }
 
     let sites = find_images(request.kind, request.object).map_err(bad_request)?;
@@ -158,7 +186,14 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         return Ok(denied);
     }
     let status = verdict.status();
-    finish(&policy, &request, status, verdict.verified, verdict.warnings, None)
+    finish(
+        &policy,
+        &request,
+        status,
+        verdict.verified,
+        verdict.warnings,
+        None,
+    )
 }
 
 /// Admits the request, stamping the status and pinning digests as configured.
@@ -189,7 +224,11 @@ fn finish(
 /// Verified tag references to rewrite as `name:tag@digest`. On UPDATE only
 /// images the request changes are pinned, so objects created before the
 /// policy can still be updated (most pod fields are immutable).
-fn pins(pin_digests: PinDigests, request: &Request, verified: &[VerifiedSite]) -> Vec<(String, String)> {
+fn pins(
+    pin_digests: PinDigests,
+    request: &Request,
+    verified: &[VerifiedSite],
+) -> Vec<(String, String)> {
     let applies = match pin_digests {
         PinDigests::Never => false,
         PinDigests::Pods => request.kind == "Pod",
@@ -202,7 +241,9 @@ fn pins(pin_digests: PinDigests, request: &Request, verified: &[VerifiedSite]) -
         .iter()
         .filter(|v| v.image.digest.is_none())
         .filter(|v| {
-            let old = request.old_object.and_then(|old| old.pointer(&v.site.pointer));
+            let old = request
+                .old_object
+                .and_then(|old| old.pointer(&v.site.pointer));
             request.operation == "CREATE" || old != Some(&Value::String(v.site.image.clone()))
         })
         .map(|v| (v.site.pointer.clone(), v.image.pinned(&v.digest)))

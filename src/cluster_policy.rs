@@ -30,10 +30,9 @@ pub fn load<H: Host>(host: &H) -> Result<Option<Arc<Rules>>, String> {
     let list = host
         .list_all_resources(API_VERSION, KIND, &format!("metadata.name={NAME}"))
         .map_err(|e| format!("cannot read ClusterImagePolicy {NAME:?}: {e}"))?;
-    let items = list
-        .get("items")
-        .and_then(Value::as_array)
-        .ok_or_else(|| format!("cannot read ClusterImagePolicy {NAME:?}: the host's answer has no items list"))?;
+    let items = list.get("items").and_then(Value::as_array).ok_or_else(|| {
+        format!("cannot read ClusterImagePolicy {NAME:?}: the host's answer has no items list")
+    })?;
     let Some(resource) = items
         .iter()
         .find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(NAME))

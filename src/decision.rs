@@ -75,7 +75,12 @@ impl Verdict {
 
 /// Verifies every image site against the rules. Each distinct image is
 /// reported once however many containers run it.
-pub fn judge<H: Host>(sites: &[ImageSite], rules: &Rules, allow_unmatched: bool, host: &H) -> Verdict {
+pub fn judge<H: Host>(
+    sites: &[ImageSite],
+    rules: &Rules,
+    allow_unmatched: bool,
+    host: &H,
+) -> Verdict {
     let mut verifier = Verifier::new(host, rules);
     let mut verdict = Verdict::default();
     let mut reported = BTreeSet::new();
@@ -84,9 +89,10 @@ pub fn judge<H: Host>(sites: &[ImageSite], rules: &Rules, allow_unmatched: bool,
             Ok(image) => image,
             Err(reason) => {
                 if reported.insert(site.image.clone()) {
-                    verdict
-                        .failures
-                        .push(format!("The image: {} cannot be verified: {reason}.", site.image));
+                    verdict.failures.push(format!(
+                        "The image: {} cannot be verified: {reason}.",
+                        site.image
+                    ));
                 }
                 continue;
             }
@@ -110,7 +116,9 @@ pub fn judge<H: Host>(sites: &[ImageSite], rules: &Rules, allow_unmatched: bool,
             Outcome::Unmatched if allow_unmatched => {
                 verdict.unmatched_allowed = true;
                 if reported.insert(site.image.clone()) {
-                    verdict.warnings.push(unmatched_allowed_warning(&site.image));
+                    verdict
+                        .warnings
+                        .push(unmatched_allowed_warning(&site.image));
                 }
             }
             Outcome::Unmatched => {

@@ -33,7 +33,9 @@ mod guest {
     }
 
     fn validate(payload: &[u8]) -> CallResult {
-        Ok(serde_json::to_vec(&admission::validate(payload, &WapcHost))?)
+        Ok(serde_json::to_vec(&admission::validate(
+            payload, &WapcHost,
+        ))?)
     }
 
     fn validate_settings(payload: &[u8]) -> CallResult {
@@ -44,19 +46,33 @@ mod guest {
     struct WapcHost;
 
     impl WapcHost {
-        fn call(&self, namespace: &str, operation: &str, body: &impl serde::Serialize) -> Result<Vec<u8>, String> {
+        fn call(
+            &self,
+            namespace: &str,
+            operation: &str,
+            body: &impl serde::Serialize,
+        ) -> Result<Vec<u8>, String> {
             let message = serde_json::to_vec(body).map_err(|e| e.to_string())?;
             host_call("kubewarden", namespace, operation, &message).map_err(|e| e.to_string())
         }
     }
 
     impl Host for WapcHost {
-        fn verify(&self, question: &SigstoreVerificationInputV2) -> Result<VerificationResponse, String> {
+        fn verify(
+            &self,
+            question: &SigstoreVerificationInputV2,
+        ) -> Result<VerificationResponse, String> {
             let answer = self.call("oci", "v2/verify", question)?;
-            serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
+            serde_json::from_slice(&answer)
+                .map_err(|e| format!("unreadable answer from the host: {e}"))
         }
 
-        fn list_all_resources(&self, api_version: &str, kind: &str, field_selector: &str) -> Result<Value, String> {
+        fn list_all_resources(
+            &self,
+            api_version: &str,
+            kind: &str,
+            field_selector: &str,
+        ) -> Result<Value, String> {
             let request = json!({
                 "api_version": api_version,
                 "kind": kind,
@@ -65,7 +81,8 @@ mod guest {
                 "field_masks": null,
             });
             let answer = self.call("kubernetes", "list_resources_all", &request)?;
-            serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
+            serde_json::from_slice(&answer)
+                .map_err(|e| format!("unreadable answer from the host: {e}"))
         }
     }
 }

@@ -83,7 +83,10 @@ mod tests {
         assert!(matches(p, "registry.example.org/myproject/my-image:mytag"));
         assert!(!matches(p, "registry.example.org/myproject/my-image:other"));
         assert!(!matches(p, "registry.example.org/myproject/my-image"));
-        assert!(!matches(p, "registry.example.org/myproject/my-image-2:mytag"));
+        assert!(!matches(
+            p,
+            "registry.example.org/myproject/my-image-2:mytag"
+        ));
     }
 
     #[test]
@@ -94,7 +97,10 @@ mod tests {
         ] {
             assert!(matches(p, "registry.example.org/myproject/my-image:mytag"));
             assert!(matches(p, "registry.example.org/myproject/my-image"));
-            assert!(!matches(p, "registry.example.org/myproject/my-image-2:mytag"));
+            assert!(!matches(
+                p,
+                "registry.example.org/myproject/my-image-2:mytag"
+            ));
             assert!(!matches(p, "registry.example.org/other/my-image:mytag"));
         }
     }
@@ -136,13 +142,26 @@ mod tests {
     fn star_matches_everything() {
         assert!(matches("*", "nginx"));
         assert!(matches("*", "registry.example.org:5000/a/b:c"));
-        assert!(matches("*", &format!("reg.io/app@sha256:{}", "a".repeat(64))));
+        assert!(matches(
+            "*",
+            &format!("reg.io/app@sha256:{}", "a".repeat(64))
+        ));
     }
 
     #[test]
     fn docker_hub_spellings_match_each_others_patterns() {
-        for pattern in ["nginx", "docker.io/library/nginx", "index.docker.io/library/nginx:*", "docker.io/nginx"] {
-            for image in ["nginx:1.25", "docker.io/library/nginx:1.25", "index.docker.io/nginx:1.25", "library/nginx:1.25"] {
+        for pattern in [
+            "nginx",
+            "docker.io/library/nginx",
+            "index.docker.io/library/nginx:*",
+            "docker.io/nginx",
+        ] {
+            for image in [
+                "nginx:1.25",
+                "docker.io/library/nginx:1.25",
+                "index.docker.io/nginx:1.25",
+                "library/nginx:1.25",
+            ] {
                 assert!(matches(pattern, image), "{pattern} vs {image}");
             }
         }

@@ -21,7 +21,12 @@ pub struct Changes {
 pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
     let entries: BTreeMap<&str, Value> = verified
         .iter()
-        .map(|v| (v.site.image.as_str(), json!({"digest": v.digest, "key": v.key})))
+        .map(|v| {
+            (
+                v.site.image.as_str(),
+                json!({"digest": v.digest, "key": v.key}),
+            )
+        })
         .collect();
     serde_json::to_string(&entries).unwrap_or_else(|_| "{}".to_string())
 }
@@ -50,12 +55,16 @@ pub fn apply(object: &Value, changes: &Changes) -> Result<Option<Value>, String>
 }
 
 fn annotations_mut(object: &mut Value) -> Result<&mut Map<String, Value>, String> {
-    let root = object.as_object_mut().ok_or("the object is not a JSON object")?;
+    let root = object
+        .as_object_mut()
+        .ok_or("the object is not a JSON object")?;
     let metadata = root.entry("metadata").or_insert_with(|| json!({}));
     if metadata.is_null() {
         *metadata = json!({});
     }
-    let metadata = metadata.as_object_mut().ok_or("metadata must be an object")?;
+    let metadata = metadata
+        .as_object_mut()
+        .ok_or("metadata must be an object")?;
     let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
     if annotations.is_null() {
         *annotations = json!({});

@@ -78,7 +78,11 @@ impl ImageRef {
         let name_and_tag = match self.written.split_once('@') {
             Some((before, _)) => before.to_string(),
             None if self.digest.is_none() && !has_written_tag(&self.written) => {
-                format!("{}:{}", self.written, self.tag.as_deref().unwrap_or("latest"))
+                format!(
+                    "{}:{}",
+                    self.written,
+                    self.tag.as_deref().unwrap_or("latest")
+                )
             }
             None => self.written.clone(),
         };
@@ -100,7 +104,10 @@ fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
     };
     let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = match rest[last_slash..].find(':') {
-        Some(colon) => (&rest[..last_slash + colon], Some(&rest[last_slash + colon + 1..])),
+        Some(colon) => (
+            &rest[..last_slash + colon],
+            Some(&rest[last_slash + colon + 1..]),
+        ),
         None => (rest, None),
     };
     if !is_name(name) || !tag.is_none_or(is_tag) || !digest.is_none_or(is_digest_syntax) {
@@ -111,7 +118,9 @@ fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
         return Err("repository name must not be more than 255 characters");
     }
     if let Some(digest) = digest {
-        let (algorithm, hex) = digest.split_once(':').ok_or("invalid checksum digest format")?;
+        let (algorithm, hex) = digest
+            .split_once(':')
+            .ok_or("invalid checksum digest format")?;
         let expected_len = match algorithm {
             "sha256" => 64,
             "sha384" => 96,
@@ -138,7 +147,10 @@ fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
 /// `[domain "/"] path-component ("/" path-component)*`.
 fn is_name(name: &str) -> bool {
     let is_path = |path: &str| path.split('/').all(is_path_component);
-    is_path(name) || name.split_once('/').is_some_and(|(domain, path)| is_domain(domain) && is_path(path))
+    is_path(name)
+        || name
+            .split_once('/')
+            .is_some_and(|(domain, path)| is_domain(domain) && is_path(path))
 }
 
 /// `[a-z0-9]+ ((\.|_|__|-*) [a-z0-9]+)*`.
@@ -255,7 +267,11 @@ mod tests {
             "index.docker.io/library/nginx",
         ] {
             let image = ImageRef::parse(written).unwrap();
-            assert_eq!(image.canonical(), "docker.io/library/nginx:latest", "{written}");
+            assert_eq!(
+                image.canonical(),
+                "docker.io/library/nginx:latest",
+                "{written}"
+            );
             let spellings = image.name_spellings();
             for expected in [
                 "nginx",
@@ -265,7 +281,10 @@ mod tests {
                 "index.docker.io/nginx",
                 "index.docker.io/library/nginx",
             ] {
-                assert!(spellings.contains(&expected.to_string()), "{written}: {expected}");
+                assert!(
+                    spellings.contains(&expected.to_string()),
+                    "{written}: {expected}"
+                );
             }
         }
     }
@@ -275,14 +294,21 @@ mod tests {
         let image = ImageRef::parse("bitnami/redis:7").unwrap();
         assert_eq!(
             image.name_spellings(),
-            vec!["bitnami/redis", "docker.io/bitnami/redis", "index.docker.io/bitnami/redis"]
+            vec![
+                "bitnami/redis",
+                "docker.io/bitnami/redis",
+                "index.docker.io/bitnami/redis"
+            ]
         );
     }
 
     #[test]
     fn private_registry_has_one_spelling() {
         let image = ImageRef::parse("registry.example.org:5000/team/app:1.0").unwrap();
-        assert_eq!(image.name_spellings(), vec!["registry.example.org:5000/team/app"]);
+        assert_eq!(
+            image.name_spellings(),
+            vec!["registry.example.org:5000/team/app"]
+        );
         assert_eq!(image.tag.as_deref(), Some("1.0"));
         assert_eq!(image.digest, None);
     }
@@ -299,7 +325,14 @@ mod tests {
 
     #[test]
     fn invalid_references_are_errors() {
-        for bad in ["", "UPPER", "reg.io/app@sha256:abc", "a b", "reg.io//x", ":tag"] {
+        for bad in [
+            "",
+            "UPPER",
+            "reg.io/app@sha256:abc",
+            "a b",
+            "reg.io//x",
+            ":tag",
+        ] {
             let err = ImageRef::parse(bad).unwrap_err();
             assert!(err.contains("invalid image reference"), "{bad}: {err}");
         }
@@ -310,8 +343,14 @@ mod tests {
         let pin = |written: &str| ImageRef::parse(written).unwrap().pinned(DIGEST);
         assert_eq!(pin("nginx:1.25"), format!("nginx:1.25@{DIGEST}"));
         assert_eq!(pin("nginx"), format!("nginx:latest@{DIGEST}"));
-        assert_eq!(pin("localhost:5000/app"), format!("localhost:5000/app:latest@{DIGEST}"));
-        assert_eq!(pin(&format!("reg.io/app:1@{DIGEST}")), format!("reg.io/app:1@{DIGEST}"));
+        assert_eq!(
+            pin("localhost:5000/app"),
+            format!("localhost:5000/app:latest@{DIGEST}")
+        );
+        assert_eq!(
+            pin(&format!("reg.io/app:1@{DIGEST}")),
+            format!("reg.io/app:1@{DIGEST}")
+        );
     }
 
     /// The hand-written grammar against `oci-spec`'s regex, on valid and
@@ -320,18 +359,65 @@ mod tests {
     fn agrees_with_oci_spec_reference() {
         let hex64 = "0123456789abcdef".repeat(4);
         let samples = [
-            "busybox", "busybox:1", "library/busybox", "docker.io/busybox", "index.docker.io/busybox",
-            "index.docker.io/library/busybox:1.36", "test.com:tag", "test.com:5000", "test.com/repo:tag",
-            "test:5000/repo", "test:5000/repo:tag", "localhost/app", "localhost:5000/a/b/c:v1",
-            "sub-dom1.foo.com/bar/baz/quux:some-long-tag", "b.gcr.io/test.example.com/my-app:test.example.com",
-            "xn--n3h.com/myimage:xn--n3h.com", "foo_bar.com:8080", "foo/foo_bar.com:8080", "opensuse/leap:15.3",
-            "a/b__c", "a/b___c", "a/b--c", "a/b-_c", "a/b.c", "a/b..c", "a/-b", "a/b-", "a/b_", "a//b", "a/",
-            "/a", "", ":tag", "@sha256:abc", "UPPER", "Registry.Example.com/app", "reg.io/App", "-reg.io/app",
-            "reg-.io/app", "reg.io:/app", "reg.io:50a/app", "reg.io/app:", "reg.io/app:-tag", "reg.io/app:.tag",
-            "reg.io/app:_tag", "reg.io/app:t@g", "reg.io/app@", "reg.io/app@sha256", "reg.io/app@sha256:abc",
-            "reg.io/app@md5:0123456789abcdef0123456789abcdef", "reg.io/app@sha256+b64:0123456789abcdef0123456789abcdef",
-            "reg.io/app@1sha:0123456789abcdef0123456789abcdef", "reg.io/app@sha256:xyz3456789abcdef0123456789abcdef",
-            "a b", "a\tb", "reg.io/a/b:c:d", "reg.io:5000:6000/app", "[::1]:5000/app", "127.0.0.1:5000/app:v1",
+            "busybox",
+            "busybox:1",
+            "library/busybox",
+            "docker.io/busybox",
+            "index.docker.io/busybox",
+            "index.docker.io/library/busybox:1.36",
+            "test.com:tag",
+            "test.com:5000",
+            "test.com/repo:tag",
+            "test:5000/repo",
+            "test:5000/repo:tag",
+            "localhost/app",
+            "localhost:5000/a/b/c:v1",
+            "sub-dom1.foo.com/bar/baz/quux:some-long-tag",
+            "b.gcr.io/test.example.com/my-app:test.example.com",
+            "xn--n3h.com/myimage:xn--n3h.com",
+            "foo_bar.com:8080",
+            "foo/foo_bar.com:8080",
+            "opensuse/leap:15.3",
+            "a/b__c",
+            "a/b___c",
+            "a/b--c",
+            "a/b-_c",
+            "a/b.c",
+            "a/b..c",
+            "a/-b",
+            "a/b-",
+            "a/b_",
+            "a//b",
+            "a/",
+            "/a",
+            "",
+            ":tag",
+            "@sha256:abc",
+            "UPPER",
+            "Registry.Example.com/app",
+            "reg.io/App",
+            "-reg.io/app",
+            "reg-.io/app",
+            "reg.io:/app",
+            "reg.io:50a/app",
+            "reg.io/app:",
+            "reg.io/app:-tag",
+            "reg.io/app:.tag",
+            "reg.io/app:_tag",
+            "reg.io/app:t@g",
+            "reg.io/app@",
+            "reg.io/app@sha256",
+            "reg.io/app@sha256:abc",
+            "reg.io/app@md5:0123456789abcdef0123456789abcdef",
+            "reg.io/app@sha256+b64:0123456789abcdef0123456789abcdef",
+            "reg.io/app@1sha:0123456789abcdef0123456789abcdef",
+            "reg.io/app@sha256:xyz3456789abcdef0123456789abcdef",
+            "a b",
+            "a\tb",
+            "reg.io/a/b:c:d",
+            "reg.io:5000:6000/app",
+            "[::1]:5000/app",
+            "127.0.0.1:5000/app:v1",
         ];
         let long_tag = format!("reg.io/app:{}", "t".repeat(129));
         let ok_tag = format!("reg.io/app:{}", "t".repeat(128));

@@ -221,7 +221,10 @@ pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, Str
             return Err(format!("{path}.name: key name must not be empty"));
         }
         if index_by_name.insert(key.name.clone(), i).is_some() {
-            return Err(format!("{path}.name: key name {:?} is defined twice", key.name));
+            return Err(format!(
+                "{path}.name: key name {:?} is defined twice",
+                key.name
+            ));
         }
         let name = key.name.clone();
         let root = compile_key(key).map_err(|e| format!("{path} ({name}): {e}"))?;
@@ -231,8 +234,8 @@ pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, Str
     let mut images = Vec::with_capacity(raw.images.len());
     for (i, image) in raw.images.into_iter().enumerate() {
         let path = format!("{at}.images[{i}]");
-        let pattern =
-            NamePattern::compile(&image.name_pattern).map_err(|e| format!("{path}.namePattern: {e}"))?;
+        let pattern = NamePattern::compile(&image.name_pattern)
+            .map_err(|e| format!("{path}.namePattern: {e}"))?;
         if image.keys.is_empty() {
             return Err(format!(
                 "{path}.keys: the entry for {:?} lists no key, so no image could ever pass it",
@@ -253,7 +256,9 @@ pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, Str
         }
         if let Some(annotations) = &image.annotations {
             if let Some(empty) = annotations.keys().find(|k| k.is_empty()) {
-                return Err(format!("{path}.annotations: annotation name {empty:?} must not be empty"));
+                return Err(format!(
+                    "{path}.annotations: annotation name {empty:?} must not be empty"
+                ));
             }
         }
         if let Some(secret) = &image.secret_ref {
@@ -267,7 +272,11 @@ pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, Str
             annotations: image.annotations.filter(|a| !a.is_empty()),
         });
     }
-    Ok(Rules { excluded_namespaces, keys, images })
+    Ok(Rules {
+        excluded_namespaces,
+        keys,
+        images,
+    })
 }
 
 fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
@@ -279,7 +288,8 @@ fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
     ];
     if sources.iter().filter(|set| **set).count() != 1 {
         return Err(
-            "exactly one of publicKey, keyless, githubActions or certificate must be set".to_string(),
+            "exactly one of publicKey, keyless, githubActions or certificate must be set"
+                .to_string(),
         );
     }
     if key.certificate.is_none()
@@ -296,13 +306,18 @@ fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
             return Err(format!("keyless.issuer: {:?} is not a URL", keyless.issuer));
         }
         return match (keyless.subject, keyless.url_prefix) {
-            (Some(subject), None) if !subject.is_empty() => {
-                Ok(TrustRoot::Keyless { issuer: keyless.issuer, subject })
-            }
-            (None, Some(url_prefix)) if !url_prefix.is_empty() => {
-                Ok(TrustRoot::KeylessPrefix { issuer: keyless.issuer, url_prefix })
-            }
-            _ => Err("keyless: exactly one of subject or urlPrefix must be set, and not empty".to_string()),
+            (Some(subject), None) if !subject.is_empty() => Ok(TrustRoot::Keyless {
+                issuer: keyless.issuer,
+                subject,
+            }),
+            (None, Some(url_prefix)) if !url_prefix.is_empty() => Ok(TrustRoot::KeylessPrefix {
+                issuer: keyless.issuer,
+                url_prefix,
+            }),
+            _ => Err(
+                "keyless: exactly one of subject or urlPrefix must be set, and not empty"
+                    .to_string(),
+            ),
         };
     }
     if let Some(github) = key.github_actions {
@@ -318,7 +333,9 @@ fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
     check_certificate(&certificate).map_err(|e| format!("certificate: {e}"))?;
     if let Some(chain) = &key.certificate_chain {
         if chain.is_empty() {
-            return Err("certificateChain: must list at least one certificate when set".to_string());
+            return Err(
+                "certificateChain: must list at least one certificate when set".to_string(),
+            );
         }
         for (i, pem) in chain.iter().enumerate() {
             check_certificate(pem).map_err(|e| format!("certificateChain[{i}]: {e}"))?;
@@ -336,7 +353,9 @@ fn check_annotation_prefix(prefix: &str) -> Result<(), String> {
     let valid_label = |label: &str| {
         !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     };

@@ -20,10 +20,23 @@ const MIN_RSA_BITS: usize = 2048;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TrustRoot {
     PublicKey(String),
-    Keyless { issuer: String, subject: String },
-    KeylessPrefix { issuer: String, url_prefix: String },
-    GithubActions { owner: String, repo: Option<String> },
-    Certificate { certificate: String, chain: Option<Vec<String>>, require_rekor_bundle: bool },
+    Keyless {
+        issuer: String,
+        subject: String,
+    },
+    KeylessPrefix {
+        issuer: String,
+        url_prefix: String,
+    },
+    GithubActions {
+        owner: String,
+        repo: Option<String>,
+    },
+    Certificate {
+        certificate: String,
+        chain: Option<Vec<String>>,
+        require_rekor_bundle: bool,
+    },
 }
 
 impl TrustRoot {
@@ -63,16 +76,17 @@ impl TrustRoot {
                     annotations,
                 }
             }
-            TrustRoot::Certificate { certificate, chain, require_rekor_bundle } => {
-                SigstoreVerificationInputV2::SigstoreCertificateVerify {
-                    image,
-                    certificate: certificate.into_bytes(),
-                    certificate_chain: chain
-                        .map(|c| c.into_iter().map(String::into_bytes).collect()),
-                    require_rekor_bundle,
-                    annotations,
-                }
-            }
+            TrustRoot::Certificate {
+                certificate,
+                chain,
+                require_rekor_bundle,
+            } => SigstoreVerificationInputV2::SigstoreCertificateVerify {
+                image,
+                certificate: certificate.into_bytes(),
+                certificate_chain: chain.map(|c| c.into_iter().map(String::into_bytes).collect()),
+                require_rekor_bundle,
+                annotations,
+            },
         }
     }
 }

@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 /// them over waPC; tests answer them with a fake.
 pub trait Host {
     /// `kubewarden/oci/v2/verify`.
-    fn verify(&self, question: &SigstoreVerificationInputV2) -> Result<VerificationResponse, String>;
+    fn verify(
+        &self,
+        question: &SigstoreVerificationInputV2,
+    ) -> Result<VerificationResponse, String>;
     /// `kubewarden/kubernetes/list_resources_all`, returning the List object.
     fn list_all_resources(
         &self,
@@ -44,7 +47,11 @@ pub struct Verifier<'a, H: Host> {
 
 impl<'a, H: Host> Verifier<'a, H> {
     pub fn new(host: &'a H, rules: &'a Rules) -> Self {
-        Verifier { host, rules, outcomes: HashMap::new() }
+        Verifier {
+            host,
+            rules,
+            outcomes: HashMap::new(),
+        }
     }
 
     /// Verifies an image, trying the keys of every matching entry in order
@@ -62,7 +69,12 @@ impl<'a, H: Host> Verifier<'a, H> {
     fn verify_uncached(&mut self, image: &ImageRef, canonical: &str) -> Outcome {
         let spellings = image.name_spellings();
         let mut candidates: Vec<(usize, Option<&BTreeMap<String, String>>)> = Vec::new();
-        for rule in self.rules.images.iter().filter(|r| r.pattern.matches(image, &spellings)) {
+        for rule in self
+            .rules
+            .images
+            .iter()
+            .filter(|r| r.pattern.matches(image, &spellings))
+        {
             for &key in &rule.keys {
                 let candidate = (key, rule.annotations.as_ref());
                 if !candidates.contains(&candidate) {

@@ -7,9 +7,12 @@ use serde_json::Value;
 pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &["spec"],
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
-            &["spec", "template", "spec"]
-        }
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
+        | "ReplicationController" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => return None,
     })
@@ -108,9 +111,9 @@ fn array_field<'a>(spec: &'a Value, name: &str, spec_name: &str) -> Result<&'a [
 fn non_empty_string(value: Option<&Value>, at: &str) -> Result<String, String> {
     match value {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            Err(format!("{at} is missing: every image must be named to be verified"))
-        }
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(format!(
+            "{at} is missing: every image must be named to be verified"
+        )),
         Some(_) => Err(format!("{at} must be a string")),
     }
 }
@@ -165,16 +168,40 @@ mod tests {
             assert_eq!(
                 found,
                 vec![
-                    ("app:1", ImageField::Container, format!("{prefix}/containers/0/image")),
-                    ("side:1", ImageField::Container, format!("{prefix}/containers/1/image")),
-                    ("init:1", ImageField::InitContainer, format!("{prefix}/initContainers/0/image")),
-                    ("debug:1", ImageField::EphemeralContainer, format!("{prefix}/ephemeralContainers/0/image")),
-                    ("model:1", ImageField::Volume, format!("{prefix}/volumes/1/image/reference")),
+                    (
+                        "app:1",
+                        ImageField::Container,
+                        format!("{prefix}/containers/0/image")
+                    ),
+                    (
+                        "side:1",
+                        ImageField::Container,
+                        format!("{prefix}/containers/1/image")
+                    ),
+                    (
+                        "init:1",
+                        ImageField::InitContainer,
+                        format!("{prefix}/initContainers/0/image")
+                    ),
+                    (
+                        "debug:1",
+                        ImageField::EphemeralContainer,
+                        format!("{prefix}/ephemeralContainers/0/image")
+                    ),
+                    (
+                        "model:1",
+                        ImageField::Volume,
+                        format!("{prefix}/volumes/1/image/reference")
+                    ),
                 ],
                 "{kind}"
             );
             for site in &sites {
-                assert_eq!(object.pointer(&site.pointer), Some(&json!(site.image)), "{kind}");
+                assert_eq!(
+                    object.pointer(&site.pointer),
+                    Some(&json!(site.image)),
+                    "{kind}"
+                );
             }
         }
     }
@@ -187,9 +214,16 @@ mod tests {
 
     #[test]
     fn replication_controller_without_template_runs_nothing() {
-        assert_eq!(find_images("ReplicationController", &json!({"spec": {}})).unwrap(), vec![]);
         assert_eq!(
-            find_images("ReplicationController", &json!({"spec": {"template": null}})).unwrap(),
+            find_images("ReplicationController", &json!({"spec": {}})).unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            find_images(
+                "ReplicationController",
+                &json!({"spec": {"template": null}})
+            )
+            .unwrap(),
             vec![]
         );
     }
@@ -199,16 +233,56 @@ mod tests {
         for (kind, object, message) in [
             ("Pod", json!({}), "spec is missing"),
             ("Pod", json!({"spec": []}), "spec must be an object"),
-            ("Deployment", json!({"spec": {}}), "spec.template is missing"),
-            ("CronJob", json!({"spec": {"jobTemplate": {"spec": {"template": 3}}}}), "spec.jobTemplate.spec.template must be an object"),
-            ("Pod", json!({"spec": {"containers": {}}}), "spec.containers must be a list"),
-            ("Pod", json!({"spec": {"containers": ["nginx"]}}), "spec.containers[0] must be an object"),
-            ("Pod", json!({"spec": {"containers": [{"name": "a"}]}}), "spec.containers[0].image is missing"),
-            ("Pod", json!({"spec": {"containers": [{"image": ""}]}}), "spec.containers[0].image is missing"),
-            ("Pod", json!({"spec": {"containers": [{"image": 7}]}}), "spec.containers[0].image must be a string"),
-            ("Pod", json!({"spec": {"initContainers": [{"image": null}]}}), "spec.initContainers[0].image is missing"),
-            ("Pod", json!({"spec": {"volumes": [{"image": {}}]}}), "spec.volumes[0].image.reference is missing"),
-            ("Pod", json!({"spec": {"volumes": [{"image": "x"}]}}), "spec.volumes[0].image must be an object"),
+            (
+                "Deployment",
+                json!({"spec": {}}),
+                "spec.template is missing",
+            ),
+            (
+                "CronJob",
+                json!({"spec": {"jobTemplate": {"spec": {"template": 3}}}}),
+                "spec.jobTemplate.spec.template must be an object",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"containers": {}}}),
+                "spec.containers must be a list",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"containers": ["nginx"]}}),
+                "spec.containers[0] must be an object",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"containers": [{"name": "a"}]}}),
+                "spec.containers[0].image is missing",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"containers": [{"image": ""}]}}),
+                "spec.containers[0].image is missing",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"containers": [{"image": 7}]}}),
+                "spec.containers[0].image must be a string",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"initContainers": [{"image": null}]}}),
+                "spec.initContainers[0].image is missing",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"volumes": [{"image": {}}]}}),
+                "spec.volumes[0].image.reference is missing",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"volumes": [{"image": "x"}]}}),
+                "spec.volumes[0].image must be an object",
+            ),
         ] {
             let err = find_images(kind, &object).unwrap_err();
             assert!(err.contains(message), "{kind} {object}: {err}");

@@ -7,8 +7,16 @@ use common::*;
 use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
 use serde_json::{json, Value};
 
-const KINDS: [&str; 8] =
-    ["Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"];
+const KINDS: [&str; 8] = [
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
 const SIGNED: &str = "registry.example.org/myproject/app:1.0";
 const SIGNED_CANONICAL: &str = "registry.example.org/myproject/app:1.0";
 const UNSIGNED: &str = "registry.example.org/myproject/evil:1.0";
@@ -28,13 +36,21 @@ fn every_kind_is_admitted_when_signed_and_denied_when_not() {
         let admitted = validate(&host, &request(kind, SIGNED), &scst_settings());
         assert!(admitted.accepted, "{kind}: {:?}", admitted.message);
         assert_eq!(annotation(&admitted, "status"), Some("verified"), "{kind}");
-        assert_eq!(host.verify_calls(), 1, "{kind}: container and init container share one answer");
+        assert_eq!(
+            host.verify_calls(),
+            1,
+            "{kind}: container and init container share one answer"
+        );
 
         let denied = validate(&FakeHost::new(), &request(kind, UNSIGNED), &scst_settings());
         assert!(!denied.accepted, "{kind}");
         assert_eq!(denied.code, Some(403));
         assert!(
-            denied.message.as_deref().unwrap().starts_with(&format!("The image: {UNSIGNED} is not signed.")),
+            denied
+                .message
+                .as_deref()
+                .unwrap()
+                .starts_with(&format!("The image: {UNSIGNED} is not signed.")),
             "{kind}: {:?}",
             denied.message
         );
@@ -56,7 +72,9 @@ fn every_image_field_is_verified() {
         .sign("registry.example.org/myproject/model:1", &key("p256.pub"));
     for kind in KINDS {
         let mut req = request(kind, SIGNED);
-        let pointer = signed_images_policy::workload::pod_spec_path(kind).unwrap().join("/");
+        let pointer = signed_images_policy::workload::pod_spec_path(kind)
+            .unwrap()
+            .join("/");
         *req["object"].pointer_mut(&format!("/{pointer}")).unwrap() = spec.clone();
         let response = validate(&all_signed, &req, &scst_settings());
         assert!(response.accepted, "{kind}: {:?}", response.message);
@@ -72,7 +90,10 @@ fn every_image_field_is_verified() {
             assert!(!response.accepted, "{kind} {unsigned}");
             assert_eq!(
                 response.message.as_deref(),
-                Some(format!("The image: {image} is not signed. key first-key: no signature found").as_str())
+                Some(
+                    format!("The image: {image} is not signed. key first-key: no signature found")
+                        .as_str()
+                )
             );
         }
     }
@@ -97,7 +118,11 @@ fn scst_messages_are_exact() {
     assert_eq!(denied.code, Some(403));
 
     // No pattern matches, allowed.
-    let admitted = validate(&FakeHost::new(), &pod(&["nginx:1.25"]), &settings_file("allow-unmatched.yaml"));
+    let admitted = validate(
+        &FakeHost::new(),
+        &pod(&["nginx:1.25"]),
+        &settings_file("allow-unmatched.yaml"),
+    );
     assert!(admitted.accepted);
     assert_eq!(
         admitted.warnings,
@@ -135,7 +160,10 @@ fn denial_lists_every_failed_image_once() {
     let lines: Vec<&str> = message.lines().collect();
     assert_eq!(lines.len(), 2, "{message}");
     assert!(lines[0].starts_with(&format!("The image: {UNSIGNED} is not signed.")));
-    assert_eq!(lines[1], "Could not verify against any image policies for container image: nginx.");
+    assert_eq!(
+        lines[1],
+        "Could not verify against any image policies for container image: nginx."
+    );
 }
 
 #[test]
@@ -143,12 +171,20 @@ fn unmatched_allowed_images_only_pass_when_allowed_and_matched_ones_are_still_ch
     let settings = settings_file("allow-unmatched.yaml");
     let denied = validate(&FakeHost::new(), &pod(&["nginx", UNSIGNED]), &settings);
     assert!(!denied.accepted);
-    assert_eq!(denied.warnings.as_ref().map(Vec::len), Some(1), "the warning about nginx is kept");
+    assert_eq!(
+        denied.warnings.as_ref().map(Vec::len),
+        Some(1),
+        "the warning about nginx is kept"
+    );
     let admitted = validate(&signed_host(), &pod(&["nginx", SIGNED]), &settings);
     assert!(admitted.accepted);
     assert_eq!(annotation(&admitted, "status"), Some("unmatched-allowed"));
-    let verified: Value = serde_json::from_str(annotation(&admitted, "verified-images").unwrap()).unwrap();
-    assert_eq!(verified.as_object().unwrap().keys().collect::<Vec<_>>(), vec![SIGNED]);
+    let verified: Value =
+        serde_json::from_str(annotation(&admitted, "verified-images").unwrap()).unwrap();
+    assert_eq!(
+        verified.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec![SIGNED]
+    );
 }
 
 #[test]
@@ -160,7 +196,8 @@ fn any_of_keys_stops_at_the_first_that_verifies() {
     let admitted = validate(&host, &pod(&[image]), &settings);
     assert!(admitted.accepted, "{:?}", admitted.message);
     assert_eq!(host.verify_calls(), 2);
-    let verified: Value = serde_json::from_str(annotation(&admitted, "verified-images").unwrap()).unwrap();
+    let verified: Value =
+        serde_json::from_str(annotation(&admitted, "verified-images").unwrap()).unwrap();
     assert_eq!(verified[image]["key"], "second-key");
     assert_eq!(verified[image]["digest"], digest_of(image));
 
@@ -174,7 +211,11 @@ fn any_of_keys_stops_at_the_first_that_verifies() {
     let denied = validate(&host, &pod(&[image]), &settings);
     assert_eq!(host.verify_calls(), 2);
     let message = denied.message.unwrap();
-    assert!(message.contains("key first-key: no signature") && message.contains("key second-key: no signature"), "{message}");
+    assert!(
+        message.contains("key first-key: no signature")
+            && message.contains("key second-key: no signature"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -182,18 +223,25 @@ fn one_host_question_per_distinct_image_and_key() {
     // Four spellings of one image in six containers, plus an unrelated image.
     let settings = one_key_settings("nginx");
     let host = FakeHost::new().sign("docker.io/library/nginx:latest", &key("p256.pub"));
-    let req = pod(&["nginx", "nginx:latest", "docker.io/library/nginx", "index.docker.io/nginx:latest", "nginx", "library/nginx"]);
+    let req = pod(&[
+        "nginx",
+        "nginx:latest",
+        "docker.io/library/nginx",
+        "index.docker.io/nginx:latest",
+        "nginx",
+        "library/nginx",
+    ]);
     let response = validate(&host, &req, &settings);
     assert!(response.accepted, "{:?}", response.message);
     assert_eq!(host.asked_images(), vec!["docker.io/library/nginx:latest"]);
 
     // Overlapping entries naming the same key with the same annotations share a question.
     let settings = json!({"verification": {
-        "keys": [{"name": "k", "publicKey": key("p256.pub")}],
-        "images": [
-            {"namePattern": "registry.example.org/*", "keys": [{"name": "k"}]},
-            {"namePattern": "registry.example.org/myproject/*", "keys": [{"name": "k"}, {"name": "k"}]}
-        ]}});
+    "keys": [{"name": "k", "publicKey": key("p256.pub")}],
+    "images": [
+        {"namePattern": "registry.example.org/*", "keys": [{"name": "k"}]},
+        {"namePattern": "registry.example.org/myproject/*", "keys": [{"name": "k"}, {"name": "k"}]}
+    ]}});
     let host = FakeHost::new();
     validate(&host, &pod(&[UNSIGNED, UNSIGNED]), &settings);
     assert_eq!(host.verify_calls(), 1);
@@ -203,11 +251,19 @@ fn one_host_question_per_distinct_image_and_key() {
 fn required_annotations_are_part_of_the_question() {
     let settings = settings_file("full.yaml");
     let image = "registry.example.org/payments/api:3";
-    let host = FakeHost::new().sign_with_annotations(image, &key("p256.pub"), &[("env", "prod"), ("team", "pay")]);
+    let host = FakeHost::new().sign_with_annotations(
+        image,
+        &key("p256.pub"),
+        &[("env", "prod"), ("team", "pay")],
+    );
     assert!(validate(&host, &pod(&[image]), &settings).accepted);
-    assert_eq!(host.questions.borrow()[0]["annotations"], json!({"env": "prod"}));
+    assert_eq!(
+        host.questions.borrow()[0]["annotations"],
+        json!({"env": "prod"})
+    );
 
-    let host = FakeHost::new().sign_with_annotations(image, &key("p256.pub"), &[("env", "staging")]);
+    let host =
+        FakeHost::new().sign_with_annotations(image, &key("p256.pub"), &[("env", "staging")]);
     assert!(!validate(&host, &pod(&[image]), &settings).accepted);
 }
 
@@ -220,7 +276,10 @@ fn questions_carry_each_trust_root() {
     let questions = host.questions.borrow();
     assert_eq!(questions.len(), 2);
     assert_eq!(questions[0]["type"], "SigstoreKeylessVerify");
-    assert_eq!(questions[0]["keyless"][0]["issuer"], "https://token.actions.githubusercontent.com");
+    assert_eq!(
+        questions[0]["keyless"][0]["issuer"],
+        "https://token.actions.githubusercontent.com"
+    );
     assert_eq!(questions[0]["image"], image);
     assert_eq!(questions[1]["type"], "SigstoreGithubActionsVerify");
     assert_eq!(questions[1]["owner"], "my-org");
@@ -235,26 +294,59 @@ fn questions_carry_each_trust_root() {
     validate(&host, &pod(&["reg.io/a"]), &cert_settings);
     let questions = host.questions.borrow();
     assert_eq!(questions[0]["type"], "SigstoreCertificateVerify");
-    assert_eq!(questions[0]["require_rekor_bundle"], true, "rekor bundles are required by default");
-    assert_eq!(questions[0]["certificate_chain"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        questions[0]["require_rekor_bundle"], true,
+        "rekor bundles are required by default"
+    );
+    assert_eq!(
+        questions[0]["certificate_chain"].as_array().unwrap().len(),
+        1
+    );
     assert_eq!(questions[1]["type"], "SigstoreKeylessPrefixVerify");
-    assert_eq!(questions[1]["keyless_prefix"][0]["url_prefix"], "https://github.com/org");
+    assert_eq!(
+        questions[1]["keyless_prefix"][0]["url_prefix"],
+        "https://github.com/org"
+    );
 }
 
 #[test]
 fn host_answers_are_checked_not_trusted() {
     let settings = one_key_settings("reg.io/*");
     for (answer, reason) in [
-        (Ok(VerificationResponse { is_trusted: false, digest: digest_of("x") }), "not trusted"),
-        (Ok(VerificationResponse { is_trusted: true, digest: String::new() }), "no valid digest"),
-        (Ok(VerificationResponse { is_trusted: true, digest: "sha256:short".to_string() }), "no valid digest"),
-        (Err("registry unreachable: connection refused".to_string()), "registry unreachable"),
+        (
+            Ok(VerificationResponse {
+                is_trusted: false,
+                digest: digest_of("x"),
+            }),
+            "not trusted",
+        ),
+        (
+            Ok(VerificationResponse {
+                is_trusted: true,
+                digest: String::new(),
+            }),
+            "no valid digest",
+        ),
+        (
+            Ok(VerificationResponse {
+                is_trusted: true,
+                digest: "sha256:short".to_string(),
+            }),
+            "no valid digest",
+        ),
+        (
+            Err("registry unreachable: connection refused".to_string()),
+            "registry unreachable",
+        ),
     ] {
         let host = FakeHost::new().answer("reg.io/app:1", answer);
         let denied = validate(&host, &pod(&["reg.io/app:1"]), &settings);
         assert!(!denied.accepted, "{reason}");
         let message = denied.message.unwrap();
-        assert!(message.starts_with("The image: reg.io/app:1 is not signed. key first-key: "), "{message}");
+        assert!(
+            message.starts_with("The image: reg.io/app:1 is not signed. key first-key: "),
+            "{message}"
+        );
         assert!(message.contains(reason), "{message}");
     }
 }
@@ -266,14 +358,21 @@ fn a_pinned_digest_must_be_the_verified_one() {
     let good = format!("reg.io/app:1@{}", digest_of("reg.io/app:1"));
     let admitted = validate(&host, &pod(&[&good]), &settings);
     assert!(admitted.accepted, "{:?}", admitted.message);
-    assert_eq!(admitted.mutated_object.unwrap()["spec"]["containers"][0]["image"], json!(good), "kept as written");
+    assert_eq!(
+        admitted.mutated_object.unwrap()["spec"]["containers"][0]["image"],
+        json!(good),
+        "kept as written"
+    );
     assert_eq!(host.asked_images(), vec![good.clone()]);
 
     let other = format!("sha256:{}", "f".repeat(64));
     let bad = format!("reg.io/app:1@{other}");
     let denied = validate(&host, &pod(&[&bad]), &settings);
     let message = denied.message.unwrap();
-    assert!(message.contains(&format!("the image is pinned to {other}")), "{message}");
+    assert!(
+        message.contains(&format!("the image is pinned to {other}")),
+        "{message}"
+    );
 }
 
 #[test]
@@ -281,12 +380,25 @@ fn pods_are_pinned_to_the_verified_digest_and_controllers_are_not() {
     let digest = digest_of(SIGNED_CANONICAL);
     let admitted = validate(&signed_host(), &request("Pod", SIGNED), &scst_settings());
     let pinned_pod = admitted.mutated_object.unwrap();
-    assert_eq!(pinned_pod["spec"]["containers"][0]["image"], json!(format!("{SIGNED}@{digest}")));
-    assert_eq!(pinned_pod["spec"]["initContainers"][0]["image"], json!(format!("{SIGNED}@{digest}")));
+    assert_eq!(
+        pinned_pod["spec"]["containers"][0]["image"],
+        json!(format!("{SIGNED}@{digest}"))
+    );
+    assert_eq!(
+        pinned_pod["spec"]["initContainers"][0]["image"],
+        json!(format!("{SIGNED}@{digest}"))
+    );
 
-    let admitted = validate(&signed_host(), &request("Deployment", SIGNED), &scst_settings());
+    let admitted = validate(
+        &signed_host(),
+        &request("Deployment", SIGNED),
+        &scst_settings(),
+    );
     let deployment = admitted.mutated_object.unwrap();
-    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], json!(SIGNED));
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(SIGNED)
+    );
 
     let mut all = scst_settings();
     all["pinDigests"] = json!("all");
@@ -300,14 +412,20 @@ fn pods_are_pinned_to_the_verified_digest_and_controllers_are_not() {
     let mut never = scst_settings();
     never["pinDigests"] = json!("never");
     let admitted = validate(&signed_host(), &request("Pod", SIGNED), &never);
-    assert_eq!(admitted.mutated_object.unwrap()["spec"]["containers"][0]["image"], json!(SIGNED));
+    assert_eq!(
+        admitted.mutated_object.unwrap()["spec"]["containers"][0]["image"],
+        json!(SIGNED)
+    );
 
     // A bare Docker Hub name keeps its spelling and shows the tag it meant.
     let host = FakeHost::new().sign("docker.io/library/nginx:latest", &key("p256.pub"));
     let admitted = validate(&host, &pod(&["nginx"]), &one_key_settings("nginx"));
     assert_eq!(
         admitted.mutated_object.unwrap()["spec"]["containers"][0]["image"],
-        json!(format!("nginx:latest@{}", digest_of("docker.io/library/nginx:latest")))
+        json!(format!(
+            "nginx:latest@{}",
+            digest_of("docker.io/library/nginx:latest")
+        ))
     );
 }
 
@@ -320,16 +438,27 @@ fn updates_pin_only_the_images_they_change() {
     let host = signed_host().sign("registry.example.org/myproject/new:2", &key("p256.pub"));
     let admitted = validate(&host, &req, &scst_settings());
     let pod = admitted.mutated_object.unwrap();
-    assert!(pod["spec"]["containers"][0]["image"].as_str().unwrap().contains('@'), "changed image pinned");
-    assert_eq!(pod["spec"]["initContainers"][0]["image"], json!(SIGNED), "unchanged image left alone");
+    assert!(
+        pod["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .contains('@'),
+        "changed image pinned"
+    );
+    assert_eq!(
+        pod["spec"]["initContainers"][0]["image"],
+        json!(SIGNED),
+        "unchanged image left alone"
+    );
 }
 
 #[test]
 fn forged_annotations_are_overwritten() {
     let mut req = request("Deployment", UNSIGNED);
     req["object"]["metadata"]["annotations"]["image-policy.signing/status"] = json!("verified");
-    req["object"]["metadata"]["annotations"]["image-policy.signing/verified-images"] =
-        json!(format!("{{\"{UNSIGNED}\": {{\"digest\": \"sha256:forged\", \"key\": \"first-key\"}}}}"));
+    req["object"]["metadata"]["annotations"]["image-policy.signing/verified-images"] = json!(
+        format!("{{\"{UNSIGNED}\": {{\"digest\": \"sha256:forged\", \"key\": \"first-key\"}}}}")
+    );
     // Denied when the image is not signed, whatever the annotations say.
     assert!(!validate(&FakeHost::new(), &req, &scst_settings()).accepted);
 
@@ -347,22 +476,35 @@ fn mutation_keeps_every_other_field() {
         let response = validate(&signed_host(), &req, &scst_settings());
         let mut mutated = response.mutated_object.unwrap();
         let annotations = mutated["metadata"]["annotations"].as_object_mut().unwrap();
-        assert_eq!(annotations.get("team"), Some(&json!("payments")), "{kind}: existing annotation kept");
+        assert_eq!(
+            annotations.get("team"),
+            Some(&json!("payments")),
+            "{kind}: existing annotation kept"
+        );
         annotations.remove("image-policy.signing/status").unwrap();
-        annotations.remove("image-policy.signing/verified-images").unwrap();
+        annotations
+            .remove("image-policy.signing/verified-images")
+            .unwrap();
         if kind == "Pod" {
             for list in ["containers", "initContainers"] {
                 mutated["spec"][list][0]["image"] = json!(SIGNED);
             }
         }
-        assert_eq!(mutated, req["object"], "{kind}: only the stamped fields differ");
+        assert_eq!(
+            mutated, req["object"],
+            "{kind}: only the stamped fields differ"
+        );
         assert_eq!(mutated["futureTopLevelField"], json!({"kept": [1, 2, 3]}));
     }
 }
 
 #[test]
 fn no_mutation_when_nothing_changes() {
-    let first = validate(&signed_host(), &request("Deployment", SIGNED), &scst_settings());
+    let first = validate(
+        &signed_host(),
+        &request("Deployment", SIGNED),
+        &scst_settings(),
+    );
     let mut again = request("Deployment", SIGNED);
     again["object"] = first.mutated_object.unwrap();
     let second = validate(&signed_host(), &again, &scst_settings());
@@ -378,7 +520,10 @@ fn metadata_is_created_when_absent() {
     assert_eq!(annotation(&admitted, "status"), Some("verified"));
     let mut req = pod(&[SIGNED]);
     req["object"]["metadata"]["annotations"] = Value::Null;
-    assert_eq!(annotation(&validate(&signed_host(), &req, &scst_settings()), "status"), Some("verified"));
+    assert_eq!(
+        annotation(&validate(&signed_host(), &req, &scst_settings()), "status"),
+        Some("verified")
+    );
 }
 
 #[test]
@@ -389,7 +534,12 @@ fn custom_annotation_prefix() {
     let annotations = &admitted.mutated_object.unwrap()["metadata"]["annotations"];
     assert_eq!(annotations["signing.example.com/status"], "verified");
     assert_eq!(
-        serde_json::from_str::<Value>(annotations["signing.example.com/verified-images"].as_str().unwrap()).unwrap(),
+        serde_json::from_str::<Value>(
+            annotations["signing.example.com/verified-images"]
+                .as_str()
+                .unwrap()
+        )
+        .unwrap(),
         json!({SIGNED: {"digest": digest_of(SIGNED_CANONICAL), "key": "first-key"}})
     );
 }
@@ -400,7 +550,10 @@ fn operations_kinds_and_subresources_outside_the_policy_are_untouched() {
         let mut req = pod(&[UNSIGNED]);
         req["operation"] = json!(operation);
         let response = validate(&FakeHost::new(), &req, &scst_settings());
-        assert!(response.accepted && response.mutated_object.is_none(), "{operation}");
+        assert!(
+            response.accepted && response.mutated_object.is_none(),
+            "{operation}"
+        );
     }
     let mut req = pod(&[UNSIGNED]);
     req["kind"]["kind"] = json!("Service");
@@ -425,13 +578,22 @@ fn ephemeral_containers_subresource_is_checked() {
     assert!(!denied.accepted);
     assert!(denied.message.unwrap().contains(UNSIGNED));
 
-    req["object"]["spec"]["ephemeralContainers"][0]["image"] = json!("registry.example.org/myproject/debug:1");
+    req["object"]["spec"]["ephemeralContainers"][0]["image"] =
+        json!("registry.example.org/myproject/debug:1");
     let host = signed_host().sign("registry.example.org/myproject/debug:1", &key("p256.pub"));
     let admitted = validate(&host, &req, &scst_settings());
     assert!(admitted.accepted);
     let pod = admitted.mutated_object.unwrap();
-    assert!(pod["spec"]["ephemeralContainers"][0]["image"].as_str().unwrap().contains("@sha256:"));
-    assert!(pod["metadata"]["annotations"].get("image-policy.signing/status").is_none(), "the subresource drops metadata");
+    assert!(pod["spec"]["ephemeralContainers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .contains("@sha256:"));
+    assert!(
+        pod["metadata"]["annotations"]
+            .get("image-policy.signing/status")
+            .is_none(),
+        "the subresource drops metadata"
+    );
 }
 
 #[test]
@@ -454,18 +616,32 @@ fn unreadable_requests_are_denied_with_the_reason() {
     }
 
     for (object, message) in [
-        (json!({"spec": {"containers": [{"name": "a"}]}}), "spec.containers[0].image is missing"),
-        (json!({"spec": {"containers": "nginx"}}), "spec.containers must be a list"),
+        (
+            json!({"spec": {"containers": [{"name": "a"}]}}),
+            "spec.containers[0].image is missing",
+        ),
+        (
+            json!({"spec": {"containers": "nginx"}}),
+            "spec.containers must be a list",
+        ),
         (json!({"metadata": {}}), "spec is missing"),
     ] {
         let mut req = pod(&[]);
         req["object"] = object;
         let response = validate(&host, &req, &settings);
         assert!(!response.accepted);
-        assert!(response.message.as_deref().unwrap().contains(message), "{:?}", response.message);
+        assert!(
+            response.message.as_deref().unwrap().contains(message),
+            "{:?}",
+            response.message
+        );
     }
 
-    let denied = validate(&host, &pod(&["registry.example.org/myproject/App:1"]), &settings);
+    let denied = validate(
+        &host,
+        &pod(&["registry.example.org/myproject/App:1"]),
+        &settings,
+    );
     assert_eq!(
         denied.message.as_deref(),
         Some("The image: registry.example.org/myproject/App:1 cannot be verified: invalid image reference \"registry.example.org/myproject/App:1\": invalid reference format.")
@@ -474,7 +650,14 @@ fn unreadable_requests_are_denied_with_the_reason() {
 
 #[test]
 fn invalid_settings_at_admission_time_deny() {
-    let response = validate(&FakeHost::new(), &pod(&["nginx"]), &json!({"verificaton": {}}));
+    let response = validate(
+        &FakeHost::new(),
+        &pod(&["nginx"]),
+        &json!({"verificaton": {}}),
+    );
     assert!(!response.accepted);
-    assert!(response.message.unwrap().contains("unknown field `verificaton`"));
+    assert!(response
+        .message
+        .unwrap()
+        .contains("unknown field `verificaton`"));
 }

@@ -11,7 +11,13 @@ const SIGNED: &str = "registry.example.org/myproject/app:1.0";
 const UNSIGNED: &str = "registry.example.org/myproject/evil:1.0";
 
 fn example_resource() -> Value {
-    yaml_to_json(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/example-image-policy.yaml")).unwrap())
+    yaml_to_json(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crds/example-image-policy.yaml"
+        ))
+        .unwrap(),
+    )
 }
 
 fn cluster_settings() -> Value {
@@ -19,7 +25,9 @@ fn cluster_settings() -> Value {
 }
 
 fn host_with(resource: Value) -> FakeHost {
-    FakeHost::new().sign(SIGNED, &key("p256.pub")).with_resource(resource)
+    FakeHost::new()
+        .sign(SIGNED, &key("p256.pub"))
+        .with_resource(resource)
 }
 
 /// The parts of a response that make a decision.
@@ -37,7 +45,12 @@ fn decision(response: &ValidationResponse) -> Value {
 #[test]
 fn the_documented_resource_decides_like_the_same_policy_inline() {
     let inline = settings_file("scst-policy.yaml");
-    let mut requests = vec![pod(&[SIGNED]), pod(&[UNSIGNED]), pod(&["nginx"]), pod(&[SIGNED, "nginx"])];
+    let mut requests = vec![
+        pod(&[SIGNED]),
+        pod(&[UNSIGNED]),
+        pod(&["nginx"]),
+        pod(&[SIGNED, "nginx"]),
+    ];
     let mut excluded = pod(&[UNSIGNED]);
     excluded["namespace"] = json!("my-excluded-namespace");
     requests.push(excluded);
@@ -48,7 +61,12 @@ fn the_documented_resource_decides_like_the_same_policy_inline() {
     for req in &requests {
         let from_cluster = validate(&host_with(example_resource()), req, &cluster_settings());
         let from_settings = validate(&host_with(json!({})), req, &inline);
-        assert_eq!(decision(&from_cluster), decision(&from_settings), "{}", req["object"]["spec"]);
+        assert_eq!(
+            decision(&from_cluster),
+            decision(&from_settings),
+            "{}",
+            req["object"]["spec"]
+        );
     }
 }
 
@@ -66,7 +84,11 @@ fn a_missing_resource_admits_with_scst_warning() {
     // A resource of another name is not the policy.
     let mut other = example_resource();
     other["metadata"]["name"] = json!("not-the-policy");
-    let response = validate(&FakeHost::new().with_resource(other), &pod(&[UNSIGNED]), &cluster_settings());
+    let response = validate(
+        &FakeHost::new().with_resource(other),
+        &pod(&[UNSIGNED]),
+        &cluster_settings(),
+    );
     assert!(response.accepted);
     assert_eq!(annotation(&response, "status"), Some("no-policy"));
 }
@@ -92,7 +114,9 @@ fn an_invalid_resource_denies_and_says_which_field() {
     }
     let mut no_spec = example_resource();
     no_spec.as_object_mut().unwrap().remove("spec");
-    let message = validate(&host_with(no_spec), &pod(&[SIGNED]), &cluster_settings()).message.unwrap();
+    let message = validate(&host_with(no_spec), &pod(&[SIGNED]), &cluster_settings())
+        .message
+        .unwrap();
     assert!(message.contains("spec: invalid type: null"), "{message}");
 }
 
@@ -110,7 +134,10 @@ fn an_edit_between_two_requests_takes_effect_at_once() {
     *host.resources.borrow_mut() = vec![edited];
     let response = validate(&host, &pod(&["nginx"]), &cluster_settings());
     assert!(!response.accepted);
-    assert!(response.message.unwrap().starts_with("The image: nginx is not signed."));
+    assert!(response
+        .message
+        .unwrap()
+        .starts_with("The image: nginx is not signed."));
 
     // And then deletes the resource.
     host.resources.borrow_mut().clear();

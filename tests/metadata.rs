@@ -9,7 +9,9 @@ use signed_images_policy::cluster_policy;
 use signed_images_policy::workload::pod_spec_path;
 
 fn read(name: &str) -> Value {
-    yaml_to_json(&std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap())
+    yaml_to_json(
+        &std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+    )
 }
 
 #[test]
@@ -20,14 +22,27 @@ fn metadata_and_artifacthub_agree() {
     assert_eq!(metadata["mutating"], Value::Bool(true));
     assert_eq!(annotations["kubewarden/mutation"], "true");
     assert_eq!(metadata["executionMode"], "kubewarden-wapc");
-    assert_eq!(yaml_to_json(annotations["kubewarden/rules"].as_str().unwrap()), metadata["rules"]);
     assert_eq!(
-        yaml_to_json(annotations["kubewarden/contextAwareResources"].as_str().unwrap()),
+        yaml_to_json(annotations["kubewarden/rules"].as_str().unwrap()),
+        metadata["rules"]
+    );
+    assert_eq!(
+        yaml_to_json(
+            annotations["kubewarden/contextAwareResources"]
+                .as_str()
+                .unwrap()
+        ),
         metadata["contextAwareResources"]
     );
-    assert_eq!(annotations["kubewarden/resources"], metadata["annotations"]["io.artifacthub.resources"]);
+    assert_eq!(
+        annotations["kubewarden/resources"],
+        metadata["annotations"]["io.artifacthub.resources"]
+    );
     assert_eq!(artifacthub["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(metadata["annotations"]["io.kubewarden.policy.version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        metadata["annotations"]["io.kubewarden.policy.version"],
+        env!("CARGO_PKG_VERSION")
+    );
 }
 
 #[test]
@@ -37,7 +52,13 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|rule| rule["resources"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()))
+        .flat_map(|rule| {
+            rule["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+        })
         .collect();
     for (kind, resource) in [
         ("Pod", "pods"),
@@ -57,5 +78,8 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
     let context = &metadata["contextAwareResources"][0];
     assert_eq!(context["apiVersion"], cluster_policy::API_VERSION);
     assert_eq!(context["kind"], cluster_policy::KIND);
-    assert_eq!(metadata["contextAwareResources"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        metadata["contextAwareResources"].as_array().unwrap().len(),
+        1
+    );
 }

@@ -18,8 +18,14 @@ fn check(settings: &Value) -> Result<(), String> {
 
 fn assert_rejected(settings: Value, needle: &str) {
     let message = check(&settings).expect_err(&format!("accepted: {settings}"));
-    assert!(message.contains(needle), "expected {needle:?} in {message:?}");
-    assert!(!message.contains(" at line "), "positions in the JSON the host made mean nothing to the user: {message}");
+    assert!(
+        message.contains(needle),
+        "expected {needle:?} in {message:?}"
+    );
+    assert!(
+        !message.contains(" at line "),
+        "positions in the JSON the host made mean nothing to the user: {message}"
+    );
 }
 
 fn with_key(key: Value) -> Value {
@@ -28,7 +34,12 @@ fn with_key(key: Value) -> Value {
 
 #[test]
 fn every_settings_file_loads() {
-    for name in ["scst-policy.yaml", "full.yaml", "allow-unmatched.yaml", "cluster.yaml"] {
+    for name in [
+        "scst-policy.yaml",
+        "full.yaml",
+        "allow-unmatched.yaml",
+        "cluster.yaml",
+    ] {
         check(&settings_file(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
@@ -37,7 +48,11 @@ fn every_settings_file_loads() {
 fn empty_settings_mean_no_policy() {
     for empty in ["{}", "", "null"] {
         let response = validate_settings(empty.as_bytes());
-        assert!(response.valid || empty == "null", "{empty:?}: {:?}", response.message);
+        assert!(
+            response.valid || empty == "null",
+            "{empty:?}: {:?}",
+            response.message
+        );
     }
     let policy = parse_settings("{}").unwrap();
     assert!(matches!(policy.rules, RuleSource::None));
@@ -48,46 +63,114 @@ fn empty_settings_mean_no_policy() {
 
 #[test]
 fn allow_unmatched_images_under_every_name() {
-    for name in ["allowUnmatchedImages", "allow_unmatched_images", "warn_on_unmatched"] {
+    for name in [
+        "allowUnmatchedImages",
+        "allow_unmatched_images",
+        "warn_on_unmatched",
+    ] {
         let policy = parse_settings(&json!({ name: true }).to_string()).unwrap();
         assert!(policy.allow_unmatched_images, "{name}");
     }
-    assert_rejected(json!({"allowUnmatchedImages": true, "warn_on_unmatched": false}), "duplicate field");
-    assert_rejected(json!({"allowUnmatchedImages": "yes"}), "allowUnmatchedImages: invalid type");
+    assert_rejected(
+        json!({"allowUnmatchedImages": true, "warn_on_unmatched": false}),
+        "duplicate field",
+    );
+    assert_rejected(
+        json!({"allowUnmatchedImages": "yes"}),
+        "allowUnmatchedImages: invalid type",
+    );
 }
 
 #[test]
 fn every_key_type_is_accepted() {
     for file in ["p256.pub", "p384.pub", "rsa2048.pub", "ed25519.pub"] {
-        check(&with_key(json!({"name": "k", "publicKey": key(file)}))).unwrap_or_else(|e| panic!("{file}: {e}"));
+        check(&with_key(json!({"name": "k", "publicKey": key(file)})))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
-    check(&with_key(json!({"name": "k", "certificate": key("signer.crt")}))).unwrap();
+    check(&with_key(
+        json!({"name": "k", "certificate": key("signer.crt")}),
+    ))
+    .unwrap();
     check(&with_key(json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": [key("signer.crt")], "requireRekorBundle": false}))).unwrap();
     check(&with_key(json!({"name": "k", "keyless": {"issuer": "https://accounts.google.com", "subject": "me@example.com"}}))).unwrap();
     check(&with_key(json!({"name": "k", "keyless": {"issuer": "https://accounts.google.com", "urlPrefix": "https://github.com/org"}}))).unwrap();
-    check(&with_key(json!({"name": "k", "githubActions": {"owner": "org"}}))).unwrap();
+    check(&with_key(
+        json!({"name": "k", "githubActions": {"owner": "org"}}),
+    ))
+    .unwrap();
 }
 
 #[test]
 fn bad_keys_are_rejected_with_their_path() {
     for (key_json, needle) in [
-        (json!({"name": "k", "publicKey": "not a key"}), "verification.keys[0] (k): publicKey: not a PEM \"PUBLIC KEY\""),
-        (json!({"name": "k", "publicKey": key("p521.pub")}), "unsupported EC curve 1.3.132.0.35"),
-        (json!({"name": "k", "publicKey": key("rsa1024.pub")}), "RSA key of 1024 bits is too weak"),
-        (json!({"name": "k", "publicKey": key("ed448.pub")}), "unsupported key algorithm 1.3.101.113"),
-        (json!({"name": "k", "publicKey": key("signer.crt")}), "publicKey: not a PEM \"PUBLIC KEY\""),
-        (json!({"name": "k", "publicKey": key("p256.pub").replace("MFkw", "MFkx")}), "publicKey: not a PEM"),
-        (json!({"name": "k", "certificate": key("p256.pub")}), "certificate: not a PEM certificate"),
-        (json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": ["junk"]}), "certificateChain[0]: not a PEM certificate"),
-        (json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": []}), "certificateChain: must list at least one"),
-        (json!({"name": "k"}), "exactly one of publicKey, keyless, githubActions or certificate"),
-        (json!({"name": "k", "publicKey": key("p256.pub"), "githubActions": {"owner": "o"}}), "exactly one of"),
-        (json!({"name": "k", "publicKey": key("p256.pub"), "requireRekorBundle": true}), "go with certificate"),
-        (json!({"name": "k", "keyless": {"issuer": "accounts.google.com", "subject": "s"}}), "keyless.issuer: \"accounts.google.com\" is not a URL"),
-        (json!({"name": "k", "keyless": {"issuer": "https://i", "subject": "s", "urlPrefix": "p"}}), "exactly one of subject or urlPrefix"),
-        (json!({"name": "k", "keyless": {"issuer": "https://i"}}), "exactly one of subject or urlPrefix"),
-        (json!({"name": "k", "githubActions": {"owner": ""}}), "githubActions.owner must not be empty"),
-        (json!({"name": "", "publicKey": key("p256.pub")}), "verification.keys[0].name: key name must not be empty"),
+        (
+            json!({"name": "k", "publicKey": "not a key"}),
+            "verification.keys[0] (k): publicKey: not a PEM \"PUBLIC KEY\"",
+        ),
+        (
+            json!({"name": "k", "publicKey": key("p521.pub")}),
+            "unsupported EC curve 1.3.132.0.35",
+        ),
+        (
+            json!({"name": "k", "publicKey": key("rsa1024.pub")}),
+            "RSA key of 1024 bits is too weak",
+        ),
+        (
+            json!({"name": "k", "publicKey": key("ed448.pub")}),
+            "unsupported key algorithm 1.3.101.113",
+        ),
+        (
+            json!({"name": "k", "publicKey": key("signer.crt")}),
+            "publicKey: not a PEM \"PUBLIC KEY\"",
+        ),
+        (
+            json!({"name": "k", "publicKey": key("p256.pub").replace("MFkw", "MFkx")}),
+            "publicKey: not a PEM",
+        ),
+        (
+            json!({"name": "k", "certificate": key("p256.pub")}),
+            "certificate: not a PEM certificate",
+        ),
+        (
+            json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": ["junk"]}),
+            "certificateChain[0]: not a PEM certificate",
+        ),
+        (
+            json!({"name": "k", "certificate": key("signer.crt"), "certificateChain": []}),
+            "certificateChain: must list at least one",
+        ),
+        (
+            json!({"name": "k"}),
+            "exactly one of publicKey, keyless, githubActions or certificate",
+        ),
+        (
+            json!({"name": "k", "publicKey": key("p256.pub"), "githubActions": {"owner": "o"}}),
+            "exactly one of",
+        ),
+        (
+            json!({"name": "k", "publicKey": key("p256.pub"), "requireRekorBundle": true}),
+            "go with certificate",
+        ),
+        (
+            json!({"name": "k", "keyless": {"issuer": "accounts.google.com", "subject": "s"}}),
+            "keyless.issuer: \"accounts.google.com\" is not a URL",
+        ),
+        (
+            json!({"name": "k", "keyless": {"issuer": "https://i", "subject": "s", "urlPrefix": "p"}}),
+            "exactly one of subject or urlPrefix",
+        ),
+        (
+            json!({"name": "k", "keyless": {"issuer": "https://i"}}),
+            "exactly one of subject or urlPrefix",
+        ),
+        (
+            json!({"name": "k", "githubActions": {"owner": ""}}),
+            "githubActions.owner must not be empty",
+        ),
+        (
+            json!({"name": "", "publicKey": key("p256.pub")}),
+            "verification.keys[0].name: key name must not be empty",
+        ),
     ] {
         assert_rejected(with_key(key_json), needle);
     }
@@ -153,9 +236,18 @@ fn unknown_fields_are_errors_that_name_their_path() {
 /// The settings examples of the README are the files the tests load.
 #[test]
 fn readme_examples_are_the_test_settings() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for name in ["scst-policy.yaml", "full.yaml", "allow-unmatched.yaml", "cluster.yaml"] {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for name in [
+        "scst-policy.yaml",
+        "full.yaml",
+        "allow-unmatched.yaml",
+        "cluster.yaml",
+    ] {
         let example = test_data(&format!("settings/{name}"));
-        assert!(readme.contains(&example), "README.md must show test_data/settings/{name} verbatim");
+        assert!(
+            readme.contains(&example),
+            "README.md must show test_data/settings/{name} verbatim"
+        );
     }
 }

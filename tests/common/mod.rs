@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub fn test_data(path: &str) -> String {
-    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(path);
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test_data")
+        .join(path);
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
@@ -33,7 +35,10 @@ pub fn yaml_to_json(yaml: &str) -> Value {
 
 pub fn digest_of(seed: &str) -> String {
     // Not a real hash: a stable, well-formed digest per image name.
-    let hex: String = seed.bytes().map(|b| format!("{:02x}", b)).collect::<String>();
+    let hex: String = seed
+        .bytes()
+        .map(|b| format!("{:02x}", b))
+        .collect::<String>();
     format!("sha256:{:0<64}", &hex[..hex.len().min(64)])
 }
 
@@ -73,12 +78,20 @@ impl FakeHost {
         self
     }
 
-    pub fn sign_with_annotations(mut self, image: &str, signer: &str, annotations: &[(&str, &str)]) -> Self {
+    pub fn sign_with_annotations(
+        mut self,
+        image: &str,
+        signer: &str,
+        annotations: &[(&str, &str)],
+    ) -> Self {
         self.signatures.push(Signature {
             image: image.to_string(),
             signer: signer.to_string(),
             digest: digest_of(image),
-            annotations: annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         });
         self
     }
@@ -99,31 +112,72 @@ impl FakeHost {
 
     /// Images the policy asked about, in order.
     pub fn asked_images(&self) -> Vec<String> {
-        self.questions.borrow().iter().map(|q| q["image"].as_str().unwrap().to_string()).collect()
+        self.questions
+            .borrow()
+            .iter()
+            .map(|q| q["image"].as_str().unwrap().to_string())
+            .collect()
     }
 }
 
 impl Host for FakeHost {
     fn verify(&self, question: &Question) -> Result<VerificationResponse, String> {
-        self.questions.borrow_mut().push(serde_json::to_value(question).unwrap());
+        self.questions
+            .borrow_mut()
+            .push(serde_json::to_value(question).unwrap());
         let (image, signers, annotations): (&str, Vec<String>, _) = match question {
-            Question::SigstorePubKeyVerify { image, pub_keys, annotations } => (image, pub_keys.clone(), annotations),
-            Question::SigstoreKeylessVerify { image, keyless, annotations } => (
+            Question::SigstorePubKeyVerify {
                 image,
-                keyless.iter().map(|k| format!("{}|{}", k.issuer, k.subject)).collect(),
+                pub_keys,
+                annotations,
+            } => (image, pub_keys.clone(), annotations),
+            Question::SigstoreKeylessVerify {
+                image,
+                keyless,
+                annotations,
+            } => (
+                image,
+                keyless
+                    .iter()
+                    .map(|k| format!("{}|{}", k.issuer, k.subject))
+                    .collect(),
                 annotations,
             ),
-            Question::SigstoreKeylessPrefixVerify { image, keyless_prefix, annotations } => (
+            Question::SigstoreKeylessPrefixVerify {
                 image,
-                keyless_prefix.iter().map(|k| format!("{}|{}", k.issuer, k.url_prefix)).collect(),
+                keyless_prefix,
+                annotations,
+            } => (
+                image,
+                keyless_prefix
+                    .iter()
+                    .map(|k| format!("{}|{}", k.issuer, k.url_prefix))
+                    .collect(),
                 annotations,
             ),
-            Question::SigstoreGithubActionsVerify { image, owner, repo, annotations } => {
-                (image, vec![format!("github|{owner}|{}", repo.clone().unwrap_or_default())], annotations)
-            }
-            Question::SigstoreCertificateVerify { image, certificate, annotations, .. } => {
-                (image, vec![String::from_utf8(certificate.clone()).unwrap()], annotations)
-            }
+            Question::SigstoreGithubActionsVerify {
+                image,
+                owner,
+                repo,
+                annotations,
+            } => (
+                image,
+                vec![format!(
+                    "github|{owner}|{}",
+                    repo.clone().unwrap_or_default()
+                )],
+                annotations,
+            ),
+            Question::SigstoreCertificateVerify {
+                image,
+                certificate,
+                annotations,
+                ..
+            } => (
+                image,
+                vec![String::from_utf8(certificate.clone()).unwrap()],
+                annotations,
+            ),
         };
         if let Some(answer) = self.overrides.get(image) {
             return answer.clone();
@@ -133,22 +187,36 @@ impl Host for FakeHost {
             let same_image = s.image == image || s.image == image.split('@').next().unwrap();
             same_image
                 && signers.contains(&s.signer)
-                && required.iter().all(|(k, v)| s.annotations.get(k) == Some(v))
+                && required
+                    .iter()
+                    .all(|(k, v)| s.annotations.get(k) == Some(v))
         });
         match found {
-            Some(signature) => Ok(VerificationResponse { is_trusted: true, digest: signature.digest.clone() }),
+            Some(signature) => Ok(VerificationResponse {
+                is_trusted: true,
+                digest: signature.digest.clone(),
+            }),
             None => Err(format!("no signature of {image} satisfies the constraints")),
         }
     }
 
-    fn list_all_resources(&self, api_version: &str, kind: &str, field_selector: &str) -> Result<Value, String> {
+    fn list_all_resources(
+        &self,
+        api_version: &str,
+        kind: &str,
+        field_selector: &str,
+    ) -> Result<Value, String> {
         *self.list_calls.borrow_mut() += 1;
-        let name = field_selector.strip_prefix("metadata.name=").expect("a name selector");
+        let name = field_selector
+            .strip_prefix("metadata.name=")
+            .expect("a name selector");
         let items: Vec<Value> = self
             .resources
             .borrow()
             .iter()
-            .filter(|r| r["apiVersion"] == api_version && r["kind"] == kind && r["metadata"]["name"] == name)
+            .filter(|r| {
+                r["apiVersion"] == api_version && r["kind"] == kind && r["metadata"]["name"] == name
+            })
             .cloned()
             .collect();
         Ok(json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}))
@@ -157,13 +225,17 @@ impl Host for FakeHost {
 
 /// A request fixture of `test_data/requests` with every image set to `image`.
 pub fn request(kind: &str, image: &str) -> Value {
-    let text = test_data(&format!("requests/{}.json", kind.to_lowercase())).replace("__IMAGE__", image);
+    let text =
+        test_data(&format!("requests/{}.json", kind.to_lowercase())).replace("__IMAGE__", image);
     serde_json::from_str(&text).unwrap()
 }
 
 pub fn pod(images: &[&str]) -> Value {
-    let containers: Vec<Value> =
-        images.iter().enumerate().map(|(i, image)| json!({"name": format!("c{i}"), "image": image})).collect();
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
+        .collect();
     let mut request = request("Pod", "placeholder");
     request["object"]["spec"] = json!({"containers": containers});
     request
@@ -189,5 +261,7 @@ pub fn one_key_settings(pattern: &str) -> Value {
 }
 
 pub fn annotation<'a>(response: &'a ValidationResponse, name: &str) -> Option<&'a str> {
-    response.mutated_object.as_ref()?["metadata"]["annotations"][format!("image-policy.signing/{name}")].as_str()
+    response.mutated_object.as_ref()?["metadata"]["annotations"]
+        [format!("image-policy.signing/{name}")]
+    .as_str()
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The policy on a demo: a local registry, an image signed with a fresh key, and
+# a signed and an unsigned Deployment run through the compiled module.
+# Run by `make demo`, which builds policy.wasm and the development host first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+devhost=target/debug/devhost
+work="$(mktemp -d)"
+cleanup() {
+    scripts/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Starting a local OCI registry"
+registry="$(scripts/registry.sh start "$work/registry")"
+echo "registry at $registry (CNCF distribution, storage in $work/registry)"
+
+step "Building, pushing and signing images in cosign's format"
+"$devhost" fixtures --registry "$registry" --out "$work/fixtures" >/dev/null
+fixtures="$work/fixtures/fixtures.json"
+signed="$(jq -r '.images["signed-a"].ref' "$fixtures")"
+unsigned="$(jq -r '.images["unsigned"].ref' "$fixtures")"
+echo "signed with key A: $signed ($(jq -r '.images["signed-a"].digest' "$fixtures"))"
+echo "not signed:        $unsigned"
+
+step "Settings: images of $registry must be signed by key A"
+{
+    echo "verification:"
+    echo "  keys:"
+    echo "  - name: key-a"
+    echo "    publicKey: |"
+    sed 's/^/      /' "$(jq -r '.keys.a' "$fixtures")"
+    echo "  images:"
+    echo "  - namePattern: $registry/*"
+    echo "    keys:"
+    echo "    - name: key-a"
+} >"$work/settings.yaml"
+cat "$work/settings.yaml"
+
+run() {
+    local image="$1"
+    sed "s|__IMAGE__|$image|g" test_data/requests/deployment.json >"$work/request.json"
+    "$devhost" run --settings-path "$work/settings.yaml" --request-path "$work/request.json" \
+        --insecure-registry "$registry" policy.wasm
+}
+
+show() {
+    jq -r '
+      if .allowed then "ADMITTED"
+      else "DENIED (code \(.status.code)): \(.status.message)" end,
+      (.warnings // [] | .[] | "warning: \(.)"),
+      (.patchOps // [] | .[] | "mutation: \(.op) \(.path) = \(.value | if type == "string" then . else tojson end)")'
+}
+
+step "A Deployment running the signed image"
+run "$signed" | show
+
+step "A Deployment running the unsigned image"
+run "$unsigned" | show
+
+step "Done: the registry is stopped and $work removed"
