@@ -420,7 +420,10 @@ fn bad_requests_are_denied_not_trapped(w: &World) -> Result<()> {
     });
     for payload in [b"not json".to_vec(), serde_json::to_vec(&no_image)?] {
         let answer: Value = serde_json::from_slice(&w.policy.call_guest("validate", &payload)?)?;
-        ensure!(answer["accepted"] == false && answer["code"] == 400, "{answer}");
+        ensure!(
+            answer["accepted"] == false && answer["code"] == 400,
+            "{answer}"
+        );
     }
     let response = w.run(&pod(&["Not A Reference"]), &w.settings(&["a"], None));
     ensure!(
