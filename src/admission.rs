@@ -31,8 +31,13 @@ lazy_static! {
     static ref COMPILED_SETTINGS: Mutex<Option<(String, Arc<Policy>)>> = Mutex::new(None);
 }
 
-/// The policy for a settings text, compiled on first sight.
+/// The policy for a settings text, compiled on first sight. No settings at
+/// all (empty or `null`) is `{}`: no rules.
 pub fn policy_for(settings_json: &str) -> Result<Arc<Policy>, String> {
+    let settings_json = match settings_json.trim() {
+        "" | "null" => "{}",
+        _ => settings_json,
+    };
     let mut cache = COMPILED_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((text, policy)) = cache.as_ref() {
         if text == settings_json {
@@ -48,7 +53,7 @@ pub fn policy_for(settings_json: &str) -> Result<Arc<Policy>, String> {
 pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     let result = std::str::from_utf8(payload)
         .map_err(|_| "settings are not UTF-8 JSON".to_string())
-        .and_then(|text| policy_for(if text.trim().is_empty() { "{}" } else { text }));
+        .and_then(policy_for);
     match result {
         Ok(_) => SettingsValidationResponse {
             valid: true,

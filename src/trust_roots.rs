@@ -142,7 +142,8 @@ fn check_key_info(info: &SubjectPublicKeyInfoOwned) -> Result<(), String> {
         let key = RsaPublicKey::from_der(key_bytes)
             .map_err(|e| format!("the RSA public key is malformed: {e}"))?;
         let modulus = key.modulus.as_bytes();
-        let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
+        let leading_zeros = modulus.first().map_or(0, |b| b.leading_zeros() as usize);
+        let bits = (modulus.len() * 8).saturating_sub(leading_zeros);
         if bits < MIN_RSA_BITS {
             return Err(format!(
                 "RSA key of {bits} bits is too weak: at least {MIN_RSA_BITS} bits are required"

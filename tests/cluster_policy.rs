@@ -151,3 +151,16 @@ fn inline_rules_never_read_the_cluster() {
     validate(&host, &pod(&[SIGNED]), &settings_file("scst-policy.yaml"));
     assert_eq!(*host.list_calls.borrow(), 0);
 }
+
+#[test]
+fn a_cluster_that_cannot_be_read_denies() {
+    let host = host_with(example_resource());
+    *host.list_error.borrow_mut() = Some("the API server is unreachable".to_string());
+    let response = validate(&host, &pod(&[SIGNED]), &cluster_settings());
+    assert!(!response.accepted);
+    assert_eq!(response.code, Some(500));
+    assert_eq!(
+        response.message.as_deref(),
+        Some("cannot read ClusterImagePolicy \"image-policy\": the API server is unreachable")
+    );
+}

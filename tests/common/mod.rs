@@ -59,6 +59,8 @@ pub struct FakeHost {
     pub resources: RefCell<Vec<Value>>,
     pub questions: RefCell<Vec<Value>>,
     pub list_calls: RefCell<usize>,
+    /// When set, listing cluster resources fails with this message.
+    pub list_error: RefCell<Option<String>>,
 }
 
 impl FakeHost {
@@ -207,6 +209,9 @@ impl Host for FakeHost {
         field_selector: &str,
     ) -> Result<Value, String> {
         *self.list_calls.borrow_mut() += 1;
+        if let Some(error) = self.list_error.borrow().clone() {
+            return Err(error);
+        }
         let name = field_selector
             .strip_prefix("metadata.name=")
             .expect("a name selector");
