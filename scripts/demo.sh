@@ -41,8 +41,8 @@ step "Settings: images of $registry must be signed by key A"
 cat "$work/settings.yaml"
 
 run() {
-    local image="$1"
-    sed "s|__IMAGE__|$image|g" test_data/requests/deployment.json >"$work/request.json"
+    local kind="$1" image="$2"
+    sed "s|__IMAGE__|$image|g" "test_data/requests/$kind.json" >"$work/request.json"
     "$devhost" run --settings-path "$work/settings.yaml" --request-path "$work/request.json" \
         --insecure-registry "$registry" policy.wasm
 }
@@ -56,9 +56,12 @@ show() {
 }
 
 step "A Deployment running the signed image"
-run "$signed" | show
+run deployment "$signed" | show
 
 step "A Deployment running the unsigned image"
-run "$unsigned" | show
+run deployment "$unsigned" | show
+
+step "A Pod running the signed image: pinned to the digest that was verified"
+run pod "$signed" | show
 
 step "Done: the registry is stopped and $work removed"
