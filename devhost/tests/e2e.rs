@@ -450,11 +450,22 @@ fn cluster_resource(w: &World, spec: Value) -> Result<()> {
 }
 
 fn cluster_policy_decides_like_inline(w: &World) -> Result<()> {
-    let inline = w.settings(&["a"], None);
-    cluster_resource(w, inline.clone())?;
+    // SCST-Sign's documented example, with its registry and key pointed at the
+    // fixtures: the same spec inline and as the cluster resource.
+    let example = std::fs::read_to_string(repo_root().join("crds/example-image-policy.yaml"))?
+        .replace("registry.example.org/myproject", &w.fixtures.registry)
+        .replace("registry.example.org", &w.fixtures.registry);
+    let mut resource: Value = serde_yaml::from_str(&example)?;
+    resource["spec"]["verification"]["keys"][0]["publicKey"] = json!(w.key("a"));
+    std::fs::write(
+        w.resources.join("image-policy.yaml"),
+        serde_yaml::to_string(&resource)?,
+    )?;
+    let inline = resource["spec"].clone();
     let cluster = json!({"clusterImagePolicy": true});
+
     let mut excluded = pod(&[&w.image("unsigned")]);
-    excluded["namespace"] = json!("kube-system");
+    excluded["namespace"] = json!("my-excluded-namespace");
     let requests = [
         pod(&[&w.image("signed-a")]),
         pod(&[&w.image("unsigned")]),
@@ -463,6 +474,7 @@ fn cluster_policy_decides_like_inline(w: &World) -> Result<()> {
         request("CronJob", &w.image("signed-b")),
         excluded,
     ];
+    let mut accepted = 0;
     for req in &requests {
         let from_cluster = w.cluster_policy.validate(req, &cluster)?;
         let from_settings = w.run(req, &inline);
@@ -470,7 +482,12 @@ fn cluster_policy_decides_like_inline(w: &World) -> Result<()> {
             from_cluster == from_settings,
             "cluster: {from_cluster}\ninline: {from_settings}"
         );
+        accepted += usize::from(from_cluster["accepted"] == true);
     }
+    ensure!(
+        accepted == 3,
+        "signed-a twice and the excluded namespace are admitted, the rest denied"
+    );
     Ok(())
 }
 
