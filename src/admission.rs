@@ -6,7 +6,7 @@ use crate::decision::{self, judge, Status, VerifiedSite};
 use crate::mutation::{self, Changes};
 use crate::settings::{parse_settings, PinDigests, Policy, RuleSource, Rules};
 use crate::verification::Host;
-use crate::workload::{find_images, pod_spec_path};
+use crate::workload::{api_group, find_images};
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use lazy_static::lazy_static;
@@ -89,6 +89,7 @@ fn bad_request(message: String) -> Rejection {
 /// The parts of an AdmissionRequest the policy reads.
 struct Request<'a> {
     operation: &'a str,
+    group: &'a str,
     kind: &'a str,
     namespace: &'a str,
     sub_resource: &'a str,
@@ -113,6 +114,7 @@ impl<'a> Request<'a> {
         };
         Ok(Request {
             operation: text("request.operation", "/operation")?,
+            group: text("request.kind.group", "/kind/group")?,
             kind: text("request.kind.kind", "/kind/kind")?,
             namespace: optional_text("request.namespace", "/namespace")?,
             sub_resource: match request.get("subResource") {
@@ -133,7 +135,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     })?;
     let request = Request::read(&payload.request)?;
 
-    let covered = pod_spec_path(request.kind).is_some();
+    let covered = api_group(request.kind) == Some(request.group);
     let checked_operation = matches!(request.operation, "CREATE" | "UPDATE");
     let checked_subresource = matches!(request.sub_resource, "" | EPHEMERAL_CONTAINERS);
     if !covered || !checked_operation || !checked_subresource {

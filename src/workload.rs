@@ -18,6 +18,17 @@ pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// The API group of each covered kind: a custom resource that reuses one of
+/// these kind names in another group is not a workload this policy knows.
+pub fn api_group(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Pod" | "ReplicationController" => "",
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => "apps",
+        "Job" | "CronJob" => "batch",
+        _ => return None,
+    })
+}
+
 /// Where an image comes from in the pod spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageField {

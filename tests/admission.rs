@@ -562,6 +562,13 @@ fn operations_kinds_and_subresources_outside_the_policy_are_untouched() {
     assert!(response.accepted && response.mutated_object.is_none());
     assert_eq!(host.verify_calls(), 0);
 
+    // A custom resource that reuses a covered kind name in another group.
+    let mut req = request("Job", UNSIGNED);
+    req["kind"]["group"] = json!("batch.volcano.sh");
+    let response = validate(&host, &req, &scst_settings());
+    assert!(response.accepted && response.mutated_object.is_none());
+    assert_eq!(host.verify_calls(), 0);
+
     let mut req = pod(&[UNSIGNED]);
     req["subResource"] = json!("status");
     assert!(validate(&FakeHost::new(), &req, &scst_settings()).accepted);
@@ -605,9 +612,10 @@ fn unreadable_requests_are_denied_with_the_reason() {
         (b"{}".to_vec(), "the payload is not"),
         (br#"{"request": 3, "settings": {}}"#.to_vec(), "request must be an object"),
         (br#"{"request": {}, "settings": {}}"#.to_vec(), "request.operation is missing"),
-        (br#"{"request": {"operation": "CREATE"}, "settings": {}}"#.to_vec(), "request.kind.kind is missing"),
-        (br#"{"request": {"operation": 1, "kind": {"kind": "Pod"}}, "settings": {}}"#.to_vec(), "request.operation must be a string"),
-        (br#"{"request": {"operation": "CREATE", "kind": {"kind": "Pod"}, "object": null}, "settings": {}}"#.to_vec(), "request.object must be an object"),
+        (br#"{"request": {"operation": "CREATE", "kind": {"group": ""}}, "settings": {}}"#.to_vec(), "request.kind.kind is missing"),
+        (br#"{"request": {"operation": "CREATE", "kind": {"kind": "Pod"}}, "settings": {}}"#.to_vec(), "request.kind.group is missing"),
+        (br#"{"request": {"operation": 1, "kind": {"group": "", "kind": "Pod"}}, "settings": {}}"#.to_vec(), "request.operation must be a string"),
+        (br#"{"request": {"operation": "CREATE", "kind": {"group": "", "kind": "Pod"}, "object": null}, "settings": {}}"#.to_vec(), "request.object must be an object"),
     ] {
         let response = validate_raw(&host, &payload);
         assert!(!response.accepted, "{}", String::from_utf8_lossy(&payload));

@@ -6,7 +6,7 @@ mod common;
 use common::yaml_to_json;
 use serde_json::Value;
 use signed_images_policy::cluster_policy;
-use signed_images_policy::workload::pod_spec_path;
+use signed_images_policy::workload::{api_group, pod_spec_path};
 
 fn read(name: &str) -> Value {
     yaml_to_json(
@@ -71,6 +71,19 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
         ("ReplicationController", "replicationcontrollers"),
     ] {
         assert!(pod_spec_path(kind).is_some(), "{kind}");
+        let group = api_group(kind).unwrap();
+        assert!(
+            metadata["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|rule| rule["apiGroups"][0] == group
+                    && rule["resources"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&Value::from(resource))),
+            "{kind} is routed in group {group:?}"
+        );
         assert!(resources.contains(&resource.to_string()), "{resource}");
     }
     assert!(resources.contains(&"pods/ephemeralcontainers".to_string()));

@@ -415,7 +415,7 @@ fn settings_rejected_at_load(w: &World) -> Result<()> {
 
 fn bad_requests_are_denied_not_trapped(w: &World) -> Result<()> {
     let no_image = json!({
-        "request": {"operation": "CREATE", "kind": {"kind": "Pod"}, "object": {"spec": {"containers": [{"name": "a"}]}}},
+        "request": {"operation": "CREATE", "kind": {"group": "", "kind": "Pod"}, "object": {"spec": {"containers": [{"name": "a"}]}}},
         "settings": w.settings(&["a"], None),
     });
     for payload in [b"not json".to_vec(), serde_json::to_vec(&no_image)?] {
