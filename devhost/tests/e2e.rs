@@ -424,6 +424,10 @@ fn bad_requests_are_denied_not_trapped(w: &World) -> Result<()> {
             answer["accepted"] == false && answer["code"] == 400,
             "{answer}"
         );
+        ensure!(
+            message(&answer).starts_with("cannot read the admission request: "),
+            "{answer}"
+        );
     }
     let response = w.run(&pod(&["Not A Reference"]), &w.settings(&["a"], None));
     ensure!(
