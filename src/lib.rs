@@ -53,7 +53,13 @@ mod guest {
             body: &impl serde::Serialize,
         ) -> Result<Vec<u8>, String> {
             let message = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-            host_call("kubewarden", namespace, operation, &message).map_err(|e| e.to_string())
+            // waPC frames the host's own words as "Host error: ..."; keep the words.
+            host_call("kubewarden", namespace, operation, &message).map_err(|e| {
+                let text = e.to_string();
+                text.strip_prefix("Host error: ")
+                    .unwrap_or(&text)
+                    .to_string()
+            })
         }
     }
 

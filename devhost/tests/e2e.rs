@@ -171,8 +171,10 @@ fn every_kind_unsigned_is_denied(w: &World) -> Result<()> {
         );
         let text = message(&response);
         ensure!(
-            text.starts_with(&format!("The image: {image} is not signed. key a: ")),
-            "{kind}: {text}"
+            text.starts_with(&format!(
+                "The image: {image} is not signed. key a: no signature found for image {image}"
+            )),
+            "{kind}: the host's reason follows SCST-Sign's sentence: {text}"
         );
         ensure!(response["mutated_object"].is_null());
     }
