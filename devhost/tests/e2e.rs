@@ -13,16 +13,6 @@ use signed_images_devhost::{HostConfig, PolicyHost};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const KINDS: [&str; 8] = [
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-];
 const NO_POLICY: &str = "clusterimagepolicies.signing.apps.tanzu.vmware.com \"image-policy\" not found. Image policy enforcement was not applied.";
 
 struct World {
@@ -94,6 +84,23 @@ impl World {
     }
 }
 
+/// The kinds of the request fixtures in `test_data/requests`: every kind the
+/// policy covers has one.
+fn kinds() -> Vec<String> {
+    let dir = repo_root().join("test_data/requests");
+    let mut kinds: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let request: Value = serde_json::from_str(&text).unwrap();
+            request["kind"]["kind"].as_str().unwrap().to_string()
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds.len(), 8, "one request fixture per covered kind");
+    kinds
+}
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -145,7 +152,8 @@ fn protocol_version(w: &World) -> Result<()> {
 
 fn every_kind_signed_is_admitted(w: &World) -> Result<()> {
     let image = w.image("signed-a");
-    for kind in KINDS {
+    for kind in kinds() {
+        let kind = kind.as_str();
         let response = w.run(&request(kind, &image), &w.settings(&["a"], None));
         ensure!(response["accepted"] == true, "{kind}: {response}");
         ensure!(
@@ -163,7 +171,8 @@ fn every_kind_signed_is_admitted(w: &World) -> Result<()> {
 
 fn every_kind_unsigned_is_denied(w: &World) -> Result<()> {
     let image = w.image("unsigned");
-    for kind in KINDS {
+    for kind in kinds() {
+        let kind = kind.as_str();
         let response = w.run(&request(kind, &image), &w.settings(&["a"], None));
         ensure!(
             response["accepted"] == false && response["code"] == 403,
