@@ -89,7 +89,7 @@ pub fn find_images(kind: &str, object: &Value) -> Result<Vec<ImageSite>, String>
         }
     }
     for (i, volume) in array_field(spec, "volumes", &spec_name)?.iter().enumerate() {
-        let Some(image_source) = volume.get("image") else {
+        let Some(image_source) = volume.get("image").filter(|v| !v.is_null()) else {
             continue;
         };
         let at = format!("{spec_name}.volumes[{i}].image");
@@ -145,6 +145,7 @@ mod tests {
             "ephemeralContainers": [{"name": "debug", "image": "debug:1"}],
             "volumes": [
                 {"name": "data", "emptyDir": {}},
+                {"name": "none", "image": null},
                 {"name": "model", "image": {"reference": "model:1", "pullPolicy": "IfNotPresent"}}
             ]
         })
@@ -202,7 +203,7 @@ mod tests {
                     (
                         "model:1",
                         ImageField::Volume,
-                        format!("{prefix}/volumes/1/image/reference")
+                        format!("{prefix}/volumes/2/image/reference")
                     ),
                 ],
                 "{kind}"
