@@ -669,3 +669,26 @@ fn invalid_settings_at_admission_time_deny() {
         .unwrap()
         .contains("unknown field `verificaton`"));
 }
+
+/// `verification: {}` is a policy with no patterns, not "no policy": every
+/// image is unmatched, so it is denied unless unmatched images are allowed.
+#[test]
+fn an_empty_verification_block_matches_nothing() {
+    let denied = validate(
+        &FakeHost::new(),
+        &pod(&["nginx"]),
+        &json!({"verification": {}}),
+    );
+    assert!(!denied.accepted);
+    assert_eq!(
+        denied.message.as_deref(),
+        Some("Could not verify against any image policies for container image: nginx.")
+    );
+    let allowed = validate(
+        &FakeHost::new(),
+        &pod(&["nginx"]),
+        &json!({"verification": {}, "allowUnmatchedImages": true}),
+    );
+    assert!(allowed.accepted);
+    assert_eq!(annotation(&allowed, "status"), Some("unmatched-allowed"));
+}

@@ -89,7 +89,7 @@ impl FakeHost {
         self.signatures.push(Signature {
             image: image.to_string(),
             signer: signer.to_string(),
-            digest: digest_of(image),
+            digest: digest_of(image.split('@').next().unwrap()),
             annotations: annotations
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
