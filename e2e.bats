@@ -1,32 +1,46 @@
 #!/usr/bin/env bats
-# End-to-end through kwctl, against a local registry holding cosign
-# signatures. Skipped, with a message, when kwctl is not installed: the
-# development host's end-to-end tests (make devhost-tests) cover the same
-# scenarios through the same module.
+# The end-to-end suite: the compiled, annotated module in kwctl (the Kubewarden
+# host, same policy-evaluator as policy-server), against a local registry
+# holding images signed in cosign's format. Offline: kwctl reads a local trust
+# config instead of fetching Sigstore's, and reaches the registry over plain HTTP.
+#
+# Run by `make e2e-tests` (which builds annotated-policy.wasm and the fixtures
+# tool first). Without kwctl every test is skipped with a message, except under
+# CI=true, where a missing kwctl fails the run.
+
+bats_require_minimum_version 1.5.0
+
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+POLICY="${POLICY:-annotated-policy.wasm}"
+NO_POLICY='clusterimagepolicies.signing.apps.tanzu.vmware.com "image-policy" not found. Image policy enforcement was not applied.'
 
 setup_file() {
+    export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0
     if ! command -v kwctl >/dev/null; then
+        if [[ "${CI:-}" == true ]]; then
+            echo "kwctl is not installed, and CI never skips: run 'make setup'" >&2
+            return 1
+        fi
         return 0
     fi
+    [[ -f "$POLICY" ]] || { echo "$POLICY is missing: run 'make e2e-tests'" >&2; return 1; }
     export WORK="$(mktemp -d)"
     export REGISTRY="$(scripts/registry.sh start "$WORK/registry")"
-    target/debug/devhost fixtures --registry "$REGISTRY" --out "$WORK/fixtures" >/dev/null
+    "$TARGET_DIR/debug/fixtures" --registry "$REGISTRY" --out "$WORK/fixtures" 2>/dev/null
     printf 'insecure_sources:\n- "%s"\n' "$REGISTRY" >"$WORK/sources.yaml"
-    if [[ ! -f annotated-policy.wasm || annotated-policy.wasm -ot policy.wasm ]]; then
-        kwctl annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
-    fi
-    key_a="$(jq -r '.keys.a' "$WORK/fixtures/fixtures.json")"
-    {
-        echo "verification:"
-        echo "  exclude: {resources: {namespaces: [kube-system]}}"
-        echo "  keys:"
-        echo "  - name: key-a"
-        echo "    publicKey: |"
-        sed 's/^/      /' "$key_a"
-        echo "  images:"
-        echo "  - namePattern: $REGISTRY/*"
-        echo "    keys: [{name: key-a}]"
-    } >"$WORK/settings.yaml"
+    # Every key of the fixtures, by name, for the settings below.
+    local f="$WORK/fixtures/fixtures.json" certs="$WORK/fixtures"
+    jq -n \
+        --rawfile a "$(jq -r .keys.a "$f")" --rawfile b "$(jq -r .keys.b "$f")" \
+        --rawfile rsa "$(jq -r .keys.rsa "$f")" --rawfile ed25519 "$(jq -r .keys.ed25519 "$f")" \
+        --rawfile leaf "$certs/leaf.pem" --rawfile intermediate "$certs/intermediate.pem" --rawfile root "$certs/root.pem" '[
+        {name: "a", publicKey: $a}, {name: "b", publicKey: $b},
+        {name: "rsa", publicKey: $rsa}, {name: "ed25519", publicKey: $ed25519},
+        {name: "ca", certificate: $leaf, certificateChain: [$intermediate, $root], requireRekorBundle: false},
+        {name: "ca-with-rekor", certificate: $leaf, certificateChain: [$intermediate, $root]},
+        {name: "keyless", keyless: {issuer: "https://token.actions.githubusercontent.com",
+            subject: "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main"}}
+    ]' >"$WORK/keys.json"
 }
 
 teardown_file() {
@@ -37,90 +51,489 @@ teardown_file() {
 }
 
 setup() {
-    command -v kwctl >/dev/null || skip "kwctl is not installed: the same scenarios run in 'make devhost-tests'"
+    export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0
+    command -v kwctl >/dev/null ||
+        skip "kwctl is not installed: 'make setup' installs it, or see Kubewarden's releases"
 }
+
+# ---- fixtures, requests and settings ----------------------------------------
 
 image() { jq -r ".images[\"$1\"].ref" "$WORK/fixtures/fixtures.json"; }
 digest() { jq -r ".images[\"$1\"].digest" "$WORK/fixtures/fixtures.json"; }
 
-# kwctl run on a request fixture of test_data/requests with every image set to $2.
-run_policy() {
-    local kind="$1" image="$2" settings="${3:-$WORK/settings.yaml}"
-    sed "s|__IMAGE__|$image|g" "test_data/requests/$kind.json" >"$WORK/request.json"
-    run kwctl run --sources-path "$WORK/sources.yaml" --settings-path "$settings" \
-        --request-path "$WORK/request.json" annotated-policy.wasm
+# The request fixture of test_data/requests for KIND with every image set to IMAGE.
+request() { sed "s|__IMAGE__|$2|g" "test_data/requests/$1.json"; }
+
+# A Pod CREATE whose containers run IMAGE...
+pod() {
+    request pod placeholder | jq -c '.object.spec = {containers: [$ARGS.positional | to_entries[] |
+        {name: "c\(.key)", image: .value}]}' --args "$@"
 }
 
-@test "a signed image is admitted in every kind" {
-    for kind in pod deployment replicaset statefulset daemonset job cronjob replicationcontroller; do
-        run_policy "$kind" "$(image signed-a)"
-        [ "$status" -eq 0 ]
-        [ "$(echo "$output" | jq -r .allowed)" = true ]
+# Settings where every image of the local registry needs one of the named keys
+# (namespace kube-system excluded).
+settings() {
+    jq -nc --slurpfile keys "$WORK/keys.json" --arg pattern "$REGISTRY/*" '{verification: {
+        exclude: {resources: {namespaces: ["kube-system"]}}, keys: $keys[0],
+        images: [{namePattern: $pattern, keys: [$ARGS.positional[] | {name: .}]}]}}' --args "$@"
+}
+
+# ---- running kwctl ------------------------------------------------------------
+
+# evaluate REQUEST SETTINGS [kwctl options]: kwctl run, recording the host
+# calls; sets $response (the AdmissionResponse) and $request.
+evaluate() {
+    request="$1"
+    kwctl_run "$1" "$2" --record-host-capabilities-interactions "$BATS_TEST_TMPDIR/session.yml" "${@:3}"
+}
+
+# evaluate_in_cluster SESSION REQUEST SETTINGS: the host's answers, the
+# ClusterImagePolicy among them, replayed from SESSION.
+evaluate_in_cluster() {
+    request="$2"
+    kwctl_run "$2" "$3" --allow-context-aware --replay-host-capabilities-interactions "$1"
+}
+
+kwctl_run() {
+    printf '%s' "$1" >"$BATS_TEST_TMPDIR/request.json"
+    printf '%s' "$2" >"$BATS_TEST_TMPDIR/settings.json"
+    run --separate-stderr kwctl run --sigstore-trust-config "$WORK/fixtures/trust-config.json" \
+        --sources-path "$WORK/sources.yaml" --settings-path "$BATS_TEST_TMPDIR/settings.json" \
+        --request-path "$BATS_TEST_TMPDIR/request.json" "${@:3}" "$POLICY"
+    if [[ "$status" -ne 0 ]]; then
+        echo "kwctl exited $status: $stderr" >&2
+        return 1
+    fi
+    response="${lines[-1]}"
+    jq -e 'has("allowed")' <<<"$response" >/dev/null
+}
+
+# validate_settings SETTINGS: sets $status and $stderr as kwctl leaves them.
+validate_settings() {
+    printf '%s' "$1" >"$BATS_TEST_TMPDIR/settings.json"
+    pod nginx >"$BATS_TEST_TMPDIR/request.json"
+    run --separate-stderr kwctl run --sigstore-trust-config "$WORK/fixtures/trust-config.json" \
+        --settings-path "$BATS_TEST_TMPDIR/settings.json" --request-path "$BATS_TEST_TMPDIR/request.json" "$POLICY"
+}
+
+# ---- reading the response -----------------------------------------------------
+
+field() { jq -r "$1" <<<"$response"; }
+allowed() { [[ "$(field .allowed)" == true ]] || { echo "not admitted: $response" >&2; return 1; }; }
+denied() { [[ "$(field .allowed)" == false ]] || { echo "not denied: $response" >&2; return 1; }; }
+message() { field '.status.message // ""'; }
+
+# The object as the API server would store it: the request's object with the
+# response's JSON patch applied.
+mutated() {
+    jq -c --argjson response "$response" '
+        def pointer: ltrimstr("/") | split("/") | map(gsub("~1"; "/") | gsub("~0"; "~")
+            | if test("^[0-9]+$") then tonumber else . end);
+        def apply($op): ($op.path | pointer) as $p
+            | if $op.op == "remove" then delpaths([$p])
+              elif $op.op == "add" and ($p[-1] | type) == "number" then
+                  setpath($p[:-1]; getpath($p[:-1]) | .[:$p[-1]] + [$op.value] + .[$p[-1]:])
+              elif $op.op == "add" and $p[-1] == "-" then setpath($p[:-1]; getpath($p[:-1]) + [$op.value])
+              elif $op.op == "add" or $op.op == "replace" then setpath($p; $op.value)
+              else error("unexpected patch operation \($op.op)") end;
+        ($response.patch // "W10=" | @base64d | fromjson) as $ops
+        | reduce $ops[] as $op (.object; apply($op))' <<<"$request"
+}
+
+annotation() { mutated | jq -r --arg name "image-policy.signing/$1" '.metadata.annotations[$name] // ""'; }
+verified_images() { annotation verified-images | jq -c .; }
+
+# How many signature verifications the module asked the host for.
+verify_calls() { grep -c '!Sigstore' "$BATS_TEST_TMPDIR/session.yml" || true; }
+
+assert_equal() {
+    [[ "$1" == "$2" ]] || { printf 'expected: %s\nactual:   %s\n' "$2" "$1" >&2; return 1; }
+}
+
+# ---- every kind, signed and unsigned -----------------------------------------
+
+signed_is_admitted() {
+    evaluate "$(request "$1" "$(image signed-a)")" "$(settings a)"
+    allowed
+    assert_equal "$(annotation status)" verified
+    assert_equal "$(verified_images)" \
+        "$(jq -nc --arg i "$(image signed-a)" --arg d "$(digest signed-a)" '{($i): {digest: $d, key: "a"}}')"
+}
+
+unsigned_is_denied() {
+    local unsigned
+    unsigned="$(image unsigned)"
+    evaluate "$(request "$1" "$unsigned")" "$(settings a)"
+    denied
+    assert_equal "$(field .status.code)" 403
+    assert_equal "$(message)" "The image: $unsigned is not signed. key a: no signatures found for image: $unsigned"
+    assert_equal "$(field '.patch // "none"')" none
+}
+
+@test "Pod: signed is admitted and stamped verified" { signed_is_admitted pod; }
+@test "Pod: unsigned is denied with SCST-Sign's sentence and the host's reason" { unsigned_is_denied pod; }
+@test "Deployment: signed is admitted and stamped verified" { signed_is_admitted deployment; }
+@test "Deployment: unsigned is denied" { unsigned_is_denied deployment; }
+@test "ReplicaSet: signed is admitted and stamped verified" { signed_is_admitted replicaset; }
+@test "ReplicaSet: unsigned is denied" { unsigned_is_denied replicaset; }
+@test "StatefulSet: signed is admitted and stamped verified" { signed_is_admitted statefulset; }
+@test "StatefulSet: unsigned is denied" { unsigned_is_denied statefulset; }
+@test "DaemonSet: signed is admitted and stamped verified" { signed_is_admitted daemonset; }
+@test "DaemonSet: unsigned is denied" { unsigned_is_denied daemonset; }
+@test "Job: signed is admitted and stamped verified" { signed_is_admitted job; }
+@test "Job: unsigned is denied" { unsigned_is_denied job; }
+@test "CronJob: signed is admitted and stamped verified" { signed_is_admitted cronjob; }
+@test "CronJob: unsigned is denied" { unsigned_is_denied cronjob; }
+@test "ReplicationController: signed is admitted and stamped verified" { signed_is_admitted replicationcontroller; }
+@test "ReplicationController: unsigned is denied" { unsigned_is_denied replicationcontroller; }
+
+# ---- every image field --------------------------------------------------------
+
+unsigned_in_field_is_denied() {
+    local req
+    req="$(pod "$(image signed-a)" | jq -c --arg field "$1" --arg image "$(image unsigned)" \
+        '.object.spec[$field] = [{name: "x", image: $image}]')"
+    evaluate "$req" "$(settings a)"
+    denied
+    [[ "$(message)" == "The image: $(image unsigned) is not signed."* ]]
+}
+
+@test "an unsigned initContainer is denied" { unsigned_in_field_is_denied initContainers; }
+@test "an unsigned ephemeralContainer is denied" { unsigned_in_field_is_denied ephemeralContainers; }
+
+@test "an image volume is verified: unsigned denied, signed admitted" {
+    local req
+    req="$(pod "$(image signed-a)" | jq -c --arg image "$(image unsigned)" \
+        '.object.spec.volumes = [{name: "v", image: {reference: $image}}]')"
+    evaluate "$req" "$(settings a)"
+    denied
+    evaluate "$(jq -c --arg image "$(image signed-a)" '.object.spec.volumes[0].image.reference = $image' <<<"$req")" "$(settings a)"
+    allowed
+}
+
+@test "pods/ephemeralcontainers: verified and pinned, no annotation written" {
+    local req
+    req="$(pod "$(image signed-a)" | jq -c --arg image "$(image unsigned)" '.operation = "UPDATE"
+        | .subResource = "ephemeralcontainers" | .oldObject = .object
+        | .object.spec.ephemeralContainers = [{name: "debug", image: $image}]')"
+    evaluate "$req" "$(settings a)"
+    denied
+    evaluate "$(jq -c --arg image "$(image signed-b)" '.object.spec.ephemeralContainers[0].image = $image' <<<"$req")" \
+        "$(settings a b)"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.ephemeralContainers[0].image')" "$(image signed-b)@$(digest signed-b)"
+    assert_equal "$(annotation status)" ""
+}
+
+# ---- pinning ------------------------------------------------------------------
+
+@test "pinDigests pods (default): a Pod is pinned to the digest the signature covers" {
+    local pinned="$(image signed-a)@$(digest signed-a)"
+    evaluate "$(request pod "$(image signed-a)")" "$(settings a)"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$pinned"
+    assert_equal "$(mutated | jq -r '.spec.initContainers[0].image')" "$pinned"
+    # Fields the policy does not know survive the mutation.
+    assert_equal "$(mutated | jq -c '[.futureTopLevelField, .spec.futurePodField, .spec.containers[0].futureContainerField]')" \
+        '[{"kept":[1,2,3]},"kept as sent",{"kept":true}]'
+}
+
+@test "pinDigests pods (default): a Deployment is left as written" {
+    evaluate "$(request deployment "$(image signed-a)")" "$(settings a)"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.template.spec.containers[0].image')" "$(image signed-a)"
+}
+
+@test "pinDigests all: a Deployment is pinned" {
+    evaluate "$(request deployment "$(image signed-a)")" "$(settings a | jq -c '.pinDigests = "all"')"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.template.spec.containers[0].image')" "$(image signed-a)@$(digest signed-a)"
+}
+
+@test "pinDigests never: a Pod is stamped but not pinned" {
+    evaluate "$(request pod "$(image signed-a)")" "$(settings a | jq -c '.pinDigests = "never"')"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$(image signed-a)"
+    assert_equal "$(annotation status)" verified
+}
+
+@test "a multi-architecture index is pinned to the index digest it was signed over" {
+    evaluate "$(pod "$(image multiarch)")" "$(settings a)"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$(image multiarch)@$(digest multiarch)"
+}
+
+@test "a tag with another image's digest is denied; with its own digest it is admitted and kept" {
+    evaluate "$(pod "$(image signed-a)@$(digest signed-b)")" "$(settings a)"
+    denied
+    local pinned="$(image signed-a)@$(digest signed-a)"
+    evaluate "$(pod "$pinned")" "$(settings a)"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$pinned"
+}
+
+# ---- annotations --------------------------------------------------------------
+
+@test "a forged status does not admit an unsigned image" {
+    evaluate "$(request deployment "$(image unsigned)" |
+        jq -c '.object.metadata.annotations["image-policy.signing/status"] = "verified"')" "$(settings a)"
+    denied
+}
+
+@test "forged status and verified-images are overwritten with what happened" {
+    local forged
+    forged="$(request deployment "$(image signed-a)" | jq -c '.object.metadata.annotations += {
+        "image-policy.signing/status": "no-policy", "image-policy.signing/verified-images": "{\"evil\": {}}"}')"
+    evaluate "$forged" "$(settings a)"
+    allowed
+    assert_equal "$(annotation status)" verified
+    assert_equal "$(verified_images | jq -r 'keys[0]')" "$(image signed-a)"
+    evaluate "$(jq -c '.namespace = "kube-system" | .object.metadata.annotations["image-policy.signing/status"] = "verified"' \
+        <<<"$forged")" "$(settings a)"
+    allowed
+    assert_equal "$(annotation status)" excluded
+}
+
+# ---- keys ---------------------------------------------------------------------
+
+@test "any-of: the second key verifies after the first fails, two host calls" {
+    evaluate "$(pod "$(image signed-a)")" "$(settings b a)"
+    allowed
+    assert_equal "$(verified_images | jq -r '.[].key')" a
+    assert_equal "$(verify_calls)" 2
+}
+
+@test "any-of: the first key that verifies ends the search, one host call" {
+    evaluate "$(pod "$(image signed-ab)")" "$(settings b a)"
+    allowed
+    assert_equal "$(verified_images | jq -r '.[].key')" b
+    assert_equal "$(verify_calls)" 1
+}
+
+@test "any-of: a key the entry does not name does not verify" {
+    evaluate "$(pod "$(image signed-b)")" "$(settings a)"
+    denied
+}
+
+@test "one host call per distinct image, however many containers run it" {
+    local req
+    req="$(request deployment "$(image signed-a)" | jq -c '.object.spec.template.spec.containers =
+        [range(10) as $i | .object.spec.template.spec.containers[0] | .name = "c\($i)"]')"
+    evaluate "$req" "$(settings a)"
+    allowed
+    assert_equal "$(verify_calls)" 1
+}
+
+@test "RSA, Ed25519 and certificate-with-chain signatures verify" {
+    local pair name key
+    for pair in rsa-signed:rsa ed25519-signed:ed25519 cert-signed:ca; do
+        name="${pair%:*}" key="${pair#*:}"
+        evaluate "$(pod "$(image "$name")")" "$(settings "$key")"
+        allowed
+        assert_equal "$(verified_images | jq -r '.[].digest')" "$(digest "$name")"
     done
 }
 
-@test "an unsigned image is denied in every kind with SCST-Sign's message" {
-    for kind in pod deployment replicaset statefulset daemonset job cronjob replicationcontroller; do
-        run_policy "$kind" "$(image unsigned)"
-        [ "$status" -eq 0 ]
-        [ "$(echo "$output" | jq -r .allowed)" = false ]
-        [ "$(echo "$output" | jq -r .status.code)" = 403 ]
-        [[ "$(echo "$output" | jq -r .status.message)" == "The image: $(image unsigned) is not signed."* ]]
+@test "a certificate that requires a Rekor bundle refuses a signature without one" {
+    evaluate "$(pod "$(image cert-signed)")" "$(settings ca-with-rekor)"
+    denied
+}
+
+@test "a certificate does not verify a signature made by another key" {
+    evaluate "$(pod "$(image signed-a)")" "$(settings ca)"
+    denied
+}
+
+@test "keyless: refused offline, with the host's reason" {
+    evaluate "$(pod "$(image signed-a)")" "$(settings keyless)"
+    denied
+    [[ "$(message)" == "The image: $(image signed-a) is not signed. key keyless: "?* ]]
+}
+
+@test "required signature annotations: present admitted, missing or different denied" {
+    evaluate "$(pod "$(image annotated)")" "$(settings a | jq -c '.verification.images[0].annotations = {env: "prod"}')"
+    allowed
+    evaluate "$(pod "$(image signed-a)")" "$(settings a | jq -c '.verification.images[0].annotations = {env: "prod"}')"
+    denied
+    evaluate "$(pod "$(image annotated)")" "$(settings a | jq -c '.verification.images[0].annotations = {env: "staging"}')"
+    denied
+}
+
+@test "a tampered payload and a signature for another digest are refused" {
+    local name
+    for name in tampered wrong-digest; do
+        evaluate "$(pod "$(image "$name")")" "$(settings a)"
+        denied
+        [[ "$(message)" == "The image: $(image "$name") is not signed."* ]]
     done
 }
 
-@test "a Pod is pinned to the registry's digest and stamped verified" {
-    run_policy pod "$(image signed-a)"
-    patch="$(echo "$output" | jq -r .patch | base64 -d)"
-    echo "$patch" | jq -e --arg v "$(image signed-a)@$(digest signed-a)" 'any(.[]; .value == $v)'
-    echo "$patch" | jq -e 'any(.[]; .path == "/metadata/annotations/image-policy.signing~1status" and .value == "verified")'
-}
+# ---- what no key decides ------------------------------------------------------
 
-@test "tampered and misdirected signatures are refused" {
-    for name in tampered wrong-digest signed-b; do
-        run_policy pod "$(image "$name")"
-        [ "$(echo "$output" | jq -r .allowed)" = false ]
-    done
+@test "an excluded namespace is admitted without a host call, with SCST-Sign's audit note" {
+    evaluate "$(pod "$(image unsigned)" | jq -c '.namespace = "kube-system"')" "$(settings a)"
+    allowed
+    assert_equal "$(annotation status)" excluded
+    assert_equal "$(field '.auditAnnotations["image-policy"]')" "kube-system is excluded. The ImagePolicy will not be applied."
+    assert_equal "$(verify_calls)" 0
 }
 
 @test "an unmatched image is denied with SCST-Sign's message" {
-    run_policy pod nginx:1.25
-    [ "$(echo "$output" | jq -r .status.message)" = "Could not verify against any image policies for container image: nginx:1.25." ]
+    evaluate "$(pod nginx:1.25)" "$(settings a)"
+    denied
+    assert_equal "$(message)" "Could not verify against any image policies for container image: nginx:1.25."
 }
 
-@test "settings with an unknown key name are rejected at load" {
-    printf 'verification:\n  images:\n  - namePattern: "*"\n    keys: [{name: nobody}]\n' >"$WORK/bad.yaml"
-    run_policy pod "$(image signed-a)" "$WORK/bad.yaml"
-    [ "$status" -ne 0 ]
-    [[ "$output" == *'verification.images[0].keys[0].name: key \"nobody\" is not defined'* ||
-       "$output" == *'verification.images[0].keys[0].name: key "nobody" is not defined'* ]]
+@test "allowUnmatchedImages: an unmatched image is admitted with SCST-Sign's warning" {
+    evaluate "$(pod nginx:1.25 "$(image signed-a)")" "$(settings a | jq -c '.allowUnmatchedImages = true')"
+    allowed
+    assert_equal "$(annotation status)" unmatched-allowed
+    assert_equal "$(field '.warnings | join("|")')" \
+        "nginx:1.25 did not match any image policies. Container will be created as AllowUnmatchedImages flag is true."
 }
 
-@test "no rules: admitted with SCST-Sign's warning" {
-    echo '{}' >"$WORK/empty.yaml"
-    run_policy pod "$(image unsigned)" "$WORK/empty.yaml"
-    [ "$(echo "$output" | jq -r .allowed)" = true ]
-    [[ "$(echo "$output" | jq -r '.warnings[0]')" == *'"image-policy" not found. Image policy enforcement was not applied.' ]]
+@test "no rules: admitted with SCST-Sign's warning, stamped no-policy" {
+    evaluate "$(pod "$(image unsigned)")" '{}'
+    allowed
+    assert_equal "$(field '.warnings | join("|")')" "$NO_POLICY"
+    assert_equal "$(annotation status)" no-policy
 }
 
-# The ClusterImagePolicy is supplied the way kwctl supplies cluster resources:
-# a replay session of the host's answers (test_data/sessions).
-run_cluster() {
-    sed "s|__IMAGE__|$(image unsigned)|g" test_data/requests/pod.json >"$WORK/request.json"
-    run kwctl run --allow-context-aware --replay-host-capabilities-interactions "$1" \
-        --settings-path test_data/settings/cluster.yaml --request-path "$WORK/request.json" annotated-policy.wasm
+# ---- bad input ----------------------------------------------------------------
+
+@test "unreadable requests are denied with 400 and the field named" {
+    evaluate "$(pod "$(image signed-a)" | jq -c 'del(.object.spec.containers[0].image)')" "$(settings a)"
+    denied
+    assert_equal "$(field .status.code)" 400
+    [[ "$(message)" == "cannot read the admission request: "*"spec.containers[0].image"* ]]
+    evaluate "$(pod "$(image signed-a)" | jq -c '.object.spec.containers = "nginx"')" "$(settings a)"
+    denied
+    assert_equal "$(field .status.code)" 400
+    [[ "$(message)" == "cannot read the admission request: "*"spec.containers"* ]]
 }
 
-@test "no ClusterImagePolicy in the cluster: admitted with SCST-Sign's warning" {
-    run_cluster test_data/sessions/cluster-image-policy-missing.yml
-    [ "$status" -eq 0 ]
-    [ "$(echo "$output" | jq -r .allowed)" = true ]
-    [[ "$(echo "$output" | jq -r '.warnings[0]')" == *'"image-policy" not found'* ]]
+@test "an image reference that does not parse is denied and named" {
+    evaluate "$(pod "Not A Reference")" "$(settings a)"
+    denied
+    [[ "$(message)" == "The image: Not A Reference cannot be verified: invalid image reference"* ]]
 }
 
-@test "an invalid ClusterImagePolicy denies and names the field" {
-    run_cluster test_data/sessions/cluster-image-policy-invalid.yml
-    [ "$status" -eq 0 ]
-    [ "$(echo "$output" | jq -r .allowed)" = false ]
-    [[ "$(echo "$output" | jq -r .status.message)" == *'spec.verification.keys[0] (first-key): publicKey: not a PEM'* ]]
+# ---- settings refused when the policy loads -----------------------------------
+
+# refused SETTINGS NEEDLE: kwctl refuses the settings and says NEEDLE on stderr.
+refused() {
+    validate_settings "$1"
+    [[ "$status" -ne 0 ]] || { echo "settings accepted: $1" >&2; return 1; }
+    [[ "$stderr" == *"$2"* ]] || { printf 'expected %s in:\n%s\n' "$2" "$stderr" >&2; return 1; }
+}
+
+key_a_json() { jq -c '.[0]' "$WORK/keys.json"; }
+
+@test "settings: a key that does not parse" {
+    refused '{"verification": {"keys": [{"name": "a", "publicKey": "junk"}]}}' \
+        'verification.keys[0] (a): publicKey: not a PEM'
+}
+
+@test "settings: a key name that refers to no key" {
+    refused '{"verification": {"images": [{"namePattern": "*", "keys": [{"name": "missing"}]}]}}' \
+        'verification.images[0].keys[0].name: key "missing" is not defined in verification.keys'
+}
+
+@test "settings: a key defined twice" {
+    refused "$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k, $k]}}')" \
+        'verification.keys[1].name: key name "a" is defined twice'
+}
+
+@test "settings: a key with two sources" {
+    refused "$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k + {githubActions: {owner: "o"}}]}}')" \
+        'exactly one of publicKey, keyless, githubActions or certificate'
+}
+
+@test "settings: an entry with no key" {
+    refused "$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern: "*", keys: []}]}}')" \
+        'verification.images[0].keys: the entry for "*" lists no key'
+}
+
+@test "settings: a malformed namePattern" {
+    refused "$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern: "Registry/App", keys: [{name: "a"}]}]}}')" \
+        'verification.images[0].namePattern: namePattern "Registry/App" is not an image name pattern'
+}
+
+@test "settings: an unknown field" {
+    refused '{"verification": {"imagez": []}}' 'verification.imagez: unknown field `imagez`'
+}
+
+@test "settings: a value out of range" {
+    refused '{"pinDigests": "always"}' 'pinDigests: unknown variant `always`'
+}
+
+@test "settings: inline rules and the cluster's at once" {
+    refused '{"clusterImagePolicy": true, "verification": {}}' 'cannot be set together'
+}
+
+# ---- the ClusterImagePolicy in the cluster --------------------------------------
+# kwctl answers the kubernetes capability from a recorded session of host calls.
+
+CLUSTER_SETTINGS='{"clusterImagePolicy": true}'
+
+@test "cluster: no ClusterImagePolicy is admitted with SCST-Sign's warning" {
+    evaluate_in_cluster test_data/sessions/cluster-image-policy-missing.yml "$(pod "$(image unsigned)")" "$CLUSTER_SETTINGS"
+    allowed
+    assert_equal "$(field '.warnings | join("|")')" "$NO_POLICY"
+}
+
+@test "cluster: a ClusterImagePolicy with a key that does not parse denies everything and names the field" {
+    evaluate_in_cluster test_data/sessions/cluster-image-policy-invalid.yml "$(pod "$(image signed-a)")" "$CLUSTER_SETTINGS"
+    denied
+    [[ "$(message)" == *'spec.verification.keys[0] (first-key): publicKey: not a PEM'* ]]
+}
+
+# cluster_session SPEC: a session whose cluster holds the "image-policy"
+# ClusterImagePolicy with SPEC, followed by the host calls of the last evaluate.
+cluster_session() {
+    local payload
+    payload="$(jq -c '{apiVersion: "v1", kind: "List", metadata: {}, items: [{
+        apiVersion: "signing.apps.tanzu.vmware.com/v1beta1", kind: "ClusterImagePolicy",
+        metadata: {name: "image-policy"}, spec: .}]}' <<<"$1")"
+    cat <<EOF
+- type: Exchange
+  request: |
+    !KubernetesListResourceAll
+    api_version: signing.apps.tanzu.vmware.com/v1beta1
+    kind: ClusterImagePolicy
+    label_selector: null
+    field_selector: metadata.name=image-policy
+    field_masks: null
+  response:
+    type: Success
+    payload: $(jq -Rs . <<<"$payload")
+EOF
+    grep -v '^\[\]$' "$BATS_TEST_TMPDIR/session.yml" || true
+}
+
+@test "cluster: an invalid key name reference denies everything and names the field" {
+    evaluate "$(pod "$(image signed-a)")" "$(settings a)"
+    cluster_session "$(settings a | jq -c '.verification.images[0].keys = [{name: "nobody"}]')" >"$BATS_TEST_TMPDIR/cluster.yml"
+    evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image signed-a)")" "$CLUSTER_SETTINGS"
+    denied
+    [[ "$(message)" == *'spec.verification.images[0].keys[0].name: key "nobody" is not defined'* ]]
+}
+
+@test "cluster: SCST-Sign's documented ClusterImagePolicy decides like the same spec inline" {
+    # The example with its registry and key pointed at the fixtures, as JSON.
+    local spec req inline admitted=0
+    spec="$(sed -e "s|registry.example.org/myproject|$REGISTRY|; s|registry.example.org|$REGISTRY|" \
+        crds/example-image-policy.yaml | yq -c --argjson keys "$(cat "$WORK/keys.json")" \
+        '.spec | .verification.keys[0].publicKey = $keys[0].publicKey')"
+    for req in "$(pod "$(image signed-a)")" "$(pod "$(image unsigned)")" "$(pod nginx)" \
+        "$(request deployment "$(image signed-a)")" "$(request cronjob "$(image signed-b)")" \
+        "$(pod "$(image unsigned)" | jq -c '.namespace = "my-excluded-namespace"')"; do
+        evaluate "$req" "$spec"
+        inline="$response"
+        cluster_session "$spec" >"$BATS_TEST_TMPDIR/cluster.yml"
+        evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$req" "$CLUSTER_SETTINGS"
+        assert_equal "$response" "$inline"
+        [[ "$(field .allowed)" == true ]] && admitted=$((admitted + 1))
+    done
+    assert_equal "$admitted" 3 # signed-a twice and the excluded namespace
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The policy on a demo: a local registry, an image signed with a fresh key, and
-# a signed and an unsigned Deployment run through the compiled module.
-# Run by `make demo`, which builds policy.wasm and the development host first.
+# a signed and an unsigned Deployment run through the annotated module in kwctl.
+# Run by `make demo`, which installs kwctl and builds the module and the
+# fixtures tool first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-devhost=target/debug/devhost
+export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0
+fixtures_bin="${CARGO_TARGET_DIR:-target}/debug/fixtures"
 work="$(mktemp -d)"
 cleanup() {
     scripts/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
@@ -19,7 +21,8 @@ registry="$(scripts/registry.sh start "$work/registry")"
 echo "registry at $registry (CNCF distribution, storage in $work/registry)"
 
 step "Building, pushing and signing images in cosign's format"
-"$devhost" fixtures --registry "$registry" --out "$work/fixtures" >/dev/null
+"$fixtures_bin" --registry "$registry" --out "$work/fixtures" 2>/dev/null
+printf 'insecure_sources:\n- "%s"\n' "$registry" >"$work/sources.yaml"
 fixtures="$work/fixtures/fixtures.json"
 signed="$(jq -r '.images["signed-a"].ref' "$fixtures")"
 unsigned="$(jq -r '.images["unsigned"].ref' "$fixtures")"
@@ -43,8 +46,11 @@ cat "$work/settings.yaml"
 run() {
     local kind="$1" image="$2"
     sed "s|__IMAGE__|$image|g" "test_data/requests/$kind.json" >"$work/request.json"
-    "$devhost" run --settings-path "$work/settings.yaml" --request-path "$work/request.json" \
-        --insecure-registry "$registry" policy.wasm
+    # kwctl logs to stderr and prints the AdmissionResponse on stdout; its
+    # trust config is the fixtures' offline one, so nothing goes to the network.
+    kwctl run --sigstore-trust-config "$work/fixtures/trust-config.json" --sources-path "$work/sources.yaml" \
+        --settings-path "$work/settings.yaml" --request-path "$work/request.json" annotated-policy.wasm 2>"$work/kwctl.log" \
+        || { echo "kwctl failed:" >&2; cat "$work/kwctl.log" >&2; exit 1; }
 }
 
 show() {
@@ -52,7 +58,7 @@ show() {
       if .allowed then "ADMITTED"
       else "DENIED (code \(.status.code)): \(.status.message)" end,
       (.warnings // [] | .[] | "warning: \(.)"),
-      (.patchOps // [] | .[] | "mutation: \(.op) \(.path) = \(.value | if type == "string" then . else tojson end)")'
+      (.patch // "W10=" | @base64d | fromjson | .[] | "mutation: \(.op) \(.path) = \(.value | if type == "string" then . else tojson end)")'
 }
 
 step "A Deployment running the signed image"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing the policy needs on a Debian machine:
-# the wasm32-wasip1 Rust target and the Debian packages for the local
-# registry, module size optimisation, bats, and the development host's TLS.
+# the wasm32-wasip1 Rust target, the Debian packages for the local registry,
+# module size optimisation, bats and the fixtures tool's TLS, and kwctl, the
+# Kubewarden host every end-to-end test and the benchmark run the module in.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 if ! rustup target list --installed | grep -qx wasm32-wasip1; then
     rustup target add wasm32-wasip1
@@ -11,7 +13,7 @@ fi
 
 packages=()
 for pair in docker-registry:/usr/bin/docker-registry binaryen:/usr/bin/wasm-opt bats:/usr/bin/bats \
-    jq:/usr/bin/jq curl:/usr/bin/curl python3:/usr/bin/python3 pkg-config:/usr/bin/pkg-config; do
+    jq:/usr/bin/jq yq:/usr/bin/yq curl:/usr/bin/curl pkg-config:/usr/bin/pkg-config; do
     [[ -x "${pair#*:}" ]] || packages+=("${pair%%:*}")
 done
 [[ -f /usr/include/openssl/ssl.h ]] || packages+=(libssl-dev)
@@ -22,4 +24,23 @@ if ((${#packages[@]})); then
     echo "installing Debian packages: ${packages[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+# kwctl: built from the sources kept beside the repository when they are there
+# (a no-op once built), otherwise whatever kwctl is on PATH.
+kwctl_build="../shared/kwctl/build.sh"
+if [[ -x "$kwctl_build" ]]; then
+    echo "kwctl: $kwctl_build (about 20 minutes the first time, nothing to do afterwards)"
+    "$kwctl_build"
+fi
+export PATH="$HOME/.local/bin:$PATH"
+if command -v kwctl >/dev/null; then
+    echo "kwctl: $(command -v kwctl), $(kwctl --version | head -n 1)"
+elif [[ "${CI:-}" == true ]]; then
+    echo "error: kwctl is not installed, and CI never skips the end-to-end tests." >&2
+    echo "Install kwctl 1.31 or newer from Kubewarden's releases (https://github.com/kubewarden/kwctl/releases)." >&2
+    exit 1
+else
+    echo "warning: kwctl is not installed, so e2e.bats and 'make bench' will be skipped." >&2
+    echo "Install kwctl 1.31 or newer from Kubewarden's releases (https://github.com/kubewarden/kwctl/releases)." >&2
 fi

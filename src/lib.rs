@@ -53,12 +53,15 @@ mod guest {
             body: &impl serde::Serialize,
         ) -> Result<Vec<u8>, String> {
             let message = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-            // waPC frames the host's own words as "Host error: ..."; keep the words.
+            // waPC frames the host's words as "Host error: ...", and the
+            // policy-evaluator adds "Callback evaluation failure: ": keep the words.
             host_call("kubewarden", namespace, operation, &message).map_err(|e| {
                 let text = e.to_string();
-                text.strip_prefix("Host error: ")
-                    .unwrap_or(&text)
-                    .to_string()
+                let text = text.strip_prefix("Host error: ").unwrap_or(&text);
+                let text = text
+                    .strip_prefix("Callback evaluation failure: ")
+                    .unwrap_or(text);
+                text.trim().to_string()
             })
         }
     }

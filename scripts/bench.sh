@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The benchmark of record: this policy and Kubewarden's verify-image-signatures
+# (the peer) side by side in one run, in kwctl, on the same requests against
+# the same local registry, each evaluation in a fresh module instance as
+# policy-server runs it (KWCTL_FRESH_INSTANCE=1; see README.md, "Size and speed").
+#
+#   scripts/bench.sh        (make bench builds the module and fixtures first)
+#
+# Prints, for each case, the median over BENCH_RUNS runs (default 3) of kwctl
+# bench's mean time per evaluation for both modules and their ratio. A kwctl
+# bench run warms up BENCH_WARM_UP seconds (default 1) and measures
+# BENCH_MEASURE seconds (default 2). PEER_WASM overrides the peer's module.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0 KWCTL_FRESH_INSTANCE=1
+runs="${BENCH_RUNS:-3}" warm_up="${BENCH_WARM_UP:-1}" measure="${BENCH_MEASURE:-2}"
+ours="annotated-policy.wasm"
+peer="${PEER_WASM:-../shared/peer/verify-image-signatures-1.0.11.wasm}"
+fixtures_bin="${CARGO_TARGET_DIR:-target}/debug/fixtures"
+command -v kwctl >/dev/null || { echo "kwctl is not installed: run 'make setup'" >&2; exit 1; }
+[[ -f "$peer" ]] || { echo "the peer module $peer is missing (set PEER_WASM)" >&2; exit 1; }
+[[ -f "$ours" ]] || { echo "$ours is missing: run 'make bench'" >&2; exit 1; }
+
+work="$(mktemp -d)"
+cleanup() {
+    scripts/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+registry="$(scripts/registry.sh start "$work/registry")"
+"$fixtures_bin" --registry "$registry" --out "$work/fixtures" 2>/dev/null
+fixtures="$work/fixtures/fixtures.json"
+printf 'insecure_sources:\n- "%s"\n' "$registry" >"$work/sources.yaml"
+image() { jq -r ".images[\"$1\"].ref" "$fixtures"; }
+key() { jq -r ".keys[\"$1\"]" "$fixtures"; }
+
+# ---- requests ----------------------------------------------------------------
+# pod IMAGE...: a Pod CREATE whose containers run the images.
+pod() {
+    sed 's|__IMAGE__|placeholder|g' test_data/requests/pod.json | jq -c '.object.spec = {containers:
+        [$ARGS.positional | to_entries[] | {name: "c\(.key)", image: .value}]}' --args "$@"
+}
+pod "$(image signed-a)" >"$work/signed.json"
+pod nginx:1.25 >"$work/unmatched.json"
+pod "$(image signed-b)" >"$work/second-key.json"
+fleet=()
+for i in $(seq 0 49); do fleet+=("$(image "fleet-$((i % 5 + 1))")"); done
+sed 's|__IMAGE__|placeholder|g' test_data/requests/deployment.json | jq -c '.object.spec.template.spec = {containers:
+    [$ARGS.positional | to_entries[] | {name: "c\(.key)", image: .value}]}' --args "${fleet[@]}" >"$work/fleet.json"
+
+# ---- settings: the same rules in each module's words -------------------------
+# ours_settings KEY...: every image of the registry needs one of the keys.
+ours_settings() {
+    jq -n --rawfile a "$(key a)" --rawfile b "$(key b)" --arg pattern "$registry/*" '{
+        verification: {keys: [{name: "a", publicKey: $a}, {name: "b", publicKey: $b}],
+        images: [{namePattern: $pattern, keys: [$ARGS.positional[] | {name: .}]}]},
+        allowUnmatchedImages: true}' --args "$@"
+}
+# peer_settings KEY...: every image of the registry needs ALL the keys (the
+# peer has no any-of; a peer user names the key that signs).
+peer_settings() {
+    jq -n --arg pattern "$registry/*" '{signatures: [{image: $pattern,
+        pubKeys: [$ARGS.positional[] | $keys[.]]}], modifyImagesWithDigest: true}' \
+        --argjson keys "$(jq -n --rawfile a "$(key a)" --rawfile b "$(key b)" '{a: $a, b: $b}')" --args "$@"
+}
+ours_settings a >"$work/ours-a.json"
+ours_settings a b >"$work/ours-ab.json"
+peer_settings a >"$work/peer-a.json"
+peer_settings b >"$work/peer-b.json"
+peer_settings a b >"$work/peer-ab.json"
+
+kwctl_args=(--sigstore-trust-config "$work/fixtures/trust-config.json" --sources-path "$work/sources.yaml")
+
+# ---- measuring ----------------------------------------------------------------
+# to_us "12.34µs": microseconds.
+to_us() {
+    awk -v t="$1" 'BEGIN { n = t + 0; u = t; sub(/^[0-9.]+/, "", u)
+        f = (u == "ns") ? 0.001 : (u == "ms") ? 1000 : (u == "s") ? 1000000 : 1; printf "%.1f", n * f }'
+}
+
+# bench MODULE SETTINGS REQUEST: "SETTINGS_US VALIDATE_US", kwctl bench's mean
+# time per evaluation of validate_settings and of validate.
+bench() {
+    kwctl bench "${kwctl_args[@]}" --warm-up-time "$warm_up" --measurement-time "$measure" \
+        --settings-path "$2" --request-path "$3" "$1" 2>"$work/bench.log" >"$work/bench.out" \
+        || { cat "$work/bench.log" >&2; exit 1; }
+    # "\telapsed\t[min mean max]:\t[MIN MEAN MAX] (...)", once for validate_settings, once for validate.
+    local means
+    means="$(sed 's/\x1b\[[0-9;]*m//g' "$work/bench.out" | grep -o 'max\]:[[:space:]]*\[[^]]*\]' |
+        awk '{ print $3 }')"
+    [[ "$(wc -l <<<"$means")" == 2 ]] || { echo "unexpected kwctl bench output:" >&2; cat "$work/bench.out" >&2; exit 1; }
+    echo "$(to_us "$(sed -n 1p <<<"$means")") $(to_us "$(sed -n 2p <<<"$means")")"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# decision MODULE SETTINGS REQUEST: what the module answers, so that both
+# modules are seen to decide the same before they are timed.
+decision() {
+    kwctl run "${kwctl_args[@]}" --settings-path "$2" --request-path "$3" "$1" 2>/dev/null |
+        tail -n 1 | jq -r 'if .allowed then "admitted" else "denied" end'
+}
+
+# label|ours' settings|peer's settings|request|what is timed (column of bench's answer: 1 validate_settings, 2 validate)
+cases=(
+    "(a) Pod, one signed image|ours-a|peer-a|signed|2"
+    "(b) Pod, image matching no rule (no host call)|ours-a|peer-a|unmatched|2"
+    "(c) Pod, signed by the second of two keys|ours-ab|peer-b|second-key|2"
+    "(d) Deployment, 50 containers over 5 signed images|ours-a|peer-a|fleet|2"
+    "(e) validate_settings, a policy with two keys|ours-ab|peer-ab|signed|1"
+)
+
+echo "kwctl $(kwctl --version | head -n 1 | awk '{ print $NF }'), KWCTL_FRESH_INSTANCE=1, registry $registry;" \
+    "median of $runs runs of kwctl bench's mean (warm-up ${warm_up}s, measurement ${measure}s)"
+echo "ours: $ours ($(stat -c %s "$ours") bytes); peer: $peer ($(stat -c %s "$peer") bytes)"
+echo
+echo "| request | ours | peer | ours / peer | decision (ours, peer) |"
+echo "|---|---|---|---|---|"
+for case in "${cases[@]}"; do
+    IFS='|' read -r label ours_settings peer_settings request column <<<"$case"
+    ours_settings="$work/$ours_settings.json" peer_settings="$work/$peer_settings.json" request="$work/$request.json"
+    ours_times=() peer_times=()
+    for ((run = 0; run < runs; run++)); do
+        ours_times+=("$(bench "$ours" "$ours_settings" "$request" | cut -d' ' -f"$column")")
+        peer_times+=("$(bench "$peer" "$peer_settings" "$request" | cut -d' ' -f"$column")")
+    done
+    ours_us="$(printf '%s\n' "${ours_times[@]}" | median)"
+    peer_us="$(printf '%s\n' "${peer_times[@]}" | median)"
+    if [[ "$column" == 1 ]]; then
+        decisions="valid, valid"
+    else
+        decisions="$(decision "$ours" "$ours_settings" "$request"), $(decision "$peer" "$peer_settings" "$request")"
+    fi
+    printf '| %s | %s µs | %s µs | %.2f | %s |\n' "$label" "$ours_us" "$peer_us" \
+        "$(awk -v a="$ours_us" -v b="$peer_us" 'BEGIN { print a / b }')" "$decisions"
+done
