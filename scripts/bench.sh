@@ -134,3 +134,30 @@ for case in "${cases[@]}"; do
     printf '| %s | %s µs | %s µs | %.2f | %s |\n' "$label" "$ours_us" "$peer_us" \
         "$(awk -v a="$ours_us" -v b="$peer_us" 'BEGIN { print a / b }')" "$decisions"
 done
+
+# ---- cold verifications ---------------------------------------------------------
+# kwctl run starts with an empty verification cache, like a policy-server that
+# has not seen the images yet: the wall time of one evaluation with N distinct
+# signed images, less the time with none, is what N cold verifications cost.
+cold=(signed-a signed-ab annotated multiarch fleet-1 fleet-2 fleet-3 fleet-4 fleet-5)
+wall_ms() {
+    local start end
+    start=$(date +%s%N)
+    kwctl run "${kwctl_args[@]}" --settings-path "$work/ours-a.json" --request-path "$1" "$ours" >/dev/null 2>&1
+    end=$(date +%s%N)
+    echo $(((end - start) / 1000000))
+}
+pod "$(image signed-a)" | jq -c '.object.spec.containers = []' >"$work/none.json"
+cold_images=()
+for name in "${cold[@]}"; do cold_images+=("$(image "$name")"); done
+pod "${cold_images[@]}" >"$work/cold.json"
+none_ms=() cold_ms=()
+for ((run = 0; run < runs; run++)); do
+    none_ms+=("$(wall_ms "$work/none.json")")
+    cold_ms+=("$(wall_ms "$work/cold.json")")
+done
+none="$(printf '%s\n' "${none_ms[@]}" | median)" all="$(printf '%s\n' "${cold_ms[@]}" | median)"
+echo
+echo "Cold: kwctl run of a Pod with ${#cold[@]} distinct signed images, host cache empty (median of $runs):" \
+    "$all ms, against $none ms with no image:" \
+    "$(awk -v a="$all" -v n="$none" -v c="${#cold[@]}" 'BEGIN { printf "%.1f", (a - n) / c }') ms per cold verification on the local registry."

@@ -4,17 +4,17 @@
 use crate::cluster_policy;
 use crate::decision::{self, judge, Status, VerifiedSite};
 use crate::mutation::{self, Changes};
-use crate::settings::{parse_settings, PinDigests, Policy, RuleSource, Rules};
+use crate::settings::{
+    parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
+};
 use crate::verification::Host;
 use crate::workload::{api_group, find_images};
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use lazy_static::lazy_static;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 pub const AUDIT_ANNOTATION: &str = "image-policy";
 const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
@@ -26,34 +26,19 @@ struct Payload<'a> {
     settings: Option<&'a RawValue>,
 }
 
-lazy_static! {
-    /// The settings arrive with every request; compile them once per distinct text.
-    static ref COMPILED_SETTINGS: Mutex<Option<(String, Arc<Policy>)>> = Mutex::new(None);
-}
-
-/// The policy for a settings text, compiled on first sight. No settings at
-/// all (empty or `null`) is `{}`: no rules.
-pub fn policy_for(settings_json: &str) -> Result<Arc<Policy>, String> {
-    let settings_json = match settings_json.trim() {
+/// No settings at all (empty or `null`) is `{}`: no rules.
+fn settings_text(settings_json: &str) -> &str {
+    match settings_json.trim() {
         "" | "null" => "{}",
-        _ => settings_json,
-    };
-    let mut cache = COMPILED_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((text, policy)) = cache.as_ref() {
-        if text == settings_json {
-            return Ok(policy.clone());
-        }
+        text => text,
     }
-    let policy = Arc::new(parse_settings(settings_json)?);
-    *cache = Some((settings_json.to_string(), policy.clone()));
-    Ok(policy)
 }
 
 /// waPC `validate_settings`.
 pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     let result = std::str::from_utf8(payload)
         .map_err(|_| "settings are not UTF-8 JSON".to_string())
-        .and_then(policy_for);
+        .and_then(|text| parse_settings(settings_text(text)));
     match result {
         Ok(_) => SettingsValidationResponse {
             valid: true,
@@ -93,7 +78,6 @@ struct Request<'a> {
     kind: &'a str,
     namespace: &'a str,
     sub_resource: &'a str,
-    object: &'a Value,
     old_object: Option<&'a Value>,
 }
 
@@ -121,18 +105,23 @@ impl<'a> Request<'a> {
                 Some(_) => optional_text("request.subResource", "/subResource")?,
                 None => optional_text("request.sub_resource", "/sub_resource")?,
             },
-            object: request.get("object").unwrap_or(&Value::Null),
             old_object: request.get("oldObject").filter(|o| o.is_object()),
         })
     }
 }
 
 fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rejection> {
-    let payload: Payload = serde_json::from_slice(payload).map_err(|e| {
+    let mut payload: Payload = serde_json::from_slice(payload).map_err(|e| {
         bad_request(format!(
             "the payload is not {{\"request\", \"settings\"}} JSON: {e}"
         ))
     })?;
+    // The object is taken out of the request, so that the mutation writes
+    // into it instead of into a copy.
+    let object = match payload.request.get_mut("object") {
+        Some(object) => object.take(),
+        None => Value::Null,
+    };
     let request = Request::read(&payload.request)?;
 
     let covered = api_group(request.kind) == Some(request.group);
@@ -141,17 +130,17 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     if !covered || !checked_operation || !checked_subresource {
         return Ok(response(true, None, None));
     }
-    if !request.object.is_object() {
+    if !object.is_object() {
         return Err(bad_request("request.object must be an object".to_string()));
     }
 
-    let settings = payload.settings.map_or("{}", |raw| raw.get());
-    let policy = policy_for(settings).map_err(|e| Rejection {
+    let settings = settings_text(payload.settings.map_or("", |raw| raw.get()));
+    let policy = parse_proven_settings(settings).map_err(|e| Rejection {
         message: format!("the policy settings are invalid: {e}"),
         code: 500,
     })?;
 
-    let cluster_rules: Option<Arc<Rules>> = match &policy.rules {
+    let cluster_rules: Option<Rules> = match &policy.rules {
         RuleSource::Cluster => {
             cluster_policy::load(host).map_err(|message| Rejection { message, code: 500 })?
         }
@@ -165,6 +154,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
             return finish(
                 &policy,
                 &request,
+                object,
                 Status::NoPolicy,
                 Vec::new(),
                 vec![warning],
@@ -178,6 +168,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         return finish(
             &policy,
             &request,
+            object,
             Status::Excluded,
             Vec::new(),
             Vec::new(),
@@ -185,7 +176,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         );
     }
 
-    let sites = find_images(request.kind, request.object).map_err(bad_request)?;
+    let sites = find_images(request.kind, &object).map_err(bad_request)?;
     let verdict = judge(&sites, rules, policy.allow_unmatched_images, host);
     if !verdict.failures.is_empty() {
         let mut denied = response(false, Some(verdict.failures.join("\n")), Some(403));
@@ -196,6 +187,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     finish(
         &policy,
         &request,
+        object,
         status,
         verdict.verified,
         verdict.warnings,
@@ -207,6 +199,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
 fn finish(
     policy: &Policy,
     request: &Request,
+    object: Value,
     status: Status,
     verified: Vec<VerifiedSite>,
     warnings: Vec<String>,
@@ -218,7 +211,7 @@ fn finish(
     let metadata = (request.sub_resource.is_empty())
         .then(|| (policy.annotation_prefix.clone(), status, verified));
     let changes = Changes { metadata, pins };
-    let mutated = mutation::apply(request.object, &changes).map_err(bad_request)?;
+    let mutated = mutation::apply(object, &changes).map_err(bad_request)?;
 
     let mut admitted = response(true, None, None);
     admitted.mutated_object = mutated;

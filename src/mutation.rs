@@ -31,27 +31,42 @@ pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
     serde_json::to_string(&entries).unwrap_or_else(|_| "{}".to_string())
 }
 
-/// Returns the mutated object, or `None` when nothing would change.
-pub fn apply(object: &Value, changes: &Changes) -> Result<Option<Value>, String> {
-    let mut mutated = object.clone();
+/// Applies the changes to the object; `None` when nothing changed (the
+/// annotations already say the same and the images are already pinned).
+pub fn apply(mut object: Value, changes: &Changes) -> Result<Option<Value>, String> {
+    let mut changed = false;
     if let Some((prefix, status, verified)) = &changes.metadata {
-        let annotations = annotations_mut(&mut mutated)?;
-        annotations.insert(
+        let annotations = annotations_mut(&mut object)?;
+        changed |= set_annotation(
+            annotations,
             format!("{prefix}/{STATUS_ANNOTATION}"),
-            Value::String(status.as_str().to_string()),
+            status.as_str().to_string(),
         );
-        annotations.insert(
+        changed |= set_annotation(
+            annotations,
             format!("{prefix}/{VERIFIED_IMAGES_ANNOTATION}"),
-            Value::String(verified_images_json(verified)),
+            verified_images_json(verified),
         );
     }
     for (pointer, image) in &changes.pins {
-        let slot = mutated
+        let slot = object
             .pointer_mut(pointer)
             .ok_or_else(|| format!("cannot pin the image at {pointer}: the field is gone"))?;
-        *slot = Value::String(image.clone());
+        if slot.as_str() != Some(image.as_str()) {
+            *slot = Value::String(image.clone());
+            changed = true;
+        }
     }
-    Ok((mutated != *object).then_some(mutated))
+    Ok(changed.then_some(object))
+}
+
+/// Sets an annotation; whether that changed it.
+fn set_annotation(annotations: &mut Map<String, Value>, name: String, value: String) -> bool {
+    if annotations.get(&name).and_then(Value::as_str) == Some(value.as_str()) {
+        return false;
+    }
+    annotations.insert(name, Value::String(value));
+    true
 }
 
 fn annotations_mut(object: &mut Value) -> Result<&mut Map<String, Value>, String> {

@@ -1,5 +1,12 @@
 //! Settings: the `spec` of an SCST-Sign ClusterImagePolicy plus a few keys of
-//! ours, read strictly and compiled once into a [`Policy`].
+//! ours, read strictly and compiled into a [`Policy`].
+//!
+//! policy-server runs every request in a fresh instance of the module and
+//! never calls `validate` with settings that `validate_settings` refused. So
+//! the full proof (every key and certificate decoded, errors with their path)
+//! runs when the policy loads ([`parse_settings`]); a request reads the same
+//! settings again without decoding key material ([`parse_proven_settings`]),
+//! still refusing anything it cannot read.
 
 use crate::matching::NamePattern;
 use crate::trust_roots::{check_certificate, check_public_key, TrustRoot};
@@ -149,31 +156,53 @@ pub struct ImageRule {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// Reads settings JSON strictly; errors name the path of the bad field.
+/// How much of the key material [`compile_verification`] proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChecks {
+    /// Decode every key and certificate: settings the policy loads with, and
+    /// a ClusterImagePolicy read from the cluster (nobody checked it before).
+    Full,
+    /// The settings passed [`KeyChecks::Full`] when the policy loaded: the
+    /// key material goes to the host as the operator wrote it.
+    Proven,
+}
+
+/// Reads settings JSON strictly, proving every key; errors name the path of
+/// the bad field. `validate_settings` answers with this.
 pub fn parse_settings(json: &str) -> Result<Policy, String> {
     let raw: RawSettings = from_json_strict(json, "")?;
-    compile_settings(raw)
+    compile_settings(raw, KeyChecks::Full)
+}
+
+/// Reads settings that [`parse_settings`] accepted when the policy loaded,
+/// without decoding key material again. Still strict: settings it cannot
+/// read are an error, never "no rules".
+pub fn parse_proven_settings(json: &str) -> Result<Policy, String> {
+    let raw: RawSettings = from_json_strict(json, "")?;
+    compile_settings(raw, KeyChecks::Proven)
 }
 
 /// Deserialises JSON so that an error names the field's path below `root`.
 pub fn from_json_strict<'a, T: Deserialize<'a>>(json: &'a str, root: &str) -> Result<T, String> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = match (root, e.path().to_string().as_str()) {
-            ("", ".") => String::new(),
-            (root, ".") => format!("{root}: "),
-            ("", path) => format!("{path}: "),
-            (root, path) => format!("{root}.{path}: "),
-        };
-        // serde_json adds "at line L column C" of the JSON the host built from
-        // the YAML the user wrote: the path says more.
-        let message = e.inner().to_string();
-        let message = message.split(" at line ").next().unwrap_or_default();
-        format!("{path}{message}")
-    })
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| path_error(e, root))
 }
 
-pub fn compile_settings(raw: RawSettings) -> Result<Policy, String> {
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>, root: &str) -> String {
+    let path = match (root, e.path().to_string().as_str()) {
+        ("", ".") => String::new(),
+        (root, ".") => format!("{root}: "),
+        ("", path) => format!("{path}: "),
+        (root, path) => format!("{root}.{path}: "),
+    };
+    // serde_json adds "at line L column C" of the JSON the host built from
+    // the YAML the user wrote: the path says more.
+    let message = e.inner().to_string();
+    let message = message.split(" at line ").next().unwrap_or_default();
+    format!("{path}{message}")
+}
+
+pub fn compile_settings(raw: RawSettings, checks: KeyChecks) -> Result<Policy, String> {
     let annotation_prefix = raw
         .annotation_prefix
         .unwrap_or_else(|| DEFAULT_ANNOTATION_PREFIX.to_string());
@@ -187,7 +216,7 @@ pub fn compile_settings(raw: RawSettings) -> Result<Policy, String> {
         }
         (true, None) => RuleSource::Cluster,
         (false, Some(verification)) => {
-            RuleSource::Inline(compile_verification(verification, "verification")?)
+            RuleSource::Inline(compile_verification(verification, "verification", checks)?)
         }
         (false, None) => RuleSource::None,
     };
@@ -200,7 +229,11 @@ pub fn compile_settings(raw: RawSettings) -> Result<Policy, String> {
 }
 
 /// Validates and compiles a `verification` block; `at` is its path for errors.
-pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, String> {
+pub fn compile_verification(
+    raw: RawVerification,
+    at: &str,
+    checks: KeyChecks,
+) -> Result<Rules, String> {
     let mut excluded_namespaces = HashSet::new();
     if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
         for (i, namespace) in resources.namespaces.into_iter().enumerate() {
@@ -227,7 +260,7 @@ pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, Str
             ));
         }
         let name = key.name.clone();
-        let root = compile_key(key).map_err(|e| format!("{path} ({name}): {e}"))?;
+        let root = compile_key(key, checks).map_err(|e| format!("{path} ({name}): {e}"))?;
         keys.push(NamedKey { name, root });
     }
 
@@ -279,7 +312,8 @@ pub fn compile_verification(raw: RawVerification, at: &str) -> Result<Rules, Str
     })
 }
 
-fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
+fn compile_key(key: RawKey, checks: KeyChecks) -> Result<TrustRoot, String> {
+    let full = checks == KeyChecks::Full;
     let sources = [
         key.public_key.is_some(),
         key.keyless.is_some(),
@@ -298,7 +332,9 @@ fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
         return Err("certificateChain and requireRekorBundle go with certificate".to_string());
     }
     if let Some(pem) = key.public_key {
-        check_public_key(&pem).map_err(|e| format!("publicKey: {e}"))?;
+        if full {
+            check_public_key(&pem).map_err(|e| format!("publicKey: {e}"))?;
+        }
         return Ok(TrustRoot::PublicKey(pem));
     }
     if let Some(keyless) = key.keyless {
@@ -330,14 +366,12 @@ fn compile_key(key: RawKey) -> Result<TrustRoot, String> {
         });
     }
     let certificate = key.certificate.unwrap_or_default();
-    check_certificate(&certificate).map_err(|e| format!("certificate: {e}"))?;
-    if let Some(chain) = &key.certificate_chain {
-        if chain.is_empty() {
-            return Err(
-                "certificateChain: must list at least one certificate when set".to_string(),
-            );
-        }
-        for (i, pem) in chain.iter().enumerate() {
+    if key.certificate_chain.as_ref().is_some_and(Vec::is_empty) {
+        return Err("certificateChain: must list at least one certificate when set".to_string());
+    }
+    if full {
+        check_certificate(&certificate).map_err(|e| format!("certificate: {e}"))?;
+        for (i, pem) in key.certificate_chain.iter().flatten().enumerate() {
             check_certificate(pem).map_err(|e| format!("certificateChain[{i}]: {e}"))?;
         }
     }

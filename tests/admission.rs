@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
 use serde_json::{json, Value};
+use signed_images_policy::admission;
 
 const KINDS: [&str; 8] = [
     "Pod",
@@ -691,4 +692,68 @@ fn an_empty_verification_block_matches_nothing() {
     );
     assert!(allowed.accepted);
     assert_eq!(annotation(&allowed, "status"), Some("unmatched-allowed"));
+}
+
+// ---- settings on the per-request path ---------------------------------------
+// policy-server never calls `validate` with settings `validate_settings`
+// refused, so a request does not decode key material again; it still refuses
+// settings it cannot read.
+
+#[test]
+fn key_material_goes_to_the_host_as_written() {
+    // validate_settings refuses this key; a request does not decode it again
+    // but hands it to the host, which cannot verify with it.
+    let junk = "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n";
+    let mut settings = one_key_settings("registry.example.org/*");
+    settings["verification"]["keys"][0]["publicKey"] = json!(junk);
+    assert!(!admission::validate_settings(settings.to_string().as_bytes()).valid);
+    let host = signed_host();
+    let denied = validate(&host, &pod(&[SIGNED]), &settings);
+    assert!(!denied.accepted);
+    assert_eq!(denied.code, Some(403));
+    assert_eq!(host.questions.borrow()[0]["pub_keys"], json!([junk]));
+}
+
+#[test]
+fn unreadable_settings_deny_every_request_with_the_field_named() {
+    for (settings, needle) in [
+        (
+            json!({"verification": {"imagez": []}}),
+            "verification.imagez: unknown field `imagez`",
+        ),
+        (
+            json!({"pinDigests": "always"}),
+            "pinDigests: unknown variant `always`",
+        ),
+        (
+            json!({"verification": {"images": [{"namePattern": "*", "keys": [{"name": "missing"}]}]}}),
+            "key \"missing\" is not defined",
+        ),
+    ] {
+        let host = signed_host();
+        let denied = validate(&host, &pod(&[SIGNED]), &settings);
+        assert!(!denied.accepted, "{settings}");
+        assert_eq!(denied.code, Some(500));
+        let message = denied.message.unwrap();
+        assert!(
+            message.starts_with("the policy settings are invalid: "),
+            "{message}"
+        );
+        assert!(message.contains(needle), "{message}");
+        assert_eq!(host.verify_calls(), 0);
+    }
+}
+
+#[test]
+fn nothing_is_kept_between_requests() {
+    // Two settings texts in turn, as two policies served by one policy-server:
+    // each request is decided by its own settings only.
+    let host = signed_host();
+    let deny_unmatched = one_key_settings("registry.example.org/*");
+    let mut allow_unmatched = deny_unmatched.clone();
+    allow_unmatched["allowUnmatchedImages"] = json!(true);
+    for _ in 0..2 {
+        assert!(!validate(&host, &pod(&["nginx:1.25"]), &deny_unmatched).accepted);
+        assert!(validate(&host, &pod(&["nginx:1.25"]), &allow_unmatched).accepted);
+    }
 }
