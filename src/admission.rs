@@ -1,29 +1,45 @@
 //! Admission: reads the waPC `validate` payload, runs the policy and builds
 //! the Kubewarden ValidationResponse.
+//!
+//! The request is read where it lies: the object stays JSON text, from which
+//! the images are located and into which the mutation is written.
 
 use crate::cluster_policy;
 use crate::decision::{self, judge, Status, VerifiedSite};
 use crate::mutation::{self, Changes};
+use crate::raw_json::{self, Type};
 use crate::settings::{
     parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
 };
 use crate::verification::Host;
 use crate::workload::{api_group, find_images};
-use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Range;
 
 pub const AUDIT_ANNOTATION: &str = "image-policy";
 const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
 
 #[derive(Deserialize)]
 struct Payload<'a> {
-    request: Value,
+    #[serde(borrow)]
+    request: &'a RawValue,
     #[serde(borrow)]
     settings: Option<&'a RawValue>,
+}
+
+/// Kubewarden's ValidationResponse, with the mutated object as JSON text.
+#[derive(Serialize, Debug, Default)]
+pub struct ValidationResponse {
+    pub accepted: bool,
+    pub message: Option<String>,
+    pub code: Option<u16>,
+    pub mutated_object: Option<Box<RawValue>>,
+    pub audit_annotations: Option<BTreeMap<String, String>>,
+    pub warnings: Option<Vec<String>>,
 }
 
 /// No settings at all (empty or `null`) is `{}`: no rules.
@@ -71,68 +87,115 @@ fn bad_request(message: String) -> Rejection {
     }
 }
 
+/// The fields of an AdmissionRequest the policy reads, located but not yet
+/// read (`None`: missing; a present `null` is `Some("null")`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestFields<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    operation: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    kind: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    namespace: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present", alias = "sub_resource")]
+    sub_resource: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    object: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    old_object: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct KindFields<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    group: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    kind: Option<&'a RawValue>,
+}
+
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
 /// The parts of an AdmissionRequest the policy reads.
 struct Request<'a> {
-    operation: &'a str,
-    group: &'a str,
-    kind: &'a str,
-    namespace: &'a str,
-    sub_resource: &'a str,
-    old_object: Option<&'a Value>,
+    operation: String,
+    group: String,
+    kind: String,
+    namespace: String,
+    sub_resource: String,
+    /// The object, as JSON text.
+    object: Option<&'a RawValue>,
+    old_object: Option<&'a RawValue>,
 }
 
 impl<'a> Request<'a> {
-    fn read(request: &'a Value) -> Result<Request<'a>, Rejection> {
-        if !request.is_object() {
+    fn read(request: &'a RawValue) -> Result<Request<'a>, Rejection> {
+        if raw_json::type_of(request) != Type::Object {
             return Err(bad_request("request must be an object".to_string()));
         }
-        let text = |field: &str, pointer: &str| match request.pointer(pointer) {
-            Some(Value::String(s)) => Ok(s.as_str()),
-            None | Some(Value::Null) => Err(bad_request(format!("{field} is missing"))),
-            Some(_) => Err(bad_request(format!("{field} must be a string"))),
-        };
-        let optional_text = |field: &str, pointer: &str| match request.pointer(pointer) {
-            Some(Value::String(s)) => Ok(s.as_str()),
-            None | Some(Value::Null) => Ok(""),
-            Some(_) => Err(bad_request(format!("{field} must be a string"))),
+        let fields: RequestFields = serde_json::from_str(request.get())
+            .map_err(|e| bad_request(format!("request: {e}")))?;
+        let kind: KindFields = match fields.kind {
+            Some(kind) if raw_json::type_of(kind) == Type::Object => {
+                serde_json::from_str(kind.get())
+                    .map_err(|e| bad_request(format!("request.kind: {e}")))?
+            }
+            _ => KindFields {
+                group: None,
+                kind: None,
+            },
         };
         Ok(Request {
-            operation: text("request.operation", "/operation")?,
-            group: text("request.kind.group", "/kind/group")?,
-            kind: text("request.kind.kind", "/kind/kind")?,
-            namespace: optional_text("request.namespace", "/namespace")?,
-            sub_resource: match request.get("subResource") {
-                Some(_) => optional_text("request.subResource", "/subResource")?,
-                None => optional_text("request.sub_resource", "/sub_resource")?,
-            },
-            old_object: request.get("oldObject").filter(|o| o.is_object()),
+            operation: text(fields.operation, "request.operation")?,
+            group: text(kind.group, "request.kind.group")?,
+            kind: text(kind.kind, "request.kind.kind")?,
+            namespace: optional_text(fields.namespace, "request.namespace")?,
+            sub_resource: optional_text(fields.sub_resource, "request.subResource")?,
+            object: fields.object.filter(|o| raw_json::type_of(o) != Type::Null),
+            old_object: fields
+                .old_object
+                .filter(|o| raw_json::type_of(o) == Type::Object),
         })
     }
 }
 
+fn text(value: Option<&RawValue>, field: &str) -> Result<String, Rejection> {
+    match value.map(|v| (raw_json::type_of(v), v)) {
+        None | Some((Type::Null, _)) => Err(bad_request(format!("{field} is missing"))),
+        Some((Type::String, v)) => {
+            raw_json::string(v).map_err(|e| bad_request(format!("{field}: {e}")))
+        }
+        Some(_) => Err(bad_request(format!("{field} must be a string"))),
+    }
+}
+
+fn optional_text(value: Option<&RawValue>, field: &str) -> Result<String, Rejection> {
+    match value {
+        Some(v) if raw_json::type_of(v) != Type::Null => text(Some(v), field),
+        _ => Ok(String::new()),
+    }
+}
+
 fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rejection> {
-    let mut payload: Payload = serde_json::from_slice(payload).map_err(|e| {
+    let payload: Payload = serde_json::from_slice(payload).map_err(|e| {
         bad_request(format!(
             "the payload is not {{\"request\", \"settings\"}} JSON: {e}"
         ))
     })?;
-    // The object is taken out of the request, so that the mutation writes
-    // into it instead of into a copy.
-    let object = match payload.request.get_mut("object") {
-        Some(object) => object.take(),
-        None => Value::Null,
-    };
-    let request = Request::read(&payload.request)?;
+    let request = Request::read(payload.request)?;
 
-    let covered = api_group(request.kind) == Some(request.group);
-    let checked_operation = matches!(request.operation, "CREATE" | "UPDATE");
-    let checked_subresource = matches!(request.sub_resource, "" | EPHEMERAL_CONTAINERS);
+    let covered = api_group(&request.kind) == Some(request.group.as_str());
+    let checked_operation = matches!(request.operation.as_str(), "CREATE" | "UPDATE");
+    let checked_subresource = matches!(request.sub_resource.as_str(), "" | EPHEMERAL_CONTAINERS);
     if !covered || !checked_operation || !checked_subresource {
         return Ok(response(true, None, None));
     }
-    if !object.is_object() {
-        return Err(bad_request("request.object must be an object".to_string()));
-    }
+    let object = match request.object {
+        Some(object) if raw_json::type_of(object) == Type::Object => object,
+        _ => return Err(bad_request("request.object must be an object".to_string())),
+    };
 
     let settings = settings_text(payload.settings.map_or("", |raw| raw.get()));
     let policy = parse_proven_settings(settings).map_err(|e| Rejection {
@@ -163,8 +226,8 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         }
     };
 
-    if rules.excluded_namespaces.contains(request.namespace) {
-        let note = decision::excluded_message(request.namespace);
+    if rules.excluded_namespaces.contains(&request.namespace) {
+        let note = decision::excluded_message(&request.namespace);
         return finish(
             &policy,
             &request,
@@ -176,7 +239,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         );
     }
 
-    let sites = find_images(request.kind, &object).map_err(bad_request)?;
+    let sites = find_images(&request.kind, object).map_err(bad_request)?;
     let verdict = judge(&sites, rules, policy.allow_unmatched_images, host);
     if !verdict.failures.is_empty() {
         let mut denied = response(false, Some(verdict.failures.join("\n")), Some(403));
@@ -199,13 +262,13 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
 fn finish(
     policy: &Policy,
     request: &Request,
-    object: Value,
+    object: &RawValue,
     status: Status,
     verified: Vec<VerifiedSite>,
     warnings: Vec<String>,
     audit_note: Option<String>,
 ) -> Result<ValidationResponse, Rejection> {
-    let pins = pins(policy.pin_digests, request, &verified);
+    let pins = pins(policy.pin_digests, request, &verified)?;
     // Through pods/ephemeralcontainers the API server keeps only the ephemeral
     // containers, so metadata written there would be dropped.
     let metadata = (request.sub_resource.is_empty())
@@ -214,10 +277,16 @@ fn finish(
     let mutated = mutation::apply(object, &changes).map_err(bad_request)?;
 
     let mut admitted = response(true, None, None);
-    admitted.mutated_object = mutated;
+    admitted.mutated_object = match mutated {
+        Some(text) => Some(
+            RawValue::from_string(text)
+                .map_err(|e| bad_request(format!("the mutated object is not JSON: {e}")))?,
+        ),
+        None => None,
+    };
     admitted.warnings = non_empty(warnings);
     admitted.audit_annotations =
-        audit_note.map(|note| HashMap::from([(AUDIT_ANNOTATION.to_string(), note)]));
+        audit_note.map(|note| BTreeMap::from([(AUDIT_ANNOTATION.to_string(), note)]));
     Ok(admitted)
 }
 
@@ -228,26 +297,36 @@ fn pins(
     pin_digests: PinDigests,
     request: &Request,
     verified: &[VerifiedSite],
-) -> Vec<(String, String)> {
+) -> Result<Vec<(Range<usize>, String)>, Rejection> {
     let applies = match pin_digests {
         PinDigests::Never => false,
         PinDigests::Pods => request.kind == "Pod",
         PinDigests::All => true,
     };
-    if !applies {
-        return Vec::new();
-    }
-    verified
+    let mut candidates = verified
         .iter()
-        .filter(|v| v.image.digest.is_none())
+        .filter(|v| applies && v.image.digest.is_none())
+        .peekable();
+    if candidates.peek().is_none() {
+        return Ok(Vec::new());
+    }
+    // The old object is read only when an UPDATE has images to pin.
+    let old_object: Option<Value> = match request.old_object {
+        Some(old) if request.operation == "UPDATE" => Some(
+            serde_json::from_str(old.get())
+                .map_err(|e| bad_request(format!("request.oldObject: {e}")))?,
+        ),
+        _ => None,
+    };
+    Ok(candidates
         .filter(|v| {
-            let old = request
-                .old_object
+            let old = old_object
+                .as_ref()
                 .and_then(|old| old.pointer(&v.site.pointer));
-            request.operation == "CREATE" || old != Some(&Value::String(v.site.image.clone()))
+            old.and_then(Value::as_str) != Some(v.site.image.as_str())
         })
-        .map(|v| (v.site.pointer.clone(), v.image.pinned(&v.digest)))
-        .collect()
+        .map(|v| (v.site.span.clone(), v.image.pinned(&v.digest)))
+        .collect())
 }
 
 fn response(accepted: bool, message: Option<String>, code: Option<u16>) -> ValidationResponse {

@@ -9,6 +9,7 @@ pub mod cluster_policy;
 pub mod decision;
 pub mod matching;
 pub mod mutation;
+pub mod raw_json;
 pub mod reference;
 pub mod settings;
 pub mod trust_roots;

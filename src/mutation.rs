@@ -1,9 +1,12 @@
 //! Mutation: writes the verification metadata and digest pins into the
-//! request's own JSON, so every other field (known or not) is kept as sent.
+//! request's own JSON text, so every other field (known or not) is kept as sent.
 
 use crate::decision::{Status, VerifiedSite};
+use crate::raw_json::{self, Edit, Fields, Type};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 pub const STATUS_ANNOTATION: &str = "status";
 pub const VERIFIED_IMAGES_ANNOTATION: &str = "verified-images";
@@ -13,8 +16,8 @@ pub const VERIFIED_IMAGES_ANNOTATION: &str = "verified-images";
 pub struct Changes {
     /// `(prefix, status, verified sites)`: `None` leaves metadata alone.
     pub metadata: Option<(String, Status, Vec<VerifiedSite>)>,
-    /// `(JSON pointer, new image reference)`.
-    pub pins: Vec<(String, String)>,
+    /// Image strings to rewrite: where the token lies, and the new reference.
+    pub pins: Vec<(Range<usize>, String)>,
 }
 
 /// `<prefix>/verified-images`: each verified reference to its digest and key.
@@ -31,60 +34,201 @@ pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
     serde_json::to_string(&entries).unwrap_or_else(|_| "{}".to_string())
 }
 
-/// Applies the changes to the object; `None` when nothing changed (the
-/// annotations already say the same and the images are already pinned).
-pub fn apply(mut object: Value, changes: &Changes) -> Result<Option<Value>, String> {
-    let mut changed = false;
+/// The object (JSON text) with the changes applied; `None` when nothing
+/// changes (the annotations already say the same and no image is pinned).
+pub fn apply(object: &RawValue, changes: &Changes) -> Result<Option<String>, String> {
+    let mut edits: Vec<Edit> = changes
+        .pins
+        .iter()
+        .map(|(range, image)| Edit {
+            range: range.clone(),
+            text: Value::String(image.clone()).to_string(),
+        })
+        .collect();
     if let Some((prefix, status, verified)) = &changes.metadata {
-        let annotations = annotations_mut(&mut object)?;
-        changed |= set_annotation(
-            annotations,
-            format!("{prefix}/{STATUS_ANNOTATION}"),
-            status.as_str().to_string(),
-        );
-        changed |= set_annotation(
-            annotations,
-            format!("{prefix}/{VERIFIED_IMAGES_ANNOTATION}"),
-            verified_images_json(verified),
-        );
+        let wanted = [
+            (
+                format!("{prefix}/{STATUS_ANNOTATION}"),
+                status.as_str().to_string(),
+            ),
+            (
+                format!("{prefix}/{VERIFIED_IMAGES_ANNOTATION}"),
+                verified_images_json(verified),
+            ),
+        ];
+        edits.extend(annotations_edit(object, wanted)?);
     }
-    for (pointer, image) in &changes.pins {
-        let slot = object
-            .pointer_mut(pointer)
-            .ok_or_else(|| format!("cannot pin the image at {pointer}: the field is gone"))?;
-        if slot.as_str() != Some(image.as_str()) {
-            *slot = Value::String(image.clone());
-            changed = true;
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    raw_json::apply_edits(object.get(), edits).map(Some)
+}
+
+/// The edit that makes `metadata.annotations` hold the wanted annotations,
+/// creating `metadata` and `annotations` as needed; `None` when they already do.
+fn annotations_edit(
+    object: &RawValue,
+    wanted: [(String, String); 2],
+) -> Result<Option<Edit>, String> {
+    let Some(metadata) = Fields::of(object, "object")?.metadata else {
+        let annotations = object_text(Map::new(), wanted);
+        return Ok(Some(insert_member(
+            object,
+            "metadata",
+            &format!(r#"{{"annotations":{annotations}}}"#),
+        )));
+    };
+    match raw_json::type_of(metadata) {
+        Type::Object => {}
+        Type::Null => {
+            let annotations = object_text(Map::new(), wanted);
+            return Ok(Some(Edit {
+                range: raw_json::span(object, metadata)?,
+                text: format!(r#"{{"annotations":{annotations}}}"#),
+            }));
+        }
+        _ => return Err("metadata must be an object".to_string()),
+    }
+    let Some(annotations) = Fields::of(metadata, "metadata")?.annotations else {
+        let edit = insert_member(metadata, "annotations", &object_text(Map::new(), wanted));
+        return Ok(Some(shift(edit, raw_json::span(object, metadata)?.start)));
+    };
+    let existing: Map<String, Value> = match raw_json::type_of(annotations) {
+        Type::Null => Map::new(),
+        Type::Object => serde_json::from_str(annotations.get())
+            .map_err(|e| format!("metadata.annotations: {e}"))?,
+        _ => return Err("metadata.annotations must be an object".to_string()),
+    };
+    let unchanged = raw_json::type_of(annotations) == Type::Object
+        && wanted
+            .iter()
+            .all(|(name, value)| existing.get(name).and_then(Value::as_str) == Some(value));
+    if unchanged {
+        return Ok(None);
+    }
+    Ok(Some(Edit {
+        range: raw_json::span(object, annotations)?,
+        text: object_text(existing, wanted),
+    }))
+}
+
+/// A JSON object with `wanted` set over `existing`.
+fn object_text(mut existing: Map<String, Value>, wanted: [(String, String); 2]) -> String {
+    for (name, value) in wanted {
+        existing.insert(name, Value::String(value));
+    }
+    Value::Object(existing).to_string()
+}
+
+/// Inserts `"name":value` as the first member of `object` (which lacks it).
+fn insert_member(object: &RawValue, name: &str, value: &str) -> Edit {
+    let separator = if raw_json::is_empty_object(object) {
+        ""
+    } else {
+        ","
+    };
+    Edit {
+        range: 1..1,
+        text: format!("{}:{value}{separator}", Value::String(name.to_string())),
+    }
+}
+
+/// An edit of a value inside the object, moved to the object's coordinates.
+fn shift(edit: Edit, by: usize) -> Edit {
+    Edit {
+        range: edit.range.start + by..edit.range.end + by,
+        text: edit.text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(object: &str) -> Result<Option<Value>, String> {
+        let object = RawValue::from_string(object.to_string()).unwrap();
+        let changes = Changes {
+            metadata: Some(("p".to_string(), Status::NoPolicy, Vec::new())),
+            pins: Vec::new(),
+        };
+        Ok(apply(&object, &changes)?.map(|text| serde_json::from_str(&text).unwrap()))
+    }
+
+    fn stamped(rest: Value) -> Value {
+        let mut annotations = json!({"p/status": "no-policy", "p/verified-images": "{}"});
+        annotations
+            .as_object_mut()
+            .unwrap()
+            .extend(rest.as_object().unwrap().clone());
+        annotations
+    }
+
+    #[test]
+    fn annotations_are_written_wherever_metadata_stands() {
+        for (object, expected) in [
+            (
+                r#"{}"#,
+                json!({"metadata": {"annotations": stamped(json!({}))}}),
+            ),
+            (
+                r#"{"kind": "Pod"}"#,
+                json!({"kind": "Pod", "metadata": {"annotations": stamped(json!({}))}}),
+            ),
+            (
+                r#"{"metadata": null}"#,
+                json!({"metadata": {"annotations": stamped(json!({}))}}),
+            ),
+            (
+                r#"{"metadata": { }}"#,
+                json!({"metadata": {"annotations": stamped(json!({}))}}),
+            ),
+            (
+                r#"{"metadata": {"name": "x"}}"#,
+                json!({"metadata": {"name": "x", "annotations": stamped(json!({}))}}),
+            ),
+            (
+                r#"{"metadata": {"annotations": null}}"#,
+                json!({"metadata": {"annotations": stamped(json!({}))}}),
+            ),
+            (
+                r#"{"metadata": {"annotations": {"team": "a", "p/status": "verified"}}}"#,
+                json!({"metadata": {"annotations": stamped(json!({"team": "a"}))}}),
+            ),
+        ] {
+            assert_eq!(stamp(object).unwrap(), Some(expected), "{object}");
         }
     }
-    Ok(changed.then_some(object))
-}
 
-/// Sets an annotation; whether that changed it.
-fn set_annotation(annotations: &mut Map<String, Value>, name: String, value: String) -> bool {
-    if annotations.get(&name).and_then(Value::as_str) == Some(value.as_str()) {
-        return false;
+    #[test]
+    fn nothing_changes_when_the_annotations_already_say_it() {
+        let object = r#"{"metadata": {"annotations": {"p/status": "no-policy", "p/verified-images": "{}"}}}"#;
+        assert_eq!(stamp(object).unwrap(), None);
     }
-    annotations.insert(name, Value::String(value));
-    true
-}
 
-fn annotations_mut(object: &mut Value) -> Result<&mut Map<String, Value>, String> {
-    let root = object
-        .as_object_mut()
-        .ok_or("the object is not a JSON object")?;
-    let metadata = root.entry("metadata").or_insert_with(|| json!({}));
-    if metadata.is_null() {
-        *metadata = json!({});
+    #[test]
+    fn metadata_of_the_wrong_type_is_an_error() {
+        assert_eq!(
+            stamp(r#"{"metadata": 1}"#).unwrap_err(),
+            "metadata must be an object"
+        );
+        assert_eq!(
+            stamp(r#"{"metadata": {"annotations": []}}"#).unwrap_err(),
+            "metadata.annotations must be an object"
+        );
     }
-    let metadata = metadata
-        .as_object_mut()
-        .ok_or("metadata must be an object")?;
-    let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
-    if annotations.is_null() {
-        *annotations = json!({});
+
+    #[test]
+    fn pins_replace_the_image_token_only() {
+        let text = r#"{"spec": {"containers": [{"image": "a:1", "x": "a:1"}]}}"#;
+        let object = RawValue::from_string(text.to_string()).unwrap();
+        let start = text.find(r#""a:1""#).unwrap();
+        let changes = Changes {
+            metadata: None,
+            pins: vec![(start..start + 5, "a:1@sha256:00".to_string())],
+        };
+        assert_eq!(
+            apply(&object, &changes).unwrap().unwrap(),
+            r#"{"spec": {"containers": [{"image": "a:1@sha256:00", "x": "a:1"}]}}"#
+        );
     }
-    annotations
-        .as_object_mut()
-        .ok_or_else(|| "metadata.annotations must be an object".to_string())
 }

@@ -1,7 +1,9 @@
 //! Workload unwrapping: finds the pod spec inside each covered kind and every
-//! image it runs, with the JSON pointer of the field that holds it.
+//! image it runs, with where the field that holds it lies in the object.
 
-use serde_json::Value;
+use crate::raw_json::{self, Fields, Type};
+use serde_json::value::RawValue;
+use std::ops::Range;
 
 /// The kinds the policy covers, with the path of their pod spec.
 pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
@@ -43,6 +45,8 @@ pub enum ImageField {
 pub struct ImageSite {
     /// JSON pointer (RFC 6901) of the string, from the object root.
     pub pointer: String,
+    /// The string token's bytes in the object's JSON text.
+    pub span: Range<usize>,
     pub field: ImageField,
     pub image: String,
 }
@@ -53,78 +57,104 @@ const CONTAINER_LISTS: [(&str, ImageField); 3] = [
     ("ephemeralContainers", ImageField::EphemeralContainer),
 ];
 
-/// Every image of a covered kind's object, in document order. A missing or
-/// mistyped field is an error that names it: an image we cannot see is an
-/// image we cannot verify.
-pub fn find_images(kind: &str, object: &Value) -> Result<Vec<ImageSite>, String> {
+/// Every image of a covered kind's object (JSON text), in document order. A
+/// missing or mistyped field is an error that names it: an image we cannot
+/// see is an image we cannot verify.
+pub fn find_images(kind: &str, object: &RawValue) -> Result<Vec<ImageSite>, String> {
     let path = pod_spec_path(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
+    if raw_json::type_of(object) != Type::Object {
+        return Err("object must be an object".to_string());
+    }
     let mut spec = object;
     let mut pointer = String::new();
     for (depth, segment) in path.iter().enumerate() {
-        spec = match spec.get(segment) {
-            Some(next) if next.is_object() => next,
+        let at = dotted(&path[..=depth]);
+        let next = Fields::of(spec, &at)?.get(segment);
+        let is_null = next.is_some_and(|v| raw_json::type_of(v) == Type::Null);
+        spec = match next {
+            Some(next) if raw_json::type_of(next) == Type::Object => next,
             // A ReplicationController may omit its template: it then runs nothing.
             None if kind == "ReplicationController" && depth == 1 => return Ok(Vec::new()),
-            Some(Value::Null) if kind == "ReplicationController" && depth == 1 => {
+            Some(_) if is_null && kind == "ReplicationController" && depth == 1 => {
                 return Ok(Vec::new())
             }
-            Some(_) => return Err(format!("{} must be an object", dotted(&path[..=depth]))),
-            None => return Err(format!("{} is missing", dotted(&path[..=depth]))),
+            Some(_) => return Err(format!("{at} must be an object")),
+            None => return Err(format!("{at} is missing")),
         };
         pointer.push('/');
         pointer.push_str(segment);
     }
     let spec_name = dotted(path);
+    let spec_fields = Fields::of(spec, &spec_name)?;
 
     let mut sites = Vec::new();
     for (list_name, field) in CONTAINER_LISTS {
-        for (i, container) in array_field(spec, list_name, &spec_name)?.iter().enumerate() {
+        let list = spec_fields.get(list_name);
+        for (i, container) in objects(list, &format!("{spec_name}.{list_name}"))?
+            .into_iter()
+            .enumerate()
+        {
             let at = format!("{spec_name}.{list_name}[{i}]");
-            let image = non_empty_string(container.get("image"), &format!("{at}.image"))?;
+            let image = Fields::of(container, &at)?.image;
             sites.push(ImageSite {
                 pointer: format!("{pointer}/{list_name}/{i}/image"),
+                span: image.map_or(Ok(0..0), |image| raw_json::span(object, image))?,
                 field,
-                image,
+                image: non_empty_string(image, &format!("{at}.image"))?,
             });
         }
     }
-    for (i, volume) in array_field(spec, "volumes", &spec_name)?.iter().enumerate() {
-        let Some(image_source) = volume.get("image").filter(|v| !v.is_null()) else {
-            continue;
-        };
+    let volumes = objects(spec_fields.volumes, &format!("{spec_name}.volumes"))?;
+    for (i, volume) in volumes.into_iter().enumerate() {
         let at = format!("{spec_name}.volumes[{i}].image");
-        if !image_source.is_object() {
-            return Err(format!("{at} must be an object"));
-        }
-        let image = non_empty_string(image_source.get("reference"), &format!("{at}.reference"))?;
+        let image_source = match Fields::of(volume, &at)?.image {
+            None => continue,
+            Some(source) => match raw_json::type_of(source) {
+                Type::Null => continue,
+                Type::Object => source,
+                _ => return Err(format!("{at} must be an object")),
+            },
+        };
+        let reference = Fields::of(image_source, &at)?.reference;
         sites.push(ImageSite {
             pointer: format!("{pointer}/volumes/{i}/image/reference"),
+            span: reference.map_or(Ok(0..0), |image| raw_json::span(object, image))?,
             field: ImageField::Volume,
-            image,
+            image: non_empty_string(reference, &format!("{at}.reference"))?,
         });
     }
     Ok(sites)
 }
 
-fn array_field<'a>(spec: &'a Value, name: &str, spec_name: &str) -> Result<&'a [Value], String> {
-    match spec.get(name) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(items)) => {
-            if let Some(i) = items.iter().position(|item| !item.is_object()) {
-                return Err(format!("{spec_name}.{name}[{i}] must be an object"));
+/// The items of an optional list of objects.
+fn objects<'a>(list: Option<&'a RawValue>, at: &str) -> Result<Vec<&'a RawValue>, String> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    match raw_json::type_of(list) {
+        Type::Null => Ok(Vec::new()),
+        Type::Array => {
+            let items = raw_json::items(list, at)?;
+            if let Some(i) = items
+                .iter()
+                .position(|item| raw_json::type_of(item) != Type::Object)
+            {
+                return Err(format!("{at}[{i}] must be an object"));
             }
             Ok(items)
         }
-        Some(_) => Err(format!("{spec_name}.{name} must be a list")),
+        _ => Err(format!("{at} must be a list")),
     }
 }
 
-fn non_empty_string(value: Option<&Value>, at: &str) -> Result<String, String> {
-    match value {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None | Some(Value::Null) => Err(format!(
-            "{at} is missing: every image must be named to be verified"
-        )),
+fn non_empty_string(value: Option<&RawValue>, at: &str) -> Result<String, String> {
+    let missing = || format!("{at} is missing: every image must be named to be verified");
+    match value.map(|v| (raw_json::type_of(v), v)) {
+        None | Some((Type::Null, _)) => Err(missing()),
+        Some((Type::String, v)) => match raw_json::string(v)? {
+            s if s.trim().is_empty() => Err(missing()),
+            s => Ok(s),
+        },
         Some(_) => Err(format!("{at} must be a string")),
     }
 }
@@ -136,7 +166,11 @@ fn dotted(path: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn find_images(kind: &str, object: &Value) -> Result<Vec<ImageSite>, String> {
+        super::find_images(kind, &RawValue::from_string(object.to_string()).unwrap())
+    }
 
     fn pod_spec() -> Value {
         json!({
@@ -208,10 +242,16 @@ mod tests {
                 ],
                 "{kind}"
             );
+            let text = object.to_string();
             for site in &sites {
                 assert_eq!(
                     object.pointer(&site.pointer),
                     Some(&json!(site.image)),
+                    "{kind}"
+                );
+                assert_eq!(
+                    text[site.span.clone()],
+                    json!(site.image).to_string(),
                     "{kind}"
                 );
             }

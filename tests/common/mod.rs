@@ -248,11 +248,13 @@ pub fn pod(images: &[&str]) -> Value {
 
 pub fn validate(host: &FakeHost, request: &Value, settings: &Value) -> ValidationResponse {
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
-    admission::validate(&payload, host)
+    validate_raw(host, &payload)
 }
 
+/// The response as the host reads it: the module's JSON, parsed into the SDK's type.
 pub fn validate_raw(host: &FakeHost, payload: &[u8]) -> ValidationResponse {
-    admission::validate(payload, host)
+    let response = serde_json::to_vec(&admission::validate(payload, host)).unwrap();
+    serde_json::from_slice(&response).unwrap()
 }
 
 /// Settings with one public key `first-key` (P-256) over `pattern`.
