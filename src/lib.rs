@@ -7,6 +7,7 @@
 pub mod admission;
 pub mod cluster_policy;
 pub mod decision;
+pub mod key_material;
 pub mod matching;
 pub mod mutation;
 pub mod raw_json;

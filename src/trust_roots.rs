@@ -1,19 +1,24 @@
 //! Trust roots: the named keys of a ClusterImagePolicy, checked when the policy
 //! loads and turned into the host's `v2/verify` questions.
 
-use der::asn1::{ObjectIdentifier, UintRef};
-use der::{Decode, DecodePem, Sequence};
+use crate::key_material::{
+    oid_text, pem_contents, Reader, BIT_STRING, INTEGER, OBJECT_IDENTIFIER, SEQUENCE,
+};
 use kubewarden_policy_sdk::host_capabilities::verification::{KeylessInfo, KeylessPrefixInfo};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
-use spki::SubjectPublicKeyInfoOwned;
 use std::collections::BTreeMap;
-use x509_cert::Certificate;
 
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const CURVE_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const CURVE_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+// Object identifiers, as the contents of their DER encoding.
+/// 1.2.840.10045.2.1
+const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// 1.2.840.10045.3.1.7
+const CURVE_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// 1.3.132.0.34
+const CURVE_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+/// 1.2.840.113549.1.1.1
+const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+/// 1.3.101.112
+const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 const MIN_RSA_BITS: usize = 2048;
 
 /// One way of establishing that an image was signed by someone trusted.
@@ -94,38 +99,93 @@ impl TrustRoot {
 /// Parses a PEM public key and checks it is one cosign can verify with:
 /// ECDSA P-256/P-384, RSA of at least 2048 bits, or Ed25519.
 pub fn check_public_key(pem: &str) -> Result<(), String> {
-    let info = SubjectPublicKeyInfoOwned::from_pem(pem.trim().as_bytes())
-        .map_err(|e| format!("not a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo): {e}"))?;
-    check_key_info(&info)
+    let not_a_key = |e: String| format!("not a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo): {e}");
+    let der = pem_contents(pem, "PUBLIC KEY").map_err(not_a_key)?;
+    let mut reader = Reader::new(&der);
+    let info = reader
+        .expect(SEQUENCE, "SubjectPublicKeyInfo")
+        .and_then(|info| reader.finish("SubjectPublicKeyInfo").map(|_| info))
+        .and_then(KeyInfo::read)
+        .map_err(not_a_key)?;
+    info.check()
 }
 
-/// Parses a PEM certificate and checks the key it carries.
+/// Parses a PEM certificate and checks the key it carries. Only the outline
+/// (RFC 5280, section 4.1) is read: the host verifies the certificate itself.
 pub fn check_certificate(pem: &str) -> Result<(), String> {
-    let certificate = Certificate::from_pem(pem.trim().as_bytes())
-        .map_err(|e| format!("not a PEM certificate: {e}"))?;
-    check_key_info(&certificate.tbs_certificate.subject_public_key_info)
+    let not_a_certificate = |e: String| format!("not a PEM certificate: {e}");
+    let der = pem_contents(pem, "CERTIFICATE").map_err(not_a_certificate)?;
+    certificate_key(&der).map_err(not_a_certificate)?.check()
 }
 
-fn check_key_info(info: &SubjectPublicKeyInfoOwned) -> Result<(), String> {
-    let key_bytes = info
-        .subject_public_key
-        .as_bytes()
-        .ok_or("the public key bit string is not a whole number of bytes")?;
-    let oid = info.algorithm.oid;
+/// The key of a DER certificate.
+fn certificate_key(der: &[u8]) -> Result<KeyInfo<'_>, String> {
+    let mut reader = Reader::new(der);
+    let certificate = reader.expect(SEQUENCE, "Certificate")?;
+    reader.finish("Certificate")?;
+    let mut certificate = Reader::new(certificate);
+    let mut tbs = Reader::new(certificate.expect(SEQUENCE, "tbsCertificate")?);
+    certificate.expect(SEQUENCE, "signatureAlgorithm")?;
+    certificate.expect(BIT_STRING, "signatureValue")?;
+    certificate.finish("Certificate")?;
+    // [0] version (optional), serialNumber, signature, issuer, validity, subject.
+    let mut element = tbs.element()?;
+    if element.tag == 0xa0 {
+        element = tbs.element()?;
+    }
+    if element.tag != INTEGER {
+        return Err("tbsCertificate: the serial number is missing".to_string());
+    }
+    for what in ["signature", "issuer", "validity", "subject"] {
+        tbs.expect(SEQUENCE, what)?;
+    }
+    KeyInfo::read(tbs.expect(SEQUENCE, "subjectPublicKeyInfo")?)
+}
+
+/// A SubjectPublicKeyInfo:
+/// `SEQUENCE { SEQUENCE { algorithm OID, parameters ANY OPTIONAL }, BIT STRING }`.
+struct KeyInfo<'a> {
+    algorithm: &'a [u8],
+    parameters: Reader<'a>,
+    key_bytes: &'a [u8],
+}
+
+impl<'a> KeyInfo<'a> {
+    /// Reads the contents of a SubjectPublicKeyInfo sequence.
+    fn read(info: &'a [u8]) -> Result<KeyInfo<'a>, String> {
+        let mut info = Reader::new(info);
+        let mut algorithm = Reader::new(info.expect(SEQUENCE, "the key's algorithm")?);
+        let key_bits = info.expect(BIT_STRING, "the public key")?;
+        info.finish("SubjectPublicKeyInfo")?;
+        let key_bytes = match key_bits.split_first() {
+            Some((0, bytes)) => bytes,
+            _ => return Err("the public key bit string is not a whole number of bytes".to_string()),
+        };
+        Ok(KeyInfo {
+            algorithm: algorithm.expect(OBJECT_IDENTIFIER, "the key's algorithm")?,
+            parameters: algorithm,
+            key_bytes,
+        })
+    }
+
+    /// Whether cosign can verify with the key.
+    fn check(mut self) -> Result<(), String> {
+        check_key(self.algorithm, &mut self.parameters, self.key_bytes)
+    }
+}
+
+fn check_key(oid: &[u8], parameters: &mut Reader, key_bytes: &[u8]) -> Result<(), String> {
     if oid == EC_PUBLIC_KEY {
-        let curve: ObjectIdentifier = info
-            .algorithm
-            .parameters
-            .as_ref()
-            .ok_or("the EC key names no curve")?
-            .decode_as()
-            .map_err(|e| format!("the EC key's curve is not a named curve: {e}"))?;
+        let curve = parameters
+            .expect(OBJECT_IDENTIFIER, "the EC key's curve")
+            .map_err(|e| format!("{e} (the EC key names no named curve)"))?;
         let coordinate_len = match curve {
-            c if c == CURVE_P256 => 32,
-            c if c == CURVE_P384 => 48,
+            CURVE_P256 => 32,
+            CURVE_P384 => 48,
             other => {
                 return Err(format!(
-                    "unsupported EC curve {other}: only P-256 and P-384 are accepted"
+                    "unsupported EC curve {}: only P-256 and P-384 are accepted",
+                    oid_text(other)
                 ))
             }
         };
@@ -139,9 +199,17 @@ fn check_key_info(info: &SubjectPublicKeyInfoOwned) -> Result<(), String> {
         }
         Ok(())
     } else if oid == RSA_ENCRYPTION {
-        let key = RsaPublicKey::from_der(key_bytes)
-            .map_err(|e| format!("the RSA public key is malformed: {e}"))?;
-        let modulus = key.modulus.as_bytes();
+        let malformed = |e: String| format!("the RSA public key is malformed: {e}");
+        let mut outer = Reader::new(key_bytes);
+        let mut key = Reader::new(outer.expect(SEQUENCE, "RSAPublicKey").map_err(malformed)?);
+        outer.finish("RSAPublicKey").map_err(malformed)?;
+        let modulus = key.expect(INTEGER, "modulus").map_err(malformed)?;
+        key.expect(INTEGER, "publicExponent").map_err(malformed)?;
+        key.finish("RSAPublicKey").map_err(malformed)?;
+        let modulus = match modulus.split_first() {
+            Some((0, rest)) => rest,
+            _ => modulus,
+        };
         let leading_zeros = modulus.first().map_or(0, |b| b.leading_zeros() as usize);
         let bits = (modulus.len() * 8).saturating_sub(leading_zeros);
         if bits < MIN_RSA_BITS {
@@ -157,14 +225,8 @@ fn check_key_info(info: &SubjectPublicKeyInfoOwned) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "unsupported key algorithm {oid}: ECDSA P-256/P-384, RSA and Ed25519 are accepted"
+            "unsupported key algorithm {}: ECDSA P-256/P-384, RSA and Ed25519 are accepted",
+            oid_text(oid)
         ))
     }
-}
-
-#[derive(Sequence)]
-struct RsaPublicKey<'a> {
-    modulus: UintRef<'a>,
-    #[allow(dead_code)]
-    public_exponent: UintRef<'a>,
 }
