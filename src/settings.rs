@@ -11,7 +11,7 @@
 use crate::matching::NamePattern;
 use crate::trust_roots::{check_certificate, check_public_key, TrustRoot};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const DEFAULT_ANNOTATION_PREFIX: &str = "image-policy.signing";
 
@@ -137,7 +137,7 @@ pub struct Policy {
 /// Compiled `verification`: keys by index, patterns ready to match.
 #[derive(Debug)]
 pub struct Rules {
-    pub excluded_namespaces: HashSet<String>,
+    pub excluded_namespaces: BTreeSet<String>,
     pub keys: Vec<NamedKey>,
     pub images: Vec<ImageRule>,
 }
@@ -234,7 +234,7 @@ pub fn compile_verification(
     at: &str,
     checks: KeyChecks,
 ) -> Result<Rules, String> {
-    let mut excluded_namespaces = HashSet::new();
+    let mut excluded_namespaces = BTreeSet::new();
     if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
         for (i, namespace) in resources.namespaces.into_iter().enumerate() {
             if namespace.trim().is_empty() {
@@ -247,7 +247,7 @@ pub fn compile_verification(
     }
 
     let mut keys = Vec::with_capacity(raw.keys.len());
-    let mut index_by_name = HashMap::new();
+    let mut index_by_name = BTreeMap::new();
     for (i, key) in raw.keys.into_iter().enumerate() {
         let path = format!("{at}.keys[{i}]");
         if key.name.trim().is_empty() {

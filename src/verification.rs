@@ -6,7 +6,7 @@ use crate::settings::Rules;
 use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The Kubewarden host capabilities the policy uses. The wasm build answers
 /// them over waPC; tests answer them with a fake.
@@ -42,7 +42,7 @@ pub enum Outcome {
 pub struct Verifier<'a, H: Host> {
     host: &'a H,
     rules: &'a Rules,
-    outcomes: HashMap<String, Outcome>,
+    outcomes: BTreeMap<String, Outcome>,
 }
 
 impl<'a, H: Host> Verifier<'a, H> {
@@ -50,7 +50,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         Verifier {
             host,
             rules,
-            outcomes: HashMap::new(),
+            outcomes: BTreeMap::new(),
         }
     }
 
