@@ -7,7 +7,7 @@
 use crate::cluster_policy;
 use crate::decision::{self, judge, Status, VerifiedSite};
 use crate::mutation::{self, Changes};
-use crate::raw_json::{self, Type};
+use crate::raw_json::{self, Object, Type};
 use crate::settings::{
     parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
 };
@@ -32,14 +32,48 @@ struct Payload<'a> {
 }
 
 /// Kubewarden's ValidationResponse, with the mutated object as JSON text.
-#[derive(Serialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct ValidationResponse {
     pub accepted: bool,
     pub message: Option<String>,
     pub code: Option<u16>,
-    pub mutated_object: Option<Box<RawValue>>,
+    /// JSON text: the request's object with the changes spliced in.
+    pub mutated_object: Option<String>,
     pub audit_annotations: Option<BTreeMap<String, String>>,
     pub warnings: Option<Vec<String>>,
+}
+
+impl ValidationResponse {
+    /// The response as the host reads it. The mutated object is written as
+    /// the text it is: valid by construction (the host's own JSON with
+    /// serialized values spliced in), so it is not parsed again here.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.mutated_object.as_ref().map_or(0, String::len));
+        out.extend_from_slice(if self.accepted {
+            br#"{"accepted":true"#
+        } else {
+            br#"{"accepted":false"#
+        });
+        field(&mut out, "message", &self.message);
+        field(&mut out, "code", &self.code);
+        if let Some(object) = &self.mutated_object {
+            out.extend_from_slice(br#","mutated_object":"#);
+            out.extend_from_slice(object.as_bytes());
+        }
+        field(&mut out, "audit_annotations", &self.audit_annotations);
+        field(&mut out, "warnings", &self.warnings);
+        out.push(b'}');
+        out
+    }
+}
+
+/// `,"name":value` when the value is set.
+fn field<T: Serialize>(out: &mut Vec<u8>, name: &str, value: &Option<T>) {
+    if let Some(value) = value {
+        out.extend_from_slice(format!(",\"{name}\":").as_bytes());
+        // Strings, numbers and maps of strings always serialize.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
 }
 
 /// No settings at all (empty or `null`) is `{}`: no rules.
@@ -193,8 +227,8 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         return Ok(response(true, None, None));
     }
     let object = match request.object {
-        Some(object) if raw_json::type_of(object) == Type::Object => object,
-        _ => return Err(bad_request("request.object must be an object".to_string())),
+        Some(text) => Object::read(text, "request.object").map_err(bad_request)?,
+        None => return Err(bad_request("request.object must be an object".to_string())),
     };
 
     let settings = settings_text(payload.settings.map_or("", |raw| raw.get()));
@@ -217,7 +251,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
             return finish(
                 &policy,
                 &request,
-                object,
+                &object,
                 Status::NoPolicy,
                 Vec::new(),
                 vec![warning],
@@ -231,7 +265,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         return finish(
             &policy,
             &request,
-            object,
+            &object,
             Status::Excluded,
             Vec::new(),
             Vec::new(),
@@ -239,7 +273,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         );
     }
 
-    let sites = find_images(&request.kind, object).map_err(bad_request)?;
+    let sites = find_images(&request.kind, &object).map_err(bad_request)?;
     let verdict = judge(&sites, rules, policy.allow_unmatched_images, host);
     if !verdict.failures.is_empty() {
         let mut denied = response(false, Some(verdict.failures.join("\n")), Some(403));
@@ -250,7 +284,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     finish(
         &policy,
         &request,
-        object,
+        &object,
         status,
         verdict.verified,
         verdict.warnings,
@@ -262,7 +296,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
 fn finish(
     policy: &Policy,
     request: &Request,
-    object: &RawValue,
+    object: &Object,
     status: Status,
     verified: Vec<VerifiedSite>,
     warnings: Vec<String>,
@@ -277,13 +311,7 @@ fn finish(
     let mutated = mutation::apply(object, &changes).map_err(bad_request)?;
 
     let mut admitted = response(true, None, None);
-    admitted.mutated_object = match mutated {
-        Some(text) => Some(
-            RawValue::from_string(text)
-                .map_err(|e| bad_request(format!("the mutated object is not JSON: {e}")))?,
-        ),
-        None => None,
-    };
+    admitted.mutated_object = mutated;
     admitted.warnings = non_empty(warnings);
     admitted.audit_annotations =
         audit_note.map(|note| BTreeMap::from([(AUDIT_ANNOTATION.to_string(), note)]));

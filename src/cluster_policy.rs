@@ -1,7 +1,7 @@
 //! The cluster's `image-policy` ClusterImagePolicy, read through the host on
 //! every evaluation, as SCST-Sign's webhook did.
 
-use crate::settings::{compile_verification, from_json_strict, KeyChecks, RawVerification, Rules};
+use crate::settings::{compile_verification, from_json_strict, Checks, RawVerification, Rules};
 use crate::verification::Host;
 use serde::Deserialize;
 use serde_json::Value;
@@ -44,5 +44,5 @@ pub fn load<H: Host>(host: &H) -> Result<Option<Rules>, String> {
 pub fn compile_spec(spec_json: &str) -> Result<Rules, String> {
     let spec: Spec = from_json_strict(spec_json, "spec")?;
     let verification = spec.verification.ok_or("spec.verification is missing")?;
-    compile_verification(verification, "spec.verification", KeyChecks::Full)
+    compile_verification(verification, "spec.verification", Checks::Full)
 }

@@ -35,9 +35,7 @@ mod guest {
     }
 
     fn validate(payload: &[u8]) -> CallResult {
-        Ok(serde_json::to_vec(&admission::validate(
-            payload, &WapcHost,
-        ))?)
+        Ok(admission::validate(payload, &WapcHost).to_json())
     }
 
     fn validate_settings(payload: &[u8]) -> CallResult {

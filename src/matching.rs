@@ -32,13 +32,17 @@ impl NamePattern {
         let sample = source.replace('*', "0");
         ImageRef::parse(&sample)
             .map_err(|e| format!("namePattern {source:?} is not an image name pattern: {e}"))?;
+        Ok(NamePattern::compile_proven(source))
+    }
 
+    /// A pattern that [`NamePattern::compile`] accepted when the policy loaded.
+    pub fn compile_proven(source: &str) -> NamePattern {
         let (name, tag) = split_tag(source);
-        Ok(NamePattern {
+        NamePattern {
             source: source.to_string(),
             name: WildMatch::new(name),
             tag: tag.filter(|t| *t != "*").map(WildMatch::new),
-        })
+        }
     }
 
     /// True when any spelling of the image's name matches, and the tag does.

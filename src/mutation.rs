@@ -2,7 +2,7 @@
 //! request's own JSON text, so every other field (known or not) is kept as sent.
 
 use crate::decision::{Status, VerifiedSite};
-use crate::raw_json::{self, Edit, Fields, Type};
+use crate::raw_json::{self, Edit, Fields, Object, Type};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
 
 /// The object (JSON text) with the changes applied; `None` when nothing
 /// changes (the annotations already say the same and no image is pinned).
-pub fn apply(object: &RawValue, changes: &Changes) -> Result<Option<String>, String> {
+pub fn apply(object: &Object, changes: &Changes) -> Result<Option<String>, String> {
     let mut edits: Vec<Edit> = changes
         .pins
         .iter()
@@ -61,19 +61,19 @@ pub fn apply(object: &RawValue, changes: &Changes) -> Result<Option<String>, Str
     if edits.is_empty() {
         return Ok(None);
     }
-    raw_json::apply_edits(object.get(), edits).map(Some)
+    raw_json::apply_edits(object.text.get(), edits).map(Some)
 }
 
 /// The edit that makes `metadata.annotations` hold the wanted annotations,
 /// creating `metadata` and `annotations` as needed; `None` when they already do.
 fn annotations_edit(
-    object: &RawValue,
+    object: &Object,
     wanted: [(String, String); 2],
 ) -> Result<Option<Edit>, String> {
-    let Some(metadata) = Fields::of(object, "object")?.metadata else {
+    let Some(metadata) = object.fields.metadata else {
         let annotations = object_text(Map::new(), wanted);
         return Ok(Some(insert_member(
-            object,
+            object.text,
             "metadata",
             &format!(r#"{{"annotations":{annotations}}}"#),
         )));
@@ -83,7 +83,7 @@ fn annotations_edit(
         Type::Null => {
             let annotations = object_text(Map::new(), wanted);
             return Ok(Some(Edit {
-                range: raw_json::span(object, metadata)?,
+                range: raw_json::span(object.text, metadata)?,
                 text: format!(r#"{{"annotations":{annotations}}}"#),
             }));
         }
@@ -91,7 +91,10 @@ fn annotations_edit(
     }
     let Some(annotations) = Fields::of(metadata, "metadata")?.annotations else {
         let edit = insert_member(metadata, "annotations", &object_text(Map::new(), wanted));
-        return Ok(Some(shift(edit, raw_json::span(object, metadata)?.start)));
+        return Ok(Some(shift(
+            edit,
+            raw_json::span(object.text, metadata)?.start,
+        )));
     };
     let existing: Map<String, Value> = match raw_json::type_of(annotations) {
         Type::Null => Map::new(),
@@ -107,7 +110,7 @@ fn annotations_edit(
         return Ok(None);
     }
     Ok(Some(Edit {
-        range: raw_json::span(object, annotations)?,
+        range: raw_json::span(object.text, annotations)?,
         text: object_text(existing, wanted),
     }))
 }
@@ -146,7 +149,8 @@ mod tests {
     use super::*;
 
     fn stamp(object: &str) -> Result<Option<Value>, String> {
-        let object = RawValue::from_string(object.to_string()).unwrap();
+        let text = RawValue::from_string(object.to_string()).unwrap();
+        let object = Object::read(&text, "object")?;
         let changes = Changes {
             metadata: Some(("p".to_string(), Status::NoPolicy, Vec::new())),
             pins: Vec::new(),
@@ -220,7 +224,8 @@ mod tests {
     #[test]
     fn pins_replace_the_image_token_only() {
         let text = r#"{"spec": {"containers": [{"image": "a:1", "x": "a:1"}]}}"#;
-        let object = RawValue::from_string(text.to_string()).unwrap();
+        let raw = RawValue::from_string(text.to_string()).unwrap();
+        let object = Object::read(&raw, "object").unwrap();
         let start = text.find(r#""a:1""#).unwrap();
         let changes = Changes {
             metadata: None,

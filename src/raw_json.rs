@@ -42,6 +42,26 @@ pub struct Fields<'a> {
     pub reference: Option<&'a RawValue>,
 }
 
+/// A JSON object's text with its top-level fields located, read once and
+/// shared by everything that looks into it.
+pub struct Object<'a> {
+    pub text: &'a RawValue,
+    pub fields: Fields<'a>,
+}
+
+impl<'a> Object<'a> {
+    /// Reads a JSON object; `at` names it in errors.
+    pub fn read(text: &'a RawValue, at: &str) -> Result<Object<'a>, String> {
+        if type_of(text) != Type::Object {
+            return Err(format!("{at} must be an object"));
+        }
+        Ok(Object {
+            text,
+            fields: Fields::of(text, at)?,
+        })
+    }
+}
+
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(deserializer).map(Some)
 }

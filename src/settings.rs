@@ -156,14 +156,16 @@ pub struct ImageRule {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// How much of the key material [`compile_verification`] proves.
+/// How much [`compile_verification`] proves of what it compiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyChecks {
-    /// Decode every key and certificate: settings the policy loads with, and
-    /// a ClusterImagePolicy read from the cluster (nobody checked it before).
+pub enum Checks {
+    /// Decode every key and certificate and parse every pattern: settings
+    /// the policy loads with, and a ClusterImagePolicy read from the cluster
+    /// (nobody checked it before).
     Full,
-    /// The settings passed [`KeyChecks::Full`] when the policy loaded: the
-    /// key material goes to the host as the operator wrote it.
+    /// The settings passed [`Checks::Full`] when the policy loaded: the key
+    /// material goes to the host as the operator wrote it, and the patterns
+    /// are not parsed as image references again.
     Proven,
 }
 
@@ -171,15 +173,15 @@ pub enum KeyChecks {
 /// the bad field. `validate_settings` answers with this.
 pub fn parse_settings(json: &str) -> Result<Policy, String> {
     let raw: RawSettings = from_json_strict(json, "")?;
-    compile_settings(raw, KeyChecks::Full)
+    compile_settings(raw, Checks::Full)
 }
 
 /// Reads settings that [`parse_settings`] accepted when the policy loaded,
-/// without decoding key material again. Still strict: settings it cannot
+/// without decoding key material or parsing patterns again. Still strict: settings it cannot
 /// read are an error, never "no rules".
 pub fn parse_proven_settings(json: &str) -> Result<Policy, String> {
     let raw: RawSettings = from_json_strict(json, "")?;
-    compile_settings(raw, KeyChecks::Proven)
+    compile_settings(raw, Checks::Proven)
 }
 
 /// Deserialises JSON so that an error names the field's path below `root`.
@@ -202,7 +204,7 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>, root: &str) -> S
     format!("{path}{message}")
 }
 
-pub fn compile_settings(raw: RawSettings, checks: KeyChecks) -> Result<Policy, String> {
+pub fn compile_settings(raw: RawSettings, checks: Checks) -> Result<Policy, String> {
     let annotation_prefix = raw
         .annotation_prefix
         .unwrap_or_else(|| DEFAULT_ANNOTATION_PREFIX.to_string());
@@ -232,7 +234,7 @@ pub fn compile_settings(raw: RawSettings, checks: KeyChecks) -> Result<Policy, S
 pub fn compile_verification(
     raw: RawVerification,
     at: &str,
-    checks: KeyChecks,
+    checks: Checks,
 ) -> Result<Rules, String> {
     let mut excluded_namespaces = BTreeSet::new();
     if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
@@ -267,8 +269,11 @@ pub fn compile_verification(
     let mut images = Vec::with_capacity(raw.images.len());
     for (i, image) in raw.images.into_iter().enumerate() {
         let path = format!("{at}.images[{i}]");
-        let pattern = NamePattern::compile(&image.name_pattern)
-            .map_err(|e| format!("{path}.namePattern: {e}"))?;
+        let pattern = match checks {
+            Checks::Full => NamePattern::compile(&image.name_pattern)
+                .map_err(|e| format!("{path}.namePattern: {e}"))?,
+            Checks::Proven => NamePattern::compile_proven(&image.name_pattern),
+        };
         if image.keys.is_empty() {
             return Err(format!(
                 "{path}.keys: the entry for {:?} lists no key, so no image could ever pass it",
@@ -312,8 +317,8 @@ pub fn compile_verification(
     })
 }
 
-fn compile_key(key: RawKey, checks: KeyChecks) -> Result<TrustRoot, String> {
-    let full = checks == KeyChecks::Full;
+fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, String> {
+    let full = checks == Checks::Full;
     let sources = [
         key.public_key.is_some(),
         key.keyless.is_some(),

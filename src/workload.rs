@@ -1,7 +1,7 @@
 //! Workload unwrapping: finds the pod spec inside each covered kind and every
 //! image it runs, with where the field that holds it lies in the object.
 
-use crate::raw_json::{self, Fields, Type};
+use crate::raw_json::{self, Fields, Object, Type};
 use serde_json::value::RawValue;
 use std::ops::Range;
 
@@ -60,16 +60,16 @@ const CONTAINER_LISTS: [(&str, ImageField); 3] = [
 /// Every image of a covered kind's object (JSON text), in document order. A
 /// missing or mistyped field is an error that names it: an image we cannot
 /// see is an image we cannot verify.
-pub fn find_images(kind: &str, object: &RawValue) -> Result<Vec<ImageSite>, String> {
+pub fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String> {
     let path = pod_spec_path(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
-    if raw_json::type_of(object) != Type::Object {
-        return Err("object must be an object".to_string());
-    }
-    let mut spec = object;
+    let mut spec = object.text;
     let mut pointer = String::new();
     for (depth, segment) in path.iter().enumerate() {
         let at = dotted(&path[..=depth]);
-        let next = Fields::of(spec, &at)?.get(segment);
+        let next = match depth {
+            0 => object.fields.get(segment),
+            _ => Fields::of(spec, &at)?.get(segment),
+        };
         let is_null = next.is_some_and(|v| raw_json::type_of(v) == Type::Null);
         spec = match next {
             Some(next) if raw_json::type_of(next) == Type::Object => next,
@@ -98,7 +98,7 @@ pub fn find_images(kind: &str, object: &RawValue) -> Result<Vec<ImageSite>, Stri
             let image = Fields::of(container, &at)?.image;
             sites.push(ImageSite {
                 pointer: format!("{pointer}/{list_name}/{i}/image"),
-                span: image.map_or(Ok(0..0), |image| raw_json::span(object, image))?,
+                span: image.map_or(Ok(0..0), |image| raw_json::span(object.text, image))?,
                 field,
                 image: non_empty_string(image, &format!("{at}.image"))?,
             });
@@ -118,7 +118,7 @@ pub fn find_images(kind: &str, object: &RawValue) -> Result<Vec<ImageSite>, Stri
         let reference = Fields::of(image_source, &at)?.reference;
         sites.push(ImageSite {
             pointer: format!("{pointer}/volumes/{i}/image/reference"),
-            span: reference.map_or(Ok(0..0), |image| raw_json::span(object, image))?,
+            span: reference.map_or(Ok(0..0), |image| raw_json::span(object.text, image))?,
             field: ImageField::Volume,
             image: non_empty_string(reference, &format!("{at}.reference"))?,
         });
@@ -169,7 +169,8 @@ mod tests {
     use serde_json::{json, Value};
 
     fn find_images(kind: &str, object: &Value) -> Result<Vec<ImageSite>, String> {
-        super::find_images(kind, &RawValue::from_string(object.to_string()).unwrap())
+        let text = RawValue::from_string(object.to_string()).unwrap();
+        super::find_images(kind, &Object::read(&text, "object")?)
     }
 
     fn pod_spec() -> Value {

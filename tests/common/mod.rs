@@ -253,7 +253,7 @@ pub fn validate(host: &FakeHost, request: &Value, settings: &Value) -> Validatio
 
 /// The response as the host reads it: the module's JSON, parsed into the SDK's type.
 pub fn validate_raw(host: &FakeHost, payload: &[u8]) -> ValidationResponse {
-    let response = serde_json::to_vec(&admission::validate(payload, host)).unwrap();
+    let response = admission::validate(payload, host).to_json();
     serde_json::from_slice(&response).unwrap()
 }
 
