@@ -48,7 +48,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:0
-  secret: devhost-local-registry
+  secret: signed-images-local-registry
 EOF
     rm -f "$dir/address" "$dir/pid"
     nohup "$REGISTRY_BIN" serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
