@@ -14,7 +14,7 @@ use crate::settings::{
 use crate::verification::Host;
 use crate::workload::{api_group, find_images};
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -126,30 +126,31 @@ fn bad_request(message: String) -> Rejection {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RequestFields<'a> {
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "raw_json::present")]
     operation: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "raw_json::present")]
     kind: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "raw_json::present")]
     namespace: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present", alias = "sub_resource")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "raw_json::present",
+        alias = "sub_resource"
+    )]
     sub_resource: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "raw_json::present")]
     object: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "raw_json::present")]
     old_object: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 struct KindFields<'a> {
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "raw_json::present")]
     group: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "raw_json::present")]
     kind: Option<&'a RawValue>,
-}
-
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// The parts of an AdmissionRequest the policy reads.

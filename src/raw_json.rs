@@ -62,7 +62,11 @@ impl<'a> Object<'a> {
     }
 }
 
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+/// Deserializes a field that is present, `null` included, as `Some`: with
+/// `#[serde(default)]`, a missing field stays `None`.
+pub fn present<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(deserializer).map(Some)
 }
 
