@@ -84,10 +84,6 @@ impl<'a> Reader<'a> {
         Reader { rest: der }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-
     /// The next element, whatever its tag.
     pub fn element(&mut self) -> Result<Element<'a>, String> {
         let [tag, first, ..] = *self.rest else {
@@ -132,9 +128,10 @@ impl<'a> Reader<'a> {
 
     /// Everything must have been read.
     pub fn finish(&self, what: &str) -> Result<(), String> {
-        match self.rest.is_empty() {
-            true => Ok(()),
-            false => Err(format!("{what}: unexpected bytes after it")),
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{what}: unexpected bytes after it"))
         }
     }
 }
@@ -200,7 +197,7 @@ mod tests {
                 contents: &[]
             }
         );
-        assert!(reader.is_empty());
+        assert!(reader.finish("s").is_ok());
         assert!(
             Reader::new(&[0x02, 0x05, 0x00]).element().is_err(),
             "too short"
