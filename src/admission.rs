@@ -17,11 +17,12 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 pub const AUDIT_ANNOTATION: &str = "image-policy";
 const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
+const STATUS: &str = "status";
 
 #[derive(Deserialize)]
 struct Payload<'a> {
@@ -223,20 +224,22 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
 
     let covered = api_group(&request.kind) == Some(request.group.as_str());
     let checked_operation = matches!(request.operation.as_str(), "CREATE" | "UPDATE");
-    let checked_subresource = matches!(request.sub_resource.as_str(), "" | EPHEMERAL_CONTAINERS);
-    if !covered || !checked_operation || !checked_subresource {
+    if !covered || !checked_operation {
         return Ok(response(true, None, None));
+    }
+    match request.sub_resource.as_str() {
+        "" | EPHEMERAL_CONTAINERS => {}
+        STATUS if request.operation == "UPDATE" => {
+            return guard_status_write(&request, parse_settings_for_request(&payload)?)
+        }
+        _ => return Ok(response(true, None, None)),
     }
     let object = match request.object {
         Some(text) => Object::read(text, "request.object").map_err(bad_request)?,
         None => return Err(bad_request("request.object must be an object".to_string())),
     };
 
-    let settings = settings_text(payload.settings.map_or("", |raw| raw.get()));
-    let policy = parse_proven_settings(settings).map_err(|e| Rejection {
-        message: format!("the policy settings are invalid: {e}"),
-        code: 500,
-    })?;
+    let policy = parse_settings_for_request(&payload)?;
 
     let cluster_rules: Option<Rules> = match &policy.rules {
         RuleSource::Cluster => {
@@ -275,7 +278,13 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     }
 
     let sites = find_images(&request.kind, &object).map_err(bad_request)?;
-    let verdict = judge(&sites, rules, policy.allow_unmatched_images, host);
+    let verdict = judge(
+        &sites,
+        rules,
+        policy.allow_unmatched_images,
+        policy.max_verifications,
+        host,
+    );
     if !verdict.failures.is_empty() {
         let mut denied = response(false, Some(verdict.failures.join("\n")), Some(403));
         denied.warnings = non_empty(verdict.warnings);
@@ -291,6 +300,67 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         verdict.warnings,
         None,
     )
+}
+
+fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
+    let settings = settings_text(payload.settings.map_or("", |raw| raw.get()));
+    parse_proven_settings(settings).map_err(|e| Rejection {
+        message: format!("the policy settings are invalid: {e}"),
+        code: 500,
+    })
+}
+
+#[derive(Deserialize)]
+struct WithMetadata {
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// A write through a `status` subresource: the API server keeps the
+/// annotations it carries but ignores the spec, so the images are not
+/// checked here; the policy's own annotations must stay as they were, or a
+/// status writer could stamp `verified` on anything.
+fn guard_status_write(request: &Request, policy: Policy) -> Result<ValidationResponse, Rejection> {
+    let prefix = format!("{}/", policy.annotation_prefix);
+    let policy_annotations = |object: Option<&RawValue>, at: &str| match object {
+        None => Ok(BTreeMap::new()),
+        Some(object) => {
+            let read: WithMetadata = serde_json::from_str(object.get())
+                .map_err(|e| bad_request(format!("{at}: {e}")))?;
+            let mut annotations = read
+                .metadata
+                .and_then(|m| m.annotations)
+                .unwrap_or_default();
+            annotations.retain(|name, _| name.starts_with(&prefix));
+            Ok(annotations)
+        }
+    };
+    let new = policy_annotations(request.object, "request.object")?;
+    let old = policy_annotations(request.old_object, "request.oldObject")?;
+    if new == old {
+        return Ok(response(true, None, None));
+    }
+    let changed: BTreeSet<&String> = new
+        .iter()
+        .filter(|(name, value)| old.get(*name) != Some(value))
+        .map(|(name, _)| name)
+        .chain(old.keys().filter(|name| !new.contains_key(*name)))
+        .collect();
+    let changed: Vec<&str> = changed.into_iter().map(String::as_str).collect();
+    Ok(response(
+        false,
+        Some(format!(
+            "The annotations under {prefix} record this policy's verification and cannot be \
+             changed through the {} status subresource (changed: {}).",
+            request.kind,
+            changed.join(", ")
+        )),
+        Some(403),
+    ))
 }
 
 /// Admits the request, stamping the status and pinning digests as configured.

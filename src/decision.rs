@@ -21,6 +21,13 @@ pub fn unmatched_allowed_warning(image: &str) -> String {
     format!("{image} did not match any image policies. Container will be created as AllowUnmatchedImages flag is true.")
 }
 
+pub fn over_limit_message(image: &str, limit: usize) -> String {
+    format!(
+        "The image: {image} was not verified: the request needs more than {limit} signature \
+         verifications, the most the policy makes for one request (maxVerificationsPerRequest)."
+    )
+}
+
 pub fn not_signed_message(image: &str) -> String {
     format!("The image: {image} is not signed.")
 }
@@ -75,13 +82,16 @@ impl Verdict {
 
 /// Verifies every image site against the rules. Each distinct image is
 /// reported once however many containers run it.
+/// Past the verification limit nothing more is asked and the request is
+/// denied: a truncated check must never pass for a complete one.
 pub fn judge<H: Host>(
     sites: &[ImageSite],
     rules: &Rules,
     allow_unmatched: bool,
+    max_verifications: usize,
     host: &H,
 ) -> Verdict {
-    let mut verifier = Verifier::new(host, rules);
+    let mut verifier = Verifier::new(host, rules, max_verifications);
     let mut verdict = Verdict::default();
     let mut reported = BTreeSet::new();
     for site in sites {
@@ -125,6 +135,12 @@ pub fn judge<H: Host>(
                 if reported.insert(site.image.clone()) {
                     verdict.failures.push(unmatched_denied_message(&site.image));
                 }
+            }
+            Outcome::OverLimit { limit } => {
+                verdict
+                    .failures
+                    .push(over_limit_message(&site.image, limit));
+                break;
             }
         }
     }

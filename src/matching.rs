@@ -1,20 +1,41 @@
-//! SCST-Sign `namePattern`s: `*` matches any run of characters, `/` included;
-//! a pattern without a tag matches every tag.
+//! SCST-Sign `namePattern`s: a pattern names a registry and a path, and
+//! `*` in the path matches any run of characters, `/` included; a pattern
+//! without a tag matches every tag.
+//!
+//! Both sides are compared in one spelling: the image's registry and the
+//! pattern's are normalised by the same rule ([`normalize_registry`]), and a
+//! `*` in the registry part only ever matches a host name, never a path.
 
-use crate::reference::ImageRef;
+use crate::reference::{is_registry_component, normalize_registry, ImageRef, DOCKER_HUB};
 use wildmatch::WildMatch;
 
 #[derive(Debug)]
 pub struct NamePattern {
     pub source: String,
-    name: WildMatch,
+    scope: Scope,
     /// `None` when the pattern has no tag or its tag is `*`.
     tag: Option<WildMatch>,
 }
 
+/// Which names a pattern's name part (before the tag) covers.
+#[derive(Debug)]
+enum Scope {
+    /// `registry/path`: the registry glob is matched against the image's
+    /// registry host, the path glob against its repository. A pattern whose
+    /// first component is not a host (`nginx`, `bitnami/*`) is on Docker Hub.
+    Registry {
+        registry: WildMatch,
+        path: WildMatch,
+    },
+    /// `*` or `*/...`: any registry, so the glob is matched against the
+    /// whole `registry/repository`.
+    AnyRegistry(WildMatch),
+}
+
 impl NamePattern {
     /// Checks that the pattern is a well-formed image reference once each `*`
-    /// stands for a name component, so typos surface when the policy loads.
+    /// stands for a name component, and that it can match something, so
+    /// typos surface when the policy loads.
     pub fn compile(source: &str) -> Result<NamePattern, String> {
         if source.is_empty() {
             return Err("namePattern must not be empty".to_string());
@@ -29,6 +50,23 @@ impl NamePattern {
                 "namePattern {source:?} contains a digest: patterns match names and tags only"
             ));
         }
+        let (name, _) = split_tag(source);
+        let (first, path) = match name.split_once('/') {
+            Some((first, path)) => (first, Some(path)),
+            None => (name, None),
+        };
+        if first != "*" && first.contains('*') && !is_registry_component(first) {
+            return Err(format!(
+                "namePattern {source:?} is ambiguous: {first:?} could be a registry host or a Docker Hub \
+                 repository; write the registry (`{first}.example.org/...`, `docker.io/{first}`) or `*/...` for any registry"
+            ));
+        }
+        if path.is_none() && first != "*" && is_registry_component(first) {
+            return Err(format!(
+                "namePattern {source:?} names a registry but no repository, so it matches no image; \
+                 write `{first}/*` for every image in it"
+            ));
+        }
         let sample = source.replace('*', "0");
         ImageRef::parse(&sample)
             .map_err(|e| format!("namePattern {source:?} is not an image name pattern: {e}"))?;
@@ -38,22 +76,44 @@ impl NamePattern {
     /// A pattern that [`NamePattern::compile`] accepted when the policy loaded.
     pub fn compile_proven(source: &str) -> NamePattern {
         let (name, tag) = split_tag(source);
+        let scope = match name.split_once('/') {
+            _ if name == "*" => Scope::AnyRegistry(WildMatch::new(name)),
+            Some(("*", _)) => Scope::AnyRegistry(WildMatch::new(name)),
+            Some((first, path)) if is_registry_component(first) => Scope::Registry {
+                registry: WildMatch::new(&normalize_registry(first)),
+                path: WildMatch::new(path),
+            },
+            _ => Scope::Registry {
+                registry: WildMatch::new(DOCKER_HUB),
+                path: WildMatch::new(name),
+            },
+        };
         NamePattern {
             source: source.to_string(),
-            name: WildMatch::new(name),
+            scope,
             tag: tag.filter(|t| *t != "*").map(WildMatch::new),
         }
     }
 
-    /// True when any spelling of the image's name matches, and the tag does.
-    /// A reference with only a digest has no tag, so only tagless patterns match it.
-    pub fn matches(&self, image: &ImageRef, spellings: &[String]) -> bool {
+    /// True when the image's registry and repository (in any of its
+    /// spellings) match, and its tag does. A reference with only a digest has
+    /// no tag, so only tagless patterns match it.
+    pub fn matches(&self, image: &ImageRef) -> bool {
         let tag_matches = match (&self.tag, &image.tag) {
             (None, _) => true,
             (Some(pattern), Some(tag)) => pattern.matches(tag),
             (Some(_), None) => false,
         };
-        tag_matches && spellings.iter().any(|name| self.name.matches(name))
+        tag_matches
+            && match &self.scope {
+                Scope::Registry { registry, path } => {
+                    registry.matches(&image.registry)
+                        && image.repository_spellings().any(|r| path.matches(r))
+                }
+                Scope::AnyRegistry(name) => image
+                    .repository_spellings()
+                    .any(|r| name.matches(&format!("{}/{r}", image.registry))),
+            }
     }
 }
 
@@ -75,9 +135,7 @@ mod tests {
 
     fn matches(pattern: &str, image: &str) -> bool {
         let image = ImageRef::parse(image).unwrap();
-        NamePattern::compile(pattern)
-            .unwrap()
-            .matches(&image, &image.name_spellings())
+        NamePattern::compile(pattern).unwrap().matches(&image)
     }
 
     // One test per row of SCST-Sign's namePattern table.
@@ -187,6 +245,82 @@ mod tests {
         assert!(matches("localhost:5000/*", "localhost:5000/app:1"));
         assert!(matches("localhost:5000/app", "localhost:5000/app:1"));
         assert!(!matches("localhost:5000/app:2", "localhost:5000/app:1"));
+    }
+
+    #[test]
+    fn respelled_registry_hosts_match_the_same_patterns() {
+        for pattern in [
+            "registry.example.org/myproject/*",
+            "REGISTRY.EXAMPLE.ORG/myproject/*",
+            "registry.example.org:443/myproject/*",
+        ] {
+            for image in [
+                "registry.example.org/myproject/evil:1.0",
+                "REGISTRY.EXAMPLE.ORG/myproject/evil:1.0",
+                "Registry.Example.Org/myproject/evil:1.0",
+                "registry.example.org:443/myproject/evil:1.0",
+            ] {
+                assert!(matches(pattern, image), "{pattern} vs {image}");
+            }
+            assert!(!matches(pattern, "registry.example.org:5000/myproject/a"));
+        }
+    }
+
+    #[test]
+    fn every_name_of_docker_hub_is_docker_hub() {
+        for pattern in [
+            "docker.io/library/*",
+            "index.docker.io/library/*",
+            "library/*",
+        ] {
+            for image in [
+                "nginx:1.25",
+                "registry-1.docker.io/library/nginx:1.25",
+                "index.docker.io/nginx:1.25",
+                "DOCKER.IO:443/library/nginx:1.25",
+            ] {
+                assert!(matches(pattern, image), "{pattern} vs {image}");
+            }
+        }
+    }
+
+    #[test]
+    fn star_in_the_registry_part_matches_hosts_only() {
+        let p = "*.dev.example.org/*";
+        assert!(matches(p, "eu.dev.example.org/app:1"));
+        assert!(!matches(p, "evil.com/x.dev.example.org/app:1"));
+        assert!(!matches(p, "evil.com/eu.dev.example.org/app:1"));
+    }
+
+    #[test]
+    fn docker_hub_short_names_never_match_another_registry() {
+        assert!(!matches("localhost/*", "docker.io/localhost/app:1"));
+        assert!(matches("localhost/*", "localhost/app:1"));
+        assert!(!matches("registry.example.org/*", "registry/app"));
+    }
+
+    #[test]
+    fn a_leading_star_component_is_any_registry() {
+        let p = "*/my-image:mytag";
+        assert!(matches(p, "registry.example.org/p1/my-image:mytag"));
+        assert!(matches(p, "my-image:mytag"));
+        assert!(!matches(p, "registry.example.org/p1/my-image:other"));
+        assert!(matches("*:mytag", "nginx:mytag"));
+        assert!(!matches("*:mytag", "nginx:other"));
+    }
+
+    #[test]
+    fn patterns_that_could_match_nothing_or_anything_are_refused() {
+        for (pattern, needle) in [
+            ("ngin*", "is ambiguous"),
+            ("*registry*/app", "is ambiguous"),
+            ("registry.example.org", "names a registry but no repository"),
+            ("localhost:5000", "names a registry but no repository"),
+            ("*.example.org", "names a registry but no repository"),
+        ] {
+            let err = NamePattern::compile(pattern).unwrap_err();
+            assert!(err.contains(needle), "{pattern}: {err}");
+        }
     }
 
     #[test]

@@ -11,16 +11,21 @@
 
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 const DEFAULT_TAG: &str = "latest";
-const DOCKER_HUB: &str = "docker.io";
-const DOCKER_HUB_LEGACY: &str = "index.docker.io";
+pub const DOCKER_HUB: &str = "docker.io";
+/// Other host names of Docker Hub's registry: a runtime pulls each of them
+/// from the same place as `docker.io`.
+const DOCKER_HUB_ALIASES: [&str; 2] = ["index.docker.io", "registry-1.docker.io"];
 const DOCKER_OFFICIAL_PREFIX: &str = "library/";
+/// The port every registry host name means when it names none (HTTPS).
+const DEFAULT_PORT_SUFFIX: &str = ":443";
 
 /// An image reference as a workload wrote it, with its normalised parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
     /// The reference exactly as written in the workload.
     pub written: String,
-    /// Registry host (with port), `docker.io` for Docker Hub.
+    /// Registry host, normalised by [`normalize_registry`] (lower case, no
+    /// `:443`, `docker.io` for every name of Docker Hub).
     pub registry: String,
     /// Repository path, `library/x` for Docker Hub official images.
     pub repository: String,
@@ -50,25 +55,14 @@ impl ImageRef {
         out
     }
 
-    /// Every way of writing this image's name (without tag or digest) that
-    /// resolves to the same repository. Docker Hub has six; others have one.
-    pub fn name_spellings(&self) -> Vec<String> {
-        if self.registry != DOCKER_HUB {
-            return vec![format!("{}/{}", self.registry, self.repository)];
-        }
-        let mut repositories = vec![self.repository.as_str()];
-        if let Some(short) = self.repository.strip_prefix(DOCKER_OFFICIAL_PREFIX) {
-            if !short.contains('/') {
-                repositories.push(short);
-            }
-        }
-        let mut names = Vec::with_capacity(repositories.len() * 3);
-        for repository in repositories {
-            names.push(repository.to_string());
-            names.push(format!("{DOCKER_HUB}/{repository}"));
-            names.push(format!("{DOCKER_HUB_LEGACY}/{repository}"));
-        }
-        names
+    /// The repository as a pattern's path may match it: Docker Hub's official
+    /// images also answer to their short name (`library/nginx` and `nginx`).
+    pub fn repository_spellings(&self) -> impl Iterator<Item = &str> {
+        let short = self
+            .repository
+            .strip_prefix(DOCKER_OFFICIAL_PREFIX)
+            .filter(|short| self.registry == DOCKER_HUB && !short.contains('/'));
+        std::iter::once(self.repository.as_str()).chain(short)
     }
 
     /// The reference rewritten to carry `digest`, keeping the spelling the
@@ -81,7 +75,7 @@ impl ImageRef {
                 format!(
                     "{}:{}",
                     self.written,
-                    self.tag.as_deref().unwrap_or("latest")
+                    self.tag.as_deref().unwrap_or(DEFAULT_TAG)
                 )
             }
             None => self.written.clone(),
@@ -211,21 +205,42 @@ fn is_digest_syntax(digest: &str) -> bool {
         && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Docker's domain split (distribution `normalize.go`).
+/// Docker's domain split (distribution `normalize.go`), then one spelling per
+/// registry: [`normalize_registry`].
 fn split_domain(name: &str) -> (String, String) {
-    let (mut domain, mut remainder) = match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-            (first.to_string(), rest.to_string())
+    let (domain, mut remainder) = match name.split_once('/') {
+        Some((first, rest)) if is_registry_component(first) => {
+            (normalize_registry(first), rest.to_string())
         }
         _ => (DOCKER_HUB.to_string(), name.to_string()),
     };
-    if domain == DOCKER_HUB_LEGACY {
-        domain = DOCKER_HUB.to_string();
-    }
     if domain == DOCKER_HUB && !remainder.contains('/') {
         remainder = format!("{DOCKER_OFFICIAL_PREFIX}{remainder}");
     }
     (domain, remainder)
+}
+
+/// Whether a reference's first component names a registry rather than a
+/// Docker Hub repository: it has a `.`, a port or an upper-case letter (a
+/// repository has none), or is `localhost`.
+pub fn is_registry_component(first: &str) -> bool {
+    first.contains(['.', ':'])
+        || first == "localhost"
+        || first.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// One spelling for each registry, so that every way of writing it matches
+/// the same patterns and asks the host the same question: host names are
+/// case-insensitive, `:443` is the port a host name means anyway, and
+/// Docker Hub answers to several names.
+pub fn normalize_registry(registry: &str) -> String {
+    let lower = registry.to_ascii_lowercase();
+    let host = lower.strip_suffix(DEFAULT_PORT_SUFFIX).unwrap_or(&lower);
+    if DOCKER_HUB_ALIASES.contains(&host) {
+        DOCKER_HUB.to_string()
+    } else {
+        host.to_string()
+    }
 }
 
 /// Whether the last path segment of a written reference carries `:tag`
@@ -265,6 +280,10 @@ mod tests {
             "docker.io/nginx",
             "docker.io/library/nginx:latest",
             "index.docker.io/library/nginx",
+            "index.docker.io/nginx",
+            "registry-1.docker.io/library/nginx",
+            "Registry-1.Docker.IO:443/nginx",
+            "DOCKER.IO/library/nginx",
         ] {
             let image = ImageRef::parse(written).unwrap();
             assert_eq!(
@@ -272,45 +291,55 @@ mod tests {
                 "docker.io/library/nginx:latest",
                 "{written}"
             );
-            let spellings = image.name_spellings();
-            for expected in [
-                "nginx",
-                "library/nginx",
-                "docker.io/nginx",
-                "docker.io/library/nginx",
-                "index.docker.io/nginx",
-                "index.docker.io/library/nginx",
-            ] {
-                assert!(
-                    spellings.contains(&expected.to_string()),
-                    "{written}: {expected}"
-                );
-            }
+            let spellings: Vec<&str> = image.repository_spellings().collect();
+            assert_eq!(spellings, ["library/nginx", "nginx"], "{written}");
         }
     }
 
     #[test]
-    fn docker_hub_user_repository_has_no_library_spelling() {
+    fn docker_hub_user_repository_has_no_short_spelling() {
         let image = ImageRef::parse("bitnami/redis:7").unwrap();
-        assert_eq!(
-            image.name_spellings(),
-            vec![
-                "bitnami/redis",
-                "docker.io/bitnami/redis",
-                "index.docker.io/bitnami/redis"
-            ]
-        );
+        let spellings: Vec<&str> = image.repository_spellings().collect();
+        assert_eq!(spellings, ["bitnami/redis"]);
     }
 
     #[test]
-    fn private_registry_has_one_spelling() {
+    fn library_outside_docker_hub_is_an_ordinary_path() {
+        let image = ImageRef::parse("reg.io/library/app").unwrap();
+        let spellings: Vec<&str> = image.repository_spellings().collect();
+        assert_eq!(spellings, ["library/app"]);
+    }
+
+    #[test]
+    fn registry_host_case_and_default_port_are_one_registry() {
+        for written in [
+            "registry.example.org/team/app:1.0",
+            "REGISTRY.EXAMPLE.ORG/team/app:1.0",
+            "Registry.Example.Org:443/team/app:1.0",
+        ] {
+            let image = ImageRef::parse(written).unwrap();
+            assert_eq!(image.registry, "registry.example.org", "{written}");
+            assert_eq!(image.canonical(), "registry.example.org/team/app:1.0");
+        }
+    }
+
+    #[test]
+    fn other_ports_name_another_registry() {
         let image = ImageRef::parse("registry.example.org:5000/team/app:1.0").unwrap();
-        assert_eq!(
-            image.name_spellings(),
-            vec!["registry.example.org:5000/team/app"]
-        );
+        assert_eq!(image.registry, "registry.example.org:5000");
         assert_eq!(image.tag.as_deref(), Some("1.0"));
         assert_eq!(image.digest, None);
+        let http = ImageRef::parse("registry.example.org:80/team/app").unwrap();
+        assert_eq!(http.registry, "registry.example.org:80");
+    }
+
+    #[test]
+    fn pinning_keeps_the_written_spelling_of_a_respelled_registry() {
+        let image = ImageRef::parse("Registry.Example.Org:443/team/app:1.0").unwrap();
+        assert_eq!(
+            image.pinned(DIGEST),
+            format!("Registry.Example.Org:443/team/app:1.0@{DIGEST}")
+        );
     }
 
     #[test]
@@ -434,10 +463,11 @@ mod tests {
         all.extend(digested);
         for sample in &all {
             let theirs = oci_spec::distribution::Reference::try_from(sample.as_str());
+            let theirs = theirs.map(|r| (normalize_registry(r.registry()), r));
             let ours = parse_reference(sample);
             match (&theirs, &ours) {
-                (Ok(r), Ok(o)) => {
-                    assert_eq!(r.registry(), o.registry, "{sample}");
+                (Ok((registry, r)), Ok(o)) => {
+                    assert_eq!(registry, &o.registry, "{sample}");
                     assert_eq!(r.repository(), o.repository, "{sample}");
                     assert_eq!(r.tag(), o.tag.as_deref(), "{sample}");
                     assert_eq!(r.digest(), o.digest.as_deref(), "{sample}");
@@ -445,6 +475,19 @@ mod tests {
                 (Err(e), Err(mine)) => assert_eq!(&e.to_string(), mine, "{sample}"),
                 _ => panic!("{sample}: oci-spec says {theirs:?}, we say {ours:?}"),
             }
+        }
+    }
+
+    /// distribution's `splitDockerDomain` (what runtimes use) reads a first
+    /// component with an upper-case letter as a registry host; `oci-spec`
+    /// reads it as a Docker Hub repository, which it cannot be (repository
+    /// names are lower case), so here the two differ on purpose.
+    #[test]
+    fn an_upper_case_first_component_is_a_registry_host() {
+        for (written, registry) in [("Localhost/app", "localhost"), ("MYREG/app:1", "myreg")] {
+            let image = ImageRef::parse(written).unwrap();
+            assert_eq!(image.registry, registry, "{written}");
+            assert_eq!(image.repository, "app", "{written}");
         }
     }
 

@@ -14,6 +14,11 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const DEFAULT_ANNOTATION_PREFIX: &str = "image-policy.signing";
+/// Host verifications one request may cause. Far above any real workload
+/// (a Pod with 30 distinct images and 3 keys each needs at most 90), low
+/// enough that a request listing thousands of images cannot turn the policy
+/// into a load generator against the registry.
+pub const DEFAULT_MAX_VERIFICATIONS_PER_REQUEST: usize = 100;
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -26,6 +31,7 @@ pub struct RawSettings {
     pub annotation_prefix: Option<String>,
     /// Read the rules from the cluster's `image-policy` ClusterImagePolicy.
     pub cluster_image_policy: Option<bool>,
+    pub max_verifications_per_request: Option<usize>,
 }
 
 /// `spec.verification` of a ClusterImagePolicy.
@@ -132,6 +138,8 @@ pub struct Policy {
     pub allow_unmatched_images: bool,
     pub pin_digests: PinDigests,
     pub annotation_prefix: String,
+    /// Most host verifications one request may cause; past it, deny.
+    pub max_verifications: usize,
 }
 
 /// Compiled `verification`: keys by index, patterns ready to match.
@@ -222,11 +230,18 @@ pub fn compile_settings(raw: RawSettings, checks: Checks) -> Result<Policy, Stri
         }
         (false, None) => RuleSource::None,
     };
+    let max_verifications = raw
+        .max_verifications_per_request
+        .unwrap_or(DEFAULT_MAX_VERIFICATIONS_PER_REQUEST);
+    if max_verifications == 0 {
+        return Err("maxVerificationsPerRequest: must be at least 1".to_string());
+    }
     Ok(Policy {
         rules,
         allow_unmatched_images: raw.allow_unmatched_images.unwrap_or(false),
         pin_digests: raw.pin_digests.unwrap_or_default(),
         annotation_prefix,
+        max_verifications,
     })
 }
 
@@ -347,27 +362,24 @@ fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, String> {
             return Err(format!("keyless.issuer: {:?} is not a URL", keyless.issuer));
         }
         return match (keyless.subject, keyless.url_prefix) {
-            (Some(subject), None) if !subject.is_empty() => Ok(TrustRoot::Keyless {
+            (Some(subject), None) => Ok(TrustRoot::Keyless {
                 issuer: keyless.issuer,
-                subject,
+                subject: non_empty("keyless.subject", subject)?,
             }),
-            (None, Some(url_prefix)) if !url_prefix.is_empty() => Ok(TrustRoot::KeylessPrefix {
+            (None, Some(url_prefix)) => Ok(TrustRoot::KeylessPrefix {
                 issuer: keyless.issuer,
-                url_prefix,
+                url_prefix: non_empty("keyless.urlPrefix", url_prefix)?,
             }),
-            _ => Err(
-                "keyless: exactly one of subject or urlPrefix must be set, and not empty"
-                    .to_string(),
-            ),
+            _ => Err("keyless: exactly one of subject or urlPrefix must be set".to_string()),
         };
     }
     if let Some(github) = key.github_actions {
-        if github.owner.is_empty() {
-            return Err("githubActions.owner must not be empty".to_string());
-        }
         return Ok(TrustRoot::GithubActions {
-            owner: github.owner,
-            repo: github.repo.filter(|r| !r.is_empty()),
+            owner: non_empty("githubActions.owner", github.owner)?,
+            repo: github
+                .repo
+                .map(|repo| non_empty("githubActions.repo", repo))
+                .transpose()?,
         });
     }
     let certificate = key.certificate.unwrap_or_default();
@@ -385,6 +397,17 @@ fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, String> {
         chain: key.certificate_chain,
         require_rekor_bundle: key.require_rekor_bundle.unwrap_or(true),
     })
+}
+
+/// An identity field that is present must say something: an empty one would
+/// read as "any" to the host and widen the trust it stands for.
+fn non_empty(field: &str, value: String) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err(format!(
+            "{field} must not be empty (leave the field out if it is not wanted)"
+        ));
+    }
+    Ok(value)
 }
 
 /// An annotation prefix is a DNS subdomain (RFC 1123), as Kubernetes requires.

@@ -34,22 +34,29 @@ pub enum Outcome {
     NotVerified { reasons: Vec<String> },
     /// No `namePattern` matches the image.
     Unmatched,
+    /// Verifying it would take the request past its verification limit.
+    OverLimit { limit: usize },
 }
 
 /// Per-request verifier. Outcomes are remembered by canonical reference, and
 /// the keys of one image are deduplicated, so every (image, key, annotations)
-/// question reaches the host at most once per request.
+/// question reaches the host at most once per request, and at most `limit`
+/// questions reach it in all.
 pub struct Verifier<'a, H: Host> {
     host: &'a H,
     rules: &'a Rules,
+    limit: usize,
+    asked: usize,
     outcomes: BTreeMap<String, Outcome>,
 }
 
 impl<'a, H: Host> Verifier<'a, H> {
-    pub fn new(host: &'a H, rules: &'a Rules) -> Self {
+    pub fn new(host: &'a H, rules: &'a Rules, limit: usize) -> Self {
         Verifier {
             host,
             rules,
+            limit,
+            asked: 0,
             outcomes: BTreeMap::new(),
         }
     }
@@ -67,13 +74,12 @@ impl<'a, H: Host> Verifier<'a, H> {
     }
 
     fn verify_uncached(&mut self, image: &ImageRef, canonical: &str) -> Outcome {
-        let spellings = image.name_spellings();
         let mut candidates: Vec<(usize, Option<&BTreeMap<String, String>>)> = Vec::new();
         for rule in self
             .rules
             .images
             .iter()
-            .filter(|r| r.pattern.matches(image, &spellings))
+            .filter(|r| r.pattern.matches(image))
         {
             for &key in &rule.keys {
                 let candidate = (key, rule.annotations.as_ref());
@@ -88,6 +94,10 @@ impl<'a, H: Host> Verifier<'a, H> {
 
         let mut reasons = Vec::with_capacity(candidates.len());
         for (key, annotations) in candidates {
+            if self.asked == self.limit {
+                return Outcome::OverLimit { limit: self.limit };
+            }
+            self.asked += 1;
             let key_name = &self.rules.keys[key].name;
             match self.ask(canonical, key, annotations) {
                 Ok(digest) => match &image.digest {

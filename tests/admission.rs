@@ -757,3 +757,154 @@ fn nothing_is_kept_between_requests() {
         assert!(validate(&host, &pod(&["nginx:1.25"]), &allow_unmatched).accepted);
     }
 }
+
+fn status_update(kind: &str, forged: Option<&str>) -> Value {
+    let mut req = request(kind, UNSIGNED);
+    req["operation"] = json!("UPDATE");
+    req["subResource"] = json!("status");
+    req["object"]["metadata"]["annotations"]["image-policy.signing/status"] =
+        json!("unmatched-allowed");
+    req["oldObject"] = req["object"].clone();
+    req["object"]["status"] = json!({"phase": "Running"});
+    if let Some(value) = forged {
+        req["object"]["metadata"]["annotations"]["image-policy.signing/status"] = json!(value);
+    }
+    req
+}
+
+#[test]
+fn status_writes_cannot_change_the_policy_annotations() {
+    for kind in KINDS {
+        let host = FakeHost::new();
+        let denied = validate(
+            &host,
+            &status_update(kind, Some("verified")),
+            &scst_settings(),
+        );
+        assert!(!denied.accepted, "{kind}");
+        assert_eq!(denied.code, Some(403), "{kind}");
+        let message = denied.message.unwrap();
+        assert!(
+            message.contains("cannot be changed through the")
+                && message.contains("(changed: image-policy.signing/status)"),
+            "{kind}: {message}"
+        );
+        assert_eq!(
+            host.verify_calls(),
+            0,
+            "{kind}: the images are not verified"
+        );
+    }
+}
+
+#[test]
+fn status_writes_that_keep_the_policy_annotations_pass_untouched() {
+    let host = FakeHost::new();
+    let mut req = status_update("Pod", None);
+    req["object"]["metadata"]["annotations"]["other.example.org/note"] = json!("changed");
+    let response = validate(&host, &req, &scst_settings());
+    assert!(response.accepted, "{:?}", response.message);
+    assert!(response.mutated_object.is_none());
+    assert_eq!(host.verify_calls(), 0);
+}
+
+#[test]
+fn status_writes_that_remove_a_policy_annotation_are_denied() {
+    let mut req = status_update("Deployment", None);
+    req["object"]["metadata"]["annotations"] = json!({});
+    let denied = validate(&FakeHost::new(), &req, &scst_settings());
+    assert!(!denied.accepted);
+    assert!(denied
+        .message
+        .unwrap()
+        .contains("(changed: image-policy.signing/status)"));
+}
+
+#[test]
+fn status_writes_are_guarded_under_a_custom_prefix() {
+    let mut settings = scst_settings();
+    settings["annotationPrefix"] = json!("security.example.org");
+    let mut req = status_update("Pod", None);
+    req["object"]["metadata"]["annotations"]["security.example.org/status"] = json!("verified");
+    let denied = validate(&FakeHost::new(), &req, &settings);
+    assert!(!denied.accepted);
+    assert!(denied
+        .message
+        .unwrap()
+        .contains("under security.example.org/"));
+    // The default prefix is then not the policy's and may change.
+    let req = status_update("Pod", Some("verified"));
+    assert!(validate(&FakeHost::new(), &req, &settings).accepted);
+}
+
+#[test]
+fn verifications_past_the_limit_deny_the_request() {
+    let images: Vec<String> = (0..5)
+        .map(|i| format!("registry.example.org/myproject/app{i}:1"))
+        .collect();
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let signed_all = refs.iter().fold(FakeHost::new(), |host, image| {
+        host.sign(image, &key("p256.pub"))
+    });
+    let mut settings = scst_settings();
+    settings["maxVerificationsPerRequest"] = json!(4);
+    let denied = validate(&signed_all, &pod(&refs), &settings);
+    assert!(!denied.accepted);
+    assert_eq!(denied.code, Some(403));
+    assert_eq!(
+        denied.message.as_deref(),
+        Some(
+            "The image: registry.example.org/myproject/app4:1 was not verified: the request needs \
+             more than 4 signature verifications, the most the policy makes for one request \
+             (maxVerificationsPerRequest)."
+        )
+    );
+    assert_eq!(
+        signed_all.verify_calls(),
+        4,
+        "nothing is asked past the limit"
+    );
+
+    settings["maxVerificationsPerRequest"] = json!(5);
+    let host = refs.iter().fold(FakeHost::new(), |host, image| {
+        host.sign(image, &key("p256.pub"))
+    });
+    assert!(validate(&host, &pod(&refs), &settings).accepted);
+}
+
+#[test]
+fn the_default_limit_stops_a_flood_of_images() {
+    let images: Vec<String> = (0..3000)
+        .map(|i| format!("registry.example.org/myproject/app{i}:1"))
+        .collect();
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let host = FakeHost::new();
+    let denied = validate(&host, &pod(&refs), &settings_file("full.yaml"));
+    assert!(!denied.accepted);
+    assert!(denied
+        .message
+        .unwrap()
+        .contains("more than 100 signature verifications"));
+    assert_eq!(host.verify_calls(), 100);
+}
+
+#[test]
+fn respelled_images_get_the_same_decision_and_question() {
+    let mut settings = scst_settings();
+    settings["allowUnmatchedImages"] = json!(true);
+    for written in [
+        "registry.example.org/myproject/evil:1.0",
+        "REGISTRY.EXAMPLE.ORG/myproject/evil:1.0",
+        "Registry.Example.Org/myproject/evil:1.0",
+        "registry.example.org:443/myproject/evil:1.0",
+    ] {
+        let host = FakeHost::new();
+        let denied = validate(&host, &pod(&[written]), &settings);
+        assert!(!denied.accepted, "{written}");
+        assert!(denied
+            .message
+            .unwrap()
+            .starts_with(&format!("The image: {written} is not signed.")));
+        assert_eq!(host.asked_images(), vec![UNSIGNED], "{written}");
+    }
+}

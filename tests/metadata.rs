@@ -85,9 +85,21 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
             "{kind} is routed in group {group:?}"
         );
         assert!(resources.contains(&resource.to_string()), "{resource}");
+        let status = format!("{resource}/status");
+        assert!(
+            metadata["rules"].as_array().unwrap().iter().any(|rule| {
+                rule["apiGroups"][0] == group
+                    && rule["resources"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&Value::from(status.as_str()))
+                    && rule["operations"] == serde_json::json!(["UPDATE"])
+            }),
+            "{status} is routed on UPDATE in group {group:?}"
+        );
     }
     assert!(resources.contains(&"pods/ephemeralcontainers".to_string()));
-    assert_eq!(resources.len(), 9);
+    assert_eq!(resources.len(), 17);
     let context = &metadata["contextAwareResources"][0];
     assert_eq!(context["apiVersion"], cluster_policy::API_VERSION);
     assert_eq!(context["kind"], cluster_policy::KIND);

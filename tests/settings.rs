@@ -173,6 +173,30 @@ fn bad_keys_are_rejected_with_their_path() {
 }
 
 #[test]
+fn empty_identity_fields_never_widen_trust() {
+    for (key_json, needle) in [
+        (
+            json!({"name": "k", "githubActions": {"owner": "o", "repo": ""}}),
+            "githubActions.repo must not be empty",
+        ),
+        (
+            json!({"name": "k", "githubActions": {"owner": " "}}),
+            "githubActions.owner must not be empty",
+        ),
+        (
+            json!({"name": "k", "keyless": {"issuer": "https://i", "subject": ""}}),
+            "keyless.subject must not be empty",
+        ),
+        (
+            json!({"name": "k", "keyless": {"issuer": "https://i", "urlPrefix": ""}}),
+            "keyless.urlPrefix must not be empty",
+        ),
+    ] {
+        assert_rejected(with_key(key_json), needle);
+    }
+}
+
+#[test]
 fn references_between_images_and_keys_are_checked() {
     let pem = key("p256.pub");
     assert_rejected(

@@ -1,0 +1,353 @@
+//! Properties over generated inputs: no input makes the module panic, every
+//! spelling of one image gets one decision and one host question, and a
+//! pinned reference reads back as the image it pins.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use signed_images_policy::admission;
+use signed_images_policy::matching::NamePattern;
+use signed_images_policy::reference::ImageRef;
+
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Any JSON value, a few levels deep, with keys the policy looks for.
+fn any_json() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("image".to_string()),
+        Just("containers".to_string()),
+        Just("spec".to_string()),
+        Just("metadata".to_string()),
+        Just("annotations".to_string()),
+        Just("reference".to_string()),
+        "[a-zA-Z]{0,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,24}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::btree_map(key.clone(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A JSON pointer into a Pod request where a generated value is put.
+fn any_place() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "",
+        "/kind",
+        "/kind/kind",
+        "/operation",
+        "/namespace",
+        "/subResource",
+        "/object",
+        "/object/metadata",
+        "/object/metadata/annotations",
+        "/object/spec",
+        "/object/spec/containers",
+        "/object/spec/containers/0",
+        "/object/spec/containers/0/image",
+        "/object/spec/volumes",
+        "/oldObject",
+    ])
+}
+
+fn put(request: &mut Value, place: &str, value: Value) {
+    if place.is_empty() {
+        *request = value;
+    } else if let Some(slot) = request.pointer_mut(place) {
+        *slot = value;
+    } else {
+        let (parent, field) = place.rsplit_once('/').unwrap();
+        if let Some(Value::Object(parent)) = request.pointer_mut(parent) {
+            parent.insert(field.to_string(), value);
+        }
+    }
+}
+
+/// Settings shaped like the real ones, with any value anywhere.
+fn any_settings() -> impl Strategy<Value = Value> {
+    (any_json(), any_place_in_settings(), any::<bool>()).prop_map(|(value, place, whole)| {
+        let mut settings = settings_file("full.yaml");
+        if whole {
+            return value;
+        }
+        put(&mut settings, place, value);
+        settings
+    })
+}
+
+fn any_place_in_settings() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "/verification",
+        "/verification/keys",
+        "/verification/keys/0",
+        "/verification/keys/0/publicKey",
+        "/verification/keys/2/keyless",
+        "/verification/keys/4/githubActions/repo",
+        "/verification/keys/5/certificate",
+        "/verification/images",
+        "/verification/images/0/namePattern",
+        "/verification/images/0/keys",
+        "/verification/exclude",
+        "/allowUnmatchedImages",
+        "/pinDigests",
+        "/annotationPrefix",
+        "/maxVerificationsPerRequest",
+        "/clusterImagePolicy",
+    ])
+}
+
+/// How a registry may be written: (host, whether it is Docker Hub).
+fn any_registry() -> impl Strategy<Value = (String, bool)> {
+    prop_oneof![
+        Just(("docker.io".to_string(), true)),
+        "[a-z][a-z0-9]{0,5}\\.(example\\.org|io|com)".prop_map(|h| (h, false)),
+        Just(("localhost".to_string(), false)),
+        "[a-z]{1,5}\\.[a-z]{2,3}:(5000|8443)".prop_map(|h| (h, false)),
+    ]
+}
+
+/// One image, as parts: registry, repository components, tag.
+#[derive(Debug, Clone)]
+struct Image {
+    registry: String,
+    docker_hub: bool,
+    components: Vec<String>,
+    tag: Option<String>,
+}
+
+fn any_image() -> impl Strategy<Value = Image> {
+    (
+        any_registry(),
+        prop::collection::vec("[a-z0-9]{1,6}", 1..4),
+        prop::option::of("[a-z0-9][a-z0-9.-]{0,6}"),
+    )
+        .prop_map(|((registry, docker_hub), components, tag)| Image {
+            registry,
+            docker_hub,
+            components,
+            tag,
+        })
+}
+
+/// Choices that respell an image without changing it.
+#[derive(Debug, Clone)]
+struct Spelling {
+    upper_case: Vec<bool>,
+    default_port: bool,
+    hub_name: usize,
+    library: bool,
+    latest: bool,
+}
+
+fn any_spelling() -> impl Strategy<Value = Spelling> {
+    (
+        prop::collection::vec(any::<bool>(), 24),
+        any::<bool>(),
+        0usize..4,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(upper_case, default_port, hub_name, library, latest)| Spelling {
+                upper_case,
+                default_port,
+                hub_name,
+                library,
+                latest,
+            },
+        )
+}
+
+fn write_registry(image: &Image, spelling: &Spelling) -> Option<String> {
+    let host = if image.docker_hub {
+        match spelling.hub_name {
+            0 => return None,
+            1 => "docker.io",
+            2 => "index.docker.io",
+            _ => "registry-1.docker.io",
+        }
+    } else {
+        &image.registry
+    };
+    let mut written: String = host
+        .chars()
+        .zip(spelling.upper_case.iter().chain(std::iter::repeat(&false)))
+        .map(|(c, upper)| if *upper { c.to_ascii_uppercase() } else { c })
+        .collect();
+    if spelling.default_port && !written.contains(':') {
+        written.push_str(":443");
+    }
+    Some(written)
+}
+
+fn write(image: &Image, spelling: &Spelling) -> String {
+    let mut repository = image.components.join("/");
+    let official = image.docker_hub && image.components.len() == 1;
+    if official && spelling.library {
+        repository = format!("library/{repository}");
+    }
+    let mut written = match write_registry(image, spelling) {
+        Some(registry) => format!("{registry}/{repository}"),
+        None => repository,
+    };
+    match &image.tag {
+        Some(tag) => written.push_str(&format!(":{tag}")),
+        None if spelling.latest => written.push_str(":latest"),
+        None => {}
+    }
+    written
+}
+
+/// A pattern for the image: its registry respelled or widened, a suffix of
+/// its path replaced by `*`, its tag kept, dropped or `*`.
+fn any_pattern_for(image: Image) -> impl Strategy<Value = String> {
+    (any_spelling(), 0usize..4, 0usize..4, 0usize..3).prop_map(
+        move |(spelling, registry_form, keep, tag_form)| {
+            let registry = match (registry_form, image.registry.split_once('.')) {
+                (0, _) | (1, None) => "*".to_string(),
+                (1, Some((_, domain))) => format!("*.{domain}"),
+                _ => write_registry(&image, &spelling).unwrap_or_else(|| "docker.io".to_string()),
+            };
+            let kept = keep.min(image.components.len());
+            let mut path: Vec<&str> = image.components[..kept]
+                .iter()
+                .map(String::as_str)
+                .collect();
+            if kept < image.components.len() {
+                path.push("*");
+            }
+            let mut pattern = format!("{registry}/{}", path.join("/"));
+            match (tag_form, &image.tag) {
+                (0, Some(tag)) => pattern.push_str(&format!(":{tag}")),
+                (1, _) => pattern.push_str(":*"),
+                _ => {}
+            }
+            pattern
+        },
+    )
+}
+
+fn settings_for(pattern: &str, allow_unmatched: bool) -> Value {
+    let mut settings = one_key_settings(pattern);
+    settings["allowUnmatchedImages"] = json!(allow_unmatched);
+    settings
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn no_request_makes_the_module_panic(
+        place in any_place(),
+        value in any_json(),
+        settings in any_settings(),
+    ) {
+        let mut req = pod(&["registry.example.org/myproject/app:1.0"]);
+        put(&mut req, place, value);
+        let host = FakeHost::new();
+        let payload = serde_json::to_vec(&json!({"request": req, "settings": settings})).unwrap();
+        let response: Value = serde_json::from_slice(&admission::validate(&payload, &host).to_json())
+            .expect("the response is JSON");
+        prop_assert!(response["accepted"].is_boolean());
+    }
+
+    #[test]
+    fn no_payload_bytes_make_the_module_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let response = admission::validate(&bytes, &FakeHost::new());
+        prop_assert!(!response.accepted);
+        let _ = admission::validate_settings(&bytes);
+    }
+
+    #[test]
+    fn no_settings_make_the_module_panic(settings in any_settings()) {
+        let text = serde_json::to_vec(&settings).unwrap();
+        let verdict = admission::validate_settings(&text);
+        prop_assert!(verdict.valid || verdict.message.is_some());
+    }
+
+    #[test]
+    fn no_reference_or_pattern_makes_the_parsers_panic(text in ".{0,64}") {
+        let _ = ImageRef::parse(&text);
+        let _ = NamePattern::compile(&text);
+    }
+
+    #[test]
+    fn every_spelling_is_one_image(
+        image in any_image(),
+        first in any_spelling(),
+        second in any_spelling(),
+    ) {
+        let a = ImageRef::parse(&write(&image, &first)).unwrap();
+        let b = ImageRef::parse(&write(&image, &second)).unwrap();
+        prop_assert_eq!(a.canonical(), b.canonical());
+    }
+
+    #[test]
+    fn every_spelling_gets_the_same_decision_and_questions(
+        (image, pattern) in any_image().prop_flat_map(|image| (Just(image.clone()), any_pattern_for(image))),
+        first in any_spelling(),
+        second in any_spelling(),
+        signed in any::<bool>(),
+        allow_unmatched in any::<bool>(),
+    ) {
+        prop_assume!(NamePattern::compile(&pattern).is_ok());
+        let settings = settings_for(&pattern, allow_unmatched);
+        let canonical = ImageRef::parse(&write(&image, &first)).unwrap().canonical();
+        let decide = |spelling: &Spelling| {
+            let host = if signed {
+                FakeHost::new().sign(&canonical, &key("p256.pub"))
+            } else {
+                FakeHost::new()
+            };
+            let response = validate(&host, &pod(&[&write(&image, spelling)]), &settings);
+            (response.accepted, response.code, host.asked_images())
+        };
+        prop_assert_eq!(decide(&first), decide(&second), "pattern {}", pattern);
+    }
+
+    #[test]
+    fn a_pattern_matches_what_its_own_spellings_match(
+        (image, pattern) in any_image().prop_flat_map(|image| (Just(image.clone()), any_pattern_for(image))),
+        spelling in any_spelling(),
+    ) {
+        // A pattern made from the image itself (registry respelled, path cut
+        // at a `*`) always matches it, however either is written.
+        let compiled = NamePattern::compile(&pattern);
+        prop_assume!(compiled.is_ok());
+        let written = ImageRef::parse(&write(&image, &spelling)).unwrap();
+        prop_assert!(compiled.unwrap().matches(&written), "{} vs {}", pattern, written.written);
+    }
+
+    #[test]
+    fn a_pinned_reference_reads_back_as_the_image_it_pins(
+        image in any_image(),
+        spelling in any_spelling(),
+        digested in any::<bool>(),
+    ) {
+        let mut written = write(&image, &spelling);
+        if digested {
+            written.push('@');
+            written.push_str(DIGEST);
+        }
+        let parsed = ImageRef::parse(&written).unwrap();
+        let pinned = parsed.pinned(DIGEST);
+        prop_assert_eq!(pinned.matches('@').count(), 1, "{}", pinned);
+        let reread = ImageRef::parse(&pinned).unwrap();
+        prop_assert_eq!(&reread.registry, &parsed.registry);
+        prop_assert_eq!(&reread.repository, &parsed.repository);
+        prop_assert_eq!(reread.digest.as_deref(), Some(DIGEST));
+        let tag = parsed.tag.clone().or_else(|| (!digested).then(|| "latest".to_string()));
+        prop_assert_eq!(reread.tag, tag);
+    }
+}
