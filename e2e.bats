@@ -27,7 +27,9 @@ setup_file() {
     export WORK="$(mktemp -d)"
     export REGISTRY="$(scripts/registry.sh start "$WORK/registry")"
     "$TARGET_DIR/debug/fixtures" --registry "$REGISTRY" --out "$WORK/fixtures" 2>/dev/null
-    printf 'insecure_sources:\n- "%s"\n' "$REGISTRY" >"$WORK/sources.yaml"
+    # The registry also answers as localhost:PORT, a second spelling of it.
+    export LOCALHOST_REGISTRY="localhost:${REGISTRY##*:}"
+    printf 'insecure_sources:\n- "%s"\n- "%s"\n' "$REGISTRY" "$LOCALHOST_REGISTRY" >"$WORK/sources.yaml"
     # Every key of the fixtures, by name, for the settings below.
     local f="$WORK/fixtures/fixtures.json" certs="$WORK/fixtures"
     jq -n \
@@ -294,6 +296,57 @@ unsigned_in_field_is_denied() {
     assert_equal "$(annotation status)" excluded
 }
 
+@test "pods/status: a write that changes the policy's annotations is denied, without a host call" {
+    local req
+    req="$(request pod "$(image unsigned)" | jq -c '.operation = "UPDATE" | .subResource = "status"
+        | .object.metadata.annotations["image-policy.signing/status"] = "unmatched-allowed"
+        | .oldObject = .object | .object.status = {phase: "Running"}')"
+    evaluate "$req" "$(settings a)"
+    allowed
+    assert_equal "$(field '.patch // "none"')" none
+    evaluate "$(jq -c '.object.metadata.annotations["image-policy.signing/status"] = "verified"' <<<"$req")" "$(settings a)"
+    denied
+    assert_equal "$(field .status.code)" 403
+    assert_equal "$(message)" "The annotations under image-policy.signing/ record this policy's verification and \
+cannot be changed through the Pod status subresource (changed: image-policy.signing/status)."
+    assert_equal "$(verify_calls)" 0
+}
+
+@test "deployments/status: removing the policy's annotations is denied" {
+    evaluate "$(request deployment "$(image unsigned)" | jq -c '.operation = "UPDATE" | .subResource = "status"
+        | .oldObject = (.object | .metadata.annotations["image-policy.signing/status"] = "verified")')" "$(settings a)"
+    denied
+    [[ "$(message)" == *"(changed: image-policy.signing/status)." ]]
+}
+
+# ---- one image, one answer, whatever the spelling --------------------------------
+
+@test "a respelled registry host is the same registry: same patterns, same host question" {
+    local upper="LOCALHOST:${REGISTRY##*:}" spelled
+    spelled="LocalHost:${REGISTRY##*:}/$(image signed-a | cut -d/ -f2-)"
+    local rules
+    rules="$(settings a | jq -c --arg p "$upper/*" '.verification.images[0].namePattern = $p | .allowUnmatchedImages = true')"
+    evaluate "$(pod "$spelled")" "$rules"
+    allowed
+    assert_equal "$(annotation status)" verified
+    assert_equal "$(grep -o "image: .*" "$BATS_TEST_TMPDIR/session.yml")" \
+        "image: $LOCALHOST_REGISTRY/$(image signed-a | cut -d/ -f2-)"
+    # Unsigned under the same respelling is checked, not let through as unmatched.
+    spelled="LocalHost:${REGISTRY##*:}/$(image unsigned | cut -d/ -f2-)"
+    evaluate "$(pod "$spelled")" "$rules"
+    denied
+    [[ "$(message)" == "The image: $spelled is not signed."* ]]
+}
+
+@test "maxVerificationsPerRequest: past the limit the request is denied and nothing more is asked" {
+    evaluate "$(pod "$(image signed-a)" "$(image fleet-1)" "$(image fleet-2)")" \
+        "$(settings a | jq -c '.maxVerificationsPerRequest = 2')"
+    denied
+    assert_equal "$(message)" "The image: $(image fleet-2) was not verified: the request needs more than 2 \
+signature verifications, the most the policy makes for one request (maxVerificationsPerRequest)."
+    assert_equal "$(verify_calls)" 2
+}
+
 # ---- keys ---------------------------------------------------------------------
 
 @test "any-of: the second key verifies after the first fails, two host calls" {
@@ -457,6 +510,20 @@ key_a_json() { jq -c '.[0]' "$WORK/keys.json"; }
 @test "settings: a malformed namePattern" {
     refused "$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern: "Registry/App", keys: [{name: "a"}]}]}}')" \
         'verification.images[0].namePattern: namePattern "Registry/App" is not an image name pattern'
+}
+
+@test "settings: an ambiguous namePattern" {
+    refused "$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern: "ngin*", keys: [{name: "a"}]}]}}')" \
+        'verification.images[0].namePattern: namePattern "ngin*" is ambiguous'
+}
+
+@test "settings: an empty githubActions.repo" {
+    refused '{"verification": {"keys": [{"name": "gha", "githubActions": {"owner": "o", "repo": ""}}]}}' \
+        'verification.keys[0] (gha): githubActions.repo must not be empty'
+}
+
+@test "settings: a verification limit of zero" {
+    refused '{"maxVerificationsPerRequest": 0}' 'maxVerificationsPerRequest: must be at least 1'
 }
 
 @test "settings: an unknown field" {

@@ -43,6 +43,11 @@ pod() {
 pod "$(image signed-a)" >"$work/signed.json"
 pod nginx:1.25 >"$work/unmatched.json"
 pod "$(image signed-b)" >"$work/second-key.json"
+# A kubelet's status write: ours compares the policy's annotations only; the
+# peer (not registered for status) reads it like any Pod with an image no rule names.
+jq -c '.operation = "UPDATE" | .subResource = "status"
+    | .object.metadata.annotations["image-policy.signing/status"] = "verified"
+    | .oldObject = .object | .object.status = {phase: "Running"}' "$work/unmatched.json" >"$work/status.json"
 fleet=()
 for i in $(seq 0 49); do fleet+=("$(image "fleet-$((i % 5 + 1))")"); done
 sed 's|__IMAGE__|placeholder|g' test_data/requests/deployment.json | jq -c '.object.spec.template.spec = {containers:
@@ -108,6 +113,7 @@ cases=(
     "(c) Pod, signed by the second of two keys|ours-ab|peer-b|second-key|2"
     "(d) Deployment, 50 containers over 5 signed images|ours-a|peer-a|fleet|2"
     "(e) validate_settings, a policy with two keys|ours-ab|peer-ab|signed|1"
+    "(f) pods/status UPDATE (ours: the annotation guard)|ours-a|peer-a|status|2"
 )
 
 echo "kwctl $(kwctl --version | head -n 1 | awk '{ print $NF }'), KWCTL_FRESH_INSTANCE=1, registry $registry;" \

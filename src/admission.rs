@@ -7,7 +7,7 @@
 use crate::cluster_policy;
 use crate::decision::{self, judge, Status, VerifiedSite};
 use crate::mutation::{self, Changes};
-use crate::raw_json::{self, Object, Type};
+use crate::raw_json::{self, Fields, Object, Type};
 use crate::settings::{
     parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
 };
@@ -16,8 +16,8 @@ use crate::workload::{api_group, find_images};
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 pub const AUDIT_ANNOTATION: &str = "image-policy";
@@ -310,47 +310,28 @@ fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
     })
 }
 
-#[derive(Deserialize)]
-struct WithMetadata {
-    metadata: Option<Metadata>,
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    annotations: Option<BTreeMap<String, String>>,
-}
-
 /// A write through a `status` subresource: the API server keeps the
 /// annotations it carries but ignores the spec, so the images are not
 /// checked here; the policy's own annotations must stay as they were, or a
 /// status writer could stamp `verified` on anything.
 fn guard_status_write(request: &Request, policy: Policy) -> Result<ValidationResponse, Rejection> {
     let prefix = format!("{}/", policy.annotation_prefix);
-    let policy_annotations = |object: Option<&RawValue>, at: &str| match object {
-        None => Ok(BTreeMap::new()),
-        Some(object) => {
-            let read: WithMetadata = serde_json::from_str(object.get())
-                .map_err(|e| bad_request(format!("{at}: {e}")))?;
-            let mut annotations = read
-                .metadata
-                .and_then(|m| m.annotations)
-                .unwrap_or_default();
-            annotations.retain(|name, _| name.starts_with(&prefix));
-            Ok(annotations)
-        }
-    };
-    let new = policy_annotations(request.object, "request.object")?;
-    let old = policy_annotations(request.old_object, "request.oldObject")?;
-    if new == old {
+    let new = annotations(request.object, "request.object")?;
+    let old = annotations(request.old_object, "request.oldObject")?;
+    let ours = |name: &&String| name.starts_with(&prefix);
+    // Changed or added, then removed; each list in name order.
+    let changed: Vec<&str> = new
+        .iter()
+        .filter(|(name, value)| ours(name) && old.get(*name) != Some(value))
+        .chain(
+            old.iter()
+                .filter(|(name, _)| ours(name) && !new.contains_key(*name)),
+        )
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if changed.is_empty() {
         return Ok(response(true, None, None));
     }
-    let changed: BTreeSet<&String> = new
-        .iter()
-        .filter(|(name, value)| old.get(*name) != Some(value))
-        .map(|(name, _)| name)
-        .chain(old.keys().filter(|name| !new.contains_key(*name)))
-        .collect();
-    let changed: Vec<&str> = changed.into_iter().map(String::as_str).collect();
     Ok(response(
         false,
         Some(format!(
@@ -361,6 +342,30 @@ fn guard_status_write(request: &Request, policy: Policy) -> Result<ValidationRes
         )),
         Some(403),
     ))
+}
+
+/// The annotations of `object`, empty when it has none.
+fn annotations(object: Option<&RawValue>, at: &str) -> Result<Map<String, Value>, Rejection> {
+    let Some(object) = object else {
+        return Ok(Map::new());
+    };
+    let metadata = Object::read(object, at)
+        .map_err(bad_request)?
+        .fields
+        .metadata;
+    let annotations = match metadata.filter(|m| raw_json::type_of(m) == Type::Object) {
+        Some(metadata) => {
+            Fields::of(metadata, &format!("{at}.metadata"))
+                .map_err(bad_request)?
+                .annotations
+        }
+        None => None,
+    };
+    match annotations.filter(|a| raw_json::type_of(a) == Type::Object) {
+        Some(annotations) => serde_json::from_str(annotations.get())
+            .map_err(|e| bad_request(format!("{at}.metadata.annotations: {e}"))),
+        None => Ok(Map::new()),
+    }
 }
 
 /// Admits the request, stamping the status and pinning digests as configured.
