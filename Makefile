@@ -2,7 +2,7 @@
 #
 #   make demo        build, start a local registry, sign an image, admit a
 #                    signed and deny an unsigned Deployment in kwctl (the README's first command)
-#   make test-all    every test: unit tests, then e2e.bats through kwctl
+#   make test-all    every check: lint, unit tests, then e2e.bats through kwctl
 #                    (the README's second command; CI runs it)
 
 SHELL := /bin/bash
@@ -46,6 +46,7 @@ e2e-tests: $(FIXTURES)
 	scripts/bats.sh e2e.bats
 
 test-all: setup
+	$(MAKE) lint
 	$(MAKE) policy.wasm
 	$(MAKE) unit-tests e2e-tests
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing the policy needs on a Debian machine:
-# the wasm32-wasip1 Rust target, the Debian packages for the local registry,
+# the wasm32-wasip1 Rust target, rustfmt and clippy, the Debian packages for the local registry,
 # module size optimisation, bats and the fixtures tool's TLS, and kwctl, the
 # Kubewarden host every end-to-end test and the benchmark run the module in.
 # Safe to run again: it installs only what is missing.
@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 if ! rustup target list --installed | grep -qx wasm32-wasip1; then
     rustup target add wasm32-wasip1
 fi
+# `make lint` (part of `make test-all`) checks formatting and runs clippy.
+for component in rustfmt clippy; do
+    rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+done
 
 packages=()
 for pair in docker-registry:/usr/bin/docker-registry binaryen:/usr/bin/wasm-opt bats:/usr/bin/bats \
