@@ -604,3 +604,27 @@ EOF
     done
     assert_equal "$admitted" 3 # signed-a twice and the excluded namespace
 }
+
+# ---- packaging: the stock tools read the metadata ---------------------------------
+
+@test "kwctl inspect: the annotated module carries its rules, mutating, context-aware resources and version" {
+    run --separate-stderr kwctl inspect --output yaml "$POLICY"
+    [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+    local metadata
+    metadata="$(yq -c . <<<"$output")"
+    assert_equal "$(jq -c '[.mutating, .backgroundAudit, .executionMode]' <<<"$metadata")" \
+        '[true,true,"kubewarden-wapc"]'
+    assert_equal "$(jq -c '.rules' <<<"$metadata")" "$(yq -c '.rules' policy-metadata.yml)"
+    assert_equal "$(jq -c '.contextAwareResources' <<<"$metadata")" "$(yq -c '.contextAwareResources' policy-metadata.yml)"
+    assert_equal "$(jq -r '.annotations["io.kubewarden.policy.version"]' <<<"$metadata")" \
+        "$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)"
+}
+
+@test "kwctl scaffold manifest: a ClusterAdmissionPolicy with every rule, mutating, reading ClusterImagePolicies" {
+    run --separate-stderr kwctl scaffold manifest --type ClusterAdmissionPolicy --allow-context-aware "$POLICY"
+    [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+    assert_equal "$(yq -r '.kind' <<<"$output")" ClusterAdmissionPolicy
+    assert_equal "$(yq -c '.spec.mutating' <<<"$output")" true
+    assert_equal "$(yq -c '.spec.rules' <<<"$output")" "$(yq -c '.rules' policy-metadata.yml)"
+    assert_equal "$(yq -c '.spec.contextAwareResources' <<<"$output")" "$(yq -c '.contextAwareResources' policy-metadata.yml)"
+}
