@@ -344,27 +344,41 @@ fn guard_status_write(request: &Request, policy: Policy) -> Result<ValidationRes
     ))
 }
 
-/// The annotations of `object`, empty when it has none.
+/// The annotations of `object`, empty when it has none (missing or `null`);
+/// a `metadata` or `annotations` of another type is an unreadable request,
+/// as it is on the admission path (`mutation`).
 fn annotations(object: Option<&RawValue>, at: &str) -> Result<Map<String, Value>, Rejection> {
     let Some(object) = object else {
         return Ok(Map::new());
     };
+    let metadata_at = format!("{at}.metadata");
     let metadata = Object::read(object, at)
         .map_err(bad_request)?
         .fields
         .metadata;
-    let annotations = match metadata.filter(|m| raw_json::type_of(m) == Type::Object) {
-        Some(metadata) => {
-            Fields::of(metadata, &format!("{at}.metadata"))
-                .map_err(bad_request)?
-                .annotations
-        }
-        None => None,
+    let Some(metadata) = object_or_null(metadata, &metadata_at)? else {
+        return Ok(Map::new());
     };
-    match annotations.filter(|a| raw_json::type_of(a) == Type::Object) {
+    let annotations_at = format!("{metadata_at}.annotations");
+    let annotations = Fields::of(metadata, &metadata_at)
+        .map_err(bad_request)?
+        .annotations;
+    match object_or_null(annotations, &annotations_at)? {
         Some(annotations) => serde_json::from_str(annotations.get())
-            .map_err(|e| bad_request(format!("{at}.metadata.annotations: {e}"))),
+            .map_err(|e| bad_request(format!("{annotations_at}: {e}"))),
         None => Ok(Map::new()),
+    }
+}
+
+/// A field that must be an object when present: `None` when missing or `null`.
+fn object_or_null<'a>(
+    value: Option<&'a RawValue>,
+    field: &str,
+) -> Result<Option<&'a RawValue>, Rejection> {
+    match value.map(|v| (raw_json::type_of(v), v)) {
+        None | Some((Type::Null, _)) => Ok(None),
+        Some((Type::Object, v)) => Ok(Some(v)),
+        Some(_) => Err(bad_request(format!("{field} must be an object"))),
     }
 }
 

@@ -908,3 +908,31 @@ fn respelled_images_get_the_same_decision_and_question() {
         assert_eq!(host.asked_images(), vec![UNSIGNED], "{written}");
     }
 }
+
+#[test]
+fn status_writes_with_unreadable_annotations_are_denied_with_the_field_named() {
+    for (pointer, value, field) in [
+        (
+            "/object/metadata",
+            json!("x"),
+            "request.object.metadata must be an object",
+        ),
+        (
+            "/object/metadata/annotations",
+            json!(["x"]),
+            "request.object.metadata.annotations must be an object",
+        ),
+        (
+            "/oldObject/metadata/annotations",
+            json!(true),
+            "request.oldObject.metadata.annotations must be an object",
+        ),
+    ] {
+        let mut req = status_update("Pod", None);
+        *req.pointer_mut(pointer).unwrap() = value;
+        let denied = validate(&FakeHost::new(), &req, &scst_settings());
+        assert!(!denied.accepted, "{pointer}");
+        assert_eq!(denied.code, Some(400), "{pointer}");
+        assert!(denied.message.unwrap().contains(field), "{pointer}");
+    }
+}
