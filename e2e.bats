@@ -620,6 +620,37 @@ EOF
         "$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)"
 }
 
+@test "kwctl annotate: the metadata is accepted; name, home, author, OCI repository and minimum version are carried" {
+    run --separate-stderr kwctl annotate -m policy-metadata.yml -u README.md -o "$BATS_TEST_TMPDIR/annotated.wasm" policy.wasm
+    [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+    run --separate-stderr kwctl inspect --output yaml "$BATS_TEST_TMPDIR/annotated.wasm"
+    [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+    local inspected policy_annotations
+    inspected="$(yq -c . <<<"$output")"
+    policy_annotations='[.minimumKubewardenVersion, (.annotations | with_entries(select(.key | startswith("io.kubewarden.policy.")))
+        | del(.["io.kubewarden.policy.usage"]))]'
+    assert_equal "$(jq -cS "$policy_annotations" <<<"$inspected")" "$(yq -cS "$policy_annotations" policy-metadata.yml)"
+    # The README travels inside the module as its usage text.
+    assert_equal "$(jq -r '.annotations["io.kubewarden.policy.usage"]' <<<"$inspected")" "$(cat README.md)"
+}
+
+@test "kwctl scaffold artifacthub: artifacthub-pkg.yml is what kwctl makes of the metadata and questions (no drift)" {
+    run --separate-stderr kwctl scaffold artifacthub -m policy-metadata.yml -q questions-ui.yml
+    [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+    # createdAt is the time of generation; everything else must be identical.
+    local generated committed
+    generated="$(yq -S 'del(.createdAt)' <<<"$output")"
+    committed="$(yq -S 'del(.createdAt)' artifacthub-pkg.yml)"
+    if [[ "$generated" != "$committed" ]]; then
+        diff <(echo "$committed") <(echo "$generated") >&2 || true
+        echo "artifacthub-pkg.yml is stale: run 'make artifacthub-pkg.yml'" >&2
+        return 1
+    fi
+    assert_equal "$(yq -r '.containersImages[0].image' artifacthub-pkg.yml)" \
+        "$(yq -r '.annotations["io.kubewarden.policy.ociUrl"]' policy-metadata.yml):v$(yq -r '.annotations["io.kubewarden.policy.version"]' policy-metadata.yml)"
+    [[ -n "$(yq -r '.annotations["kubewarden/questions-ui"] // empty' artifacthub-pkg.yml)" ]]
+}
+
 @test "kwctl scaffold manifest: a ClusterAdmissionPolicy with every rule, mutating, reading ClusterImagePolicies" {
     run --separate-stderr kwctl scaffold manifest --type ClusterAdmissionPolicy --allow-context-aware "$POLICY"
     [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }

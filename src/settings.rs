@@ -162,6 +162,10 @@ pub struct ImageRule {
     /// Indexes into [`Rules::keys`], in the order the entry lists them.
     pub keys: Vec<usize>,
     pub annotations: Option<BTreeMap<String, String>>,
+    /// The entry's `secretRef` as `namespace/name` (or `name`): accepted for
+    /// SCST-Sign, never used (the host reads registries with its own
+    /// credentials); named in a warning when an image it covers fails.
+    pub ignored_secret: Option<String>,
 }
 
 /// How much [`compile_verification`] proves of what it compiles.
@@ -323,6 +327,10 @@ pub fn compile_verification(
             pattern,
             keys: key_indexes,
             annotations: image.annotations.filter(|a| !a.is_empty()),
+            ignored_secret: image.secret_ref.map(|secret| match secret.namespace {
+                Some(namespace) => format!("{namespace}/{}", secret.name),
+                None => secret.name,
+            }),
         });
     }
     Ok(Rules {

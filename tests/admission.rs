@@ -168,6 +168,34 @@ fn denial_lists_every_failed_image_once() {
 }
 
 #[test]
+fn an_ignored_secret_ref_is_named_only_when_its_image_fails() {
+    // The SCST-Sign policy's second entry carries secretRef namespace-name/secret-name.
+    let private = "registry.example.org/authproject/app:1.0";
+    let denied = validate(
+        &FakeHost::new(),
+        &pod(&[private, UNSIGNED]),
+        &scst_settings(),
+    );
+    assert!(!denied.accepted);
+    assert_eq!(
+        denied.warnings,
+        Some(vec![format!(
+            "{private}: the secretRef namespace-name/secret-name of its image policy is not used; \
+             the policy-server reads registries with its own credentials (the PolicyServer's imagePullSecret)."
+        )]),
+        "one warning, for the image whose entry has a secretRef"
+    );
+
+    let host = FakeHost::new().sign(private, &key("p256.pub"));
+    let admitted = validate(&host, &pod(&[private]), &scst_settings());
+    assert!(admitted.accepted, "{:?}", admitted.message);
+    assert_eq!(
+        admitted.warnings, None,
+        "no noise when verification succeeds"
+    );
+}
+
+#[test]
 fn unmatched_allowed_images_only_pass_when_allowed_and_matched_ones_are_still_checked() {
     let settings = settings_file("allow-unmatched.yaml");
     let denied = validate(&FakeHost::new(), &pod(&["nginx", UNSIGNED]), &settings);

@@ -1,5 +1,7 @@
-//! policy-metadata.yml and artifacthub-pkg.yml say the same thing, and match
-//! what the code covers.
+//! policy-metadata.yml and artifacthub-pkg.yml say the same thing, take the
+//! project's name, home, author and version from Cargo.toml, and match what the
+//! code covers. (e2e.bats also checks artifacthub-pkg.yml is what
+//! `kwctl scaffold artifacthub` makes of the metadata.)
 
 mod common;
 
@@ -42,6 +44,65 @@ fn metadata_and_artifacthub_agree() {
     assert_eq!(
         metadata["annotations"]["io.kubewarden.policy.version"],
         env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// Cargo.toml's `repository`, `authors`, `name` and `version` are the one place
+/// these are written; the metadata repeats them because kwctl reads it as is.
+#[test]
+fn name_home_author_and_version_come_from_cargo_toml() {
+    let metadata = read("policy-metadata.yml");
+    let annotation = |name: &str| {
+        metadata["annotations"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("policy-metadata.yml has no annotation {name}"))
+            .to_string()
+    };
+    let home = env!("CARGO_PKG_REPOSITORY");
+    let owner = home
+        .strip_prefix("https://github.com/")
+        .and_then(|path| path.split('/').next())
+        .expect("Cargo.toml's repository is https://github.com/OWNER/NAME");
+    assert_eq!(annotation("io.kubewarden.policy.url"), home);
+    assert_eq!(annotation("io.kubewarden.policy.source"), home);
+    assert_eq!(env!("CARGO_PKG_HOMEPAGE"), home);
+    assert_eq!(
+        annotation("io.kubewarden.policy.author"),
+        env!("CARGO_PKG_AUTHORS")
+    );
+    assert_eq!(
+        annotation("io.kubewarden.policy.title"),
+        env!("CARGO_PKG_NAME")
+    );
+    // Kubewarden's convention: ghcr.io/OWNER/policies/TITLE, versions as tags.
+    assert_eq!(
+        annotation("io.kubewarden.policy.ociUrl"),
+        format!("ghcr.io/{owner}/policies/{}", env!("CARGO_PKG_NAME"))
+    );
+    assert_eq!(
+        annotation("io.kubewarden.policy.version"),
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        annotation("io.kubewarden.policy.license"),
+        env!("CARGO_PKG_LICENSE")
+    );
+    // "Name <email>", as kwctl's scaffold and Artifact Hub's maintainers want it.
+    let author = annotation("io.kubewarden.policy.author");
+    let (name, email) = author
+        .strip_suffix('>')
+        .and_then(|rest| rest.split_once(" <"))
+        .expect("author is `Name <email>`");
+    assert!(!name.is_empty() && email.contains('@'), "{author}");
+    let repository = read("artifacthub-repo.yml");
+    assert_eq!(
+        repository["owners"],
+        serde_json::json!([{"name": name, "email": email}]),
+        "artifacthub-repo.yml's owner is the author"
+    );
+    assert!(
+        metadata["minimumKubewardenVersion"].is_string(),
+        "minimumKubewardenVersion is declared"
     );
 }
 
@@ -107,4 +168,55 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
         metadata["contextAwareResources"].as_array().unwrap().len(),
         1
     );
+}
+
+/// The README's ClusterAdmissionPolicy manifests load this release of this
+/// module, with the rules it is annotated with and settings it accepts.
+#[test]
+fn readme_manifests_name_this_module_its_rules_and_valid_settings() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let metadata = read("policy-metadata.yml");
+    let module = format!(
+        "registry://{}:v{}",
+        metadata["annotations"]["io.kubewarden.policy.ociUrl"]
+            .as_str()
+            .unwrap(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let manifests: Vec<Value> = yaml_blocks(&readme)
+        .into_iter()
+        .filter(|block| block.contains("kind: ClusterAdmissionPolicy"))
+        .map(|block| yaml_to_json(&block))
+        .filter(|doc| doc["kind"] == "ClusterAdmissionPolicy")
+        .collect();
+    assert!(!manifests.is_empty(), "the README shows a manifest");
+    for manifest in manifests {
+        let spec = &manifest["spec"];
+        assert_eq!(spec["module"], module.as_str());
+        assert_eq!(spec["rules"], metadata["rules"]);
+        assert_eq!(spec["mutating"], Value::Bool(true));
+        let settings = spec["settings"].to_string();
+        let response = signed_images_policy::admission::validate_settings(settings.as_bytes());
+        assert!(response.valid, "{:?}", response.message);
+    }
+}
+
+/// The ```yaml blocks of a Markdown text, dedented (they may sit in a list item).
+fn yaml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for line in markdown.lines() {
+        let indent = line.len() - line.trim_start().len();
+        match (&mut current, line.trim_start()) {
+            (None, "```yaml") => current = Some((indent, String::new())),
+            (Some(_), "```") => blocks.push(current.take().unwrap().1),
+            (Some((indent, block)), _) => {
+                block.push_str(line.get(*indent..).unwrap_or(""));
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
 }
