@@ -605,6 +605,187 @@ EOF
     assert_equal "$admitted" 3 # signed-a twice and the excluded namespace
 }
 
+# ---- verify-image-signatures' settings, and the module itself beside ours ------
+# The same settings file and the same request go to both modules; their
+# decisions must agree, except for the differences the README lists, which are
+# asserted as differences. Every case runs; a failure lists every disagreement.
+
+PEER="${PEER_WASM:-../shared/peer/verify-image-signatures-1.0.11.wasm}"
+
+need_peer() {
+    [[ -f "$PEER" ]] && return 0
+    if [[ "${CI:-}" == true ]]; then
+        echo "the peer module $PEER is missing, and CI never skips (set PEER_WASM)" >&2
+        return 1
+    fi
+    skip "the peer module $PEER is missing (set PEER_WASM)"
+}
+
+# peer_settings KIND: verify-image-signatures' settings over the local registry.
+peer_settings() {
+    local f="$WORK/fixtures/fixtures.json" pattern="$REGISTRY/*"
+    local issuer="https://token.actions.githubusercontent.com"
+    case "$1" in
+    pubkey-a) jq -nc --rawfile a "$(jq -r .keys.a "$f")" --arg p "$pattern" '{signatures: [{image: $p, pubKeys: [$a]}]}' ;;
+    pubkeys-a-and-b) jq -nc --rawfile a "$(jq -r .keys.a "$f")" --rawfile b "$(jq -r .keys.b "$f")" --arg p "$pattern" \
+        '{signatures: [{image: $p, pubKeys: [$a, $b]}]}' ;;
+    pubkey-rsa) jq -nc --rawfile k "$(jq -r .keys.rsa "$f")" --arg p "$pattern" '{signatures: [{image: $p, pubKeys: [$k]}]}' ;;
+    pubkey-ed25519) jq -nc --rawfile k "$(jq -r .keys.ed25519 "$f")" --arg p "$pattern" '{signatures: [{image: $p, pubKeys: [$k]}]}' ;;
+    annotations) jq -nc --rawfile a "$(jq -r .keys.a "$f")" --arg p "$pattern" \
+        '{signatures: [{image: $p, pubKeys: [$a], annotations: {env: "prod"}}]}' ;;
+    certificate) jq -nc --rawfile leaf "$WORK/fixtures/leaf.pem" --rawfile i "$WORK/fixtures/intermediate.pem" \
+        --rawfile r "$WORK/fixtures/root.pem" --arg p "$pattern" \
+        '{signatures: [{image: $p, certificates: [$leaf], certificateChain: [$i, $r], requireRekorBundle: false}]}' ;;
+    keyless) jq -nc --arg p "$pattern" --arg i "$issuer" \
+        '{signatures: [{image: $p, keyless: [{issuer: $i, subject: "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main"}]}]}' ;;
+    keyless-prefix) jq -nc --arg p "$pattern" --arg i "$issuer" \
+        '{signatures: [{image: $p, keylessPrefix: [{issuer: $i, url_prefix: "https://github.com/org/"}]}]}' ;;
+    github-actions) jq -nc --arg p "$pattern" '{signatures: [{image: $p, githubActions: {owner: "org", repo: "repo"}}]}' ;;
+    two-entries) jq -nc --rawfile a "$(jq -r .keys.a "$f")" --rawfile b "$(jq -r .keys.b "$f")" --arg p "$pattern" \
+        --arg one "$REGISTRY/signed-*" '{signatures: [{image: $p, pubKeys: [$a]}, {image: $one, pubKeys: [$b]}]}' ;;
+    no-pinning) peer_settings pubkey-a | jq -c '.modifyImagesWithDigest = false' ;;
+    esac
+}
+
+# decision MODULE REQUEST SETTINGS: admitted, denied, or crashed (the module
+# trapped: kwctl answers 500 with the guest's failure).
+decision() {
+    printf '%s' "$2" >"$BATS_TEST_TMPDIR/request.json"
+    printf '%s' "$3" >"$BATS_TEST_TMPDIR/settings.json"
+    local out
+    out="$(kwctl run --sigstore-trust-config "$WORK/fixtures/trust-config.json" --sources-path "$WORK/sources.yaml" \
+        --settings-path "$BATS_TEST_TMPDIR/settings.json" --request-path "$BATS_TEST_TMPDIR/request.json" \
+        "$1" 2>/dev/null | tail -n 1)" || { echo "kwctl failed on $1" >&2; return 1; }
+    jq -r 'if .allowed then "admitted"
+        elif (.status.message // "" | startswith("internal server error: Guest call failure")) then "crashed"
+        else "denied" end' <<<"$out"
+}
+
+# compare LABEL EXPECTED_OURS EXPECTED_PEER REQUEST SETTINGS: appends to
+# $disagreements when a module decides otherwise than expected.
+compare() {
+    local ours peer
+    ours="$(decision "$POLICY" "$4" "$5")" && peer="$(decision "$PEER" "$4" "$5")" || return 1
+    if [[ "$ours" != "$2" || "$peer" != "$3" ]]; then
+        disagreements+=("$1: ours $ours (expected $2), peer $peer (expected $3)")
+    fi
+    compared=$((compared + 1))
+}
+
+# same LABEL EXPECTED REQUEST SETTINGS: both modules decide EXPECTED.
+same() { compare "$1" "$2" "$2" "$3" "$4"; }
+
+report() {
+    echo "$compared cases compared" >&3
+    if ((${#disagreements[@]})); then
+        printf '%s\n' "${disagreements[@]}" >&2
+        return 1
+    fi
+}
+
+@test "peer settings, differential: each key type on every image of the registry decides as verify-image-signatures does" {
+    need_peer
+    local disagreements=() compared=0 name expected settings
+    # image => expected decision, per settings
+    declare -A admits=(
+        [pubkey-a]="signed-a signed-ab annotated multiarch fleet-1"
+        [pubkeys-a-and-b]="signed-ab"
+        [pubkey-rsa]="rsa-signed"
+        [pubkey-ed25519]="ed25519-signed"
+        [annotations]="annotated"
+        [certificate]="cert-signed"
+        [keyless]="" [keyless-prefix]="" [github-actions]=""
+    )
+    for settings in "${!admits[@]}"; do
+        for name in signed-a signed-b signed-ab unsigned annotated multiarch cert-signed tampered wrong-digest \
+            rsa-signed ed25519-signed fleet-1; do
+            expected=denied
+            [[ " ${admits[$settings]} " == *" $name "* ]] && expected=admitted
+            same "$settings / $name" "$expected" "$(pod "$(image "$name")")" "$(peer_settings "$settings")"
+        done
+    done
+    report
+}
+
+@test "peer settings, differential: every kind, signed and unsigned, pinned or not" {
+    need_peer
+    local disagreements=() compared=0 kind
+    for kind in pod deployment replicaset statefulset daemonset job cronjob replicationcontroller; do
+        same "$kind signed" admitted "$(request "$kind" "$(image signed-a)")" "$(peer_settings pubkey-a)"
+        same "$kind unsigned" denied "$(request "$kind" "$(image unsigned)")" "$(peer_settings pubkey-a)"
+        same "$kind signed, no pinning" admitted "$(request "$kind" "$(image signed-a)")" "$(peer_settings no-pinning)"
+    done
+    report
+}
+
+@test "peer settings, differential: several containers, matched and unmatched images, two matching entries" {
+    need_peer
+    local disagreements=() compared=0
+    local a b u
+    a="$(image signed-a)" b="$(image signed-b)" u="$(image unsigned)"
+    same "signed + unmatched" admitted "$(pod "$a" nginx:1.25)" "$(peer_settings pubkey-a)"
+    same "unmatched only" admitted "$(pod nginx:1.25 busybox)" "$(peer_settings pubkey-a)"
+    same "signed + unsigned" denied "$(pod "$a" "$u")" "$(peer_settings pubkey-a)"
+    same "signed twice + unsigned" denied "$(pod "$a" "$a" "$u")" "$(peer_settings pubkey-a)"
+    same "all signed" admitted "$(pod "$a" "$a" "$(image annotated)")" "$(peer_settings pubkey-a)"
+    # signed-a matches both entries (every key, the second entry needs b): denied.
+    same "two entries, one satisfied" denied "$(pod "$a")" "$(peer_settings two-entries)"
+    same "two entries, the other image" denied "$(pod "$b")" "$(peer_settings two-entries)"
+    same "two entries, both satisfied" admitted "$(pod "$(image signed-ab)")" "$(peer_settings two-entries)"
+    same "init container unsigned" denied "$(pod "$a" | jq -c --arg u "$u" '.object.spec.initContainers = [{name: "i", image: $u}]')" \
+        "$(peer_settings pubkey-a)"
+    report
+}
+
+@test "peer settings, the documented differences: where verify-image-signatures is unsafe or broken, ours holds" {
+    need_peer
+    local disagreements=() compared=0
+    local a u
+    a="$(image signed-a)" u="$(image unsigned)"
+    # A container without an image: the peer traps (500), ours denies it as unreadable.
+    compare "container without an image" denied crashed \
+        "$(pod "$a" | jq -c '.object.spec.containers += [{name: "no-image"}]')" "$(peer_settings pubkey-a)"
+    # An unsigned image volume: the peer does not look at image volumes.
+    compare "unsigned image volume" denied admitted \
+        "$(pod "$a" | jq -c --arg u "$u" '.object.spec.volumes = [{name: "v", image: {reference: $u}}]')" "$(peer_settings pubkey-a)"
+    # The pattern's host respelled in the image: the peer's raw string match misses it.
+    compare "respelled registry host" denied admitted "$(pod "LocalHost:${REGISTRY##*:}/unsigned:v1")" \
+        "$(peer_settings pubkey-a | jq -c --arg p "$LOCALHOST_REGISTRY/*" '.signatures[0].image = $p')"
+    # An object the peer cannot read into its types (a port written as a word): it admits it.
+    compare "object the peer cannot read, unsigned image" denied admitted \
+        "$(request deployment "$u" | jq -c '.object.spec.template.spec.containers[0].ports = "eighty"')" "$(peer_settings pubkey-a)"
+    report
+    # Fields of the object that the peer's types do not know: its patch removes them, ours keeps them.
+    local req
+    req="$(request deployment "$a" | jq -c '.object.spec.template.spec.futureField = {x: 1}')"
+    evaluate "$req" "$(peer_settings pubkey-a)"
+    allowed
+    assert_equal "$(mutated | jq -c '.spec.template.spec.futureField')" '{"x":1}'
+    assert_equal "$(mutated | jq -r '.spec.template.spec.containers[0].image')" "$a@$(digest signed-a)"
+    POLICY="$PEER" evaluate "$req" "$(peer_settings pubkey-a)"
+    allowed
+    assert_equal "$(mutated | jq -c '.spec.template.spec.futureField')" null
+}
+
+@test "threshold: an entry needs N of its keys, stops asking at N, and says how many verified" {
+    local both one
+    both="$(settings a b | jq -c '.verification.images[0].threshold = 2')"
+    evaluate "$(pod "$(image signed-ab)")" "$both"
+    allowed
+    assert_equal "$(verify_calls)" 2
+    assert_equal "$(verified_images | jq -r '.[].key')" "a, b"
+    evaluate "$(pod "$(image signed-a)")" "$both"
+    denied
+    [[ "$(message)" == *"1 of the 2 keys that the entry for \"$REGISTRY/*\" needs verified it (a); key b: "* ]] ||
+        { message >&2; return 1; }
+    # Two of three, the first two fail: the third is not asked.
+    one="$(settings rsa ed25519 a | jq -c '.verification.images[0].threshold = 2')"
+    evaluate "$(pod "$(image signed-a)")" "$one"
+    denied
+    assert_equal "$(verify_calls)" 2
+    [[ "$(message)" == *"0 of the 2 keys"*"not asked: a"* ]] || { message >&2; return 1; }
+}
+
 # ---- packaging: the stock tools read the metadata ---------------------------------
 
 @test "kwctl inspect: the annotated module carries its rules, mutating, context-aware resources and version" {

@@ -281,7 +281,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     let verdict = judge(
         &sites,
         rules,
-        policy.allow_unmatched_images,
+        policy.unmatched_images,
         policy.max_verifications,
         host,
     );

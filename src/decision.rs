@@ -2,7 +2,7 @@
 //! SCST-Sign's exact sentences, and the status recorded on the resource.
 
 use crate::reference::ImageRef;
-use crate::settings::Rules;
+use crate::settings::{Rules, UnmatchedImages};
 use crate::verification::{Host, Outcome, Verifier};
 use crate::workload::ImageSite;
 use std::collections::BTreeSet;
@@ -67,7 +67,8 @@ pub struct VerifiedSite {
     pub site: ImageSite,
     pub image: ImageRef,
     pub digest: String,
-    pub key: String,
+    /// The names of the keys that verified it, comma-separated.
+    pub keys: String,
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +97,7 @@ impl Verdict {
 pub fn judge<H: Host>(
     sites: &[ImageSite],
     rules: &Rules,
-    allow_unmatched: bool,
+    unmatched: UnmatchedImages,
     max_verifications: usize,
     host: &H,
 ) -> Verdict {
@@ -117,11 +118,11 @@ pub fn judge<H: Host>(
             }
         };
         match verifier.verify(&image) {
-            Outcome::Verified { digest, key } => verdict.verified.push(VerifiedSite {
+            Outcome::Verified { digest, keys } => verdict.verified.push(VerifiedSite {
                 site: site.clone(),
                 image,
                 digest,
-                key,
+                keys: keys.join(", "),
             }),
             Outcome::NotVerified { reasons } => {
                 if reported.insert(site.image.clone()) {
@@ -141,7 +142,10 @@ pub fn judge<H: Host>(
                     }
                 }
             }
-            Outcome::Unmatched if allow_unmatched => {
+            Outcome::Unmatched if unmatched == UnmatchedImages::Admit => {
+                verdict.unmatched_allowed = true;
+            }
+            Outcome::Unmatched if unmatched == UnmatchedImages::AdmitWithWarning => {
                 verdict.unmatched_allowed = true;
                 if reported.insert(site.image.clone()) {
                     verdict

@@ -10,6 +10,7 @@ pub mod decision;
 pub mod key_material;
 pub mod matching;
 pub mod mutation;
+pub mod peer_settings;
 pub mod raw_json;
 pub mod reference;
 pub mod settings;

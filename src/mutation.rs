@@ -27,7 +27,7 @@ pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
         .map(|v| {
             (
                 v.site.image.as_str(),
-                json!({"digest": v.digest, "key": v.key}),
+                json!({"digest": v.digest, "key": v.keys}),
             )
         })
         .collect();

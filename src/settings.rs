@@ -1,5 +1,6 @@
 //! Settings: the `spec` of an SCST-Sign ClusterImagePolicy plus a few keys of
-//! ours, read strictly and compiled into a [`Policy`].
+//! ours, or verify-image-signatures' `signatures` (see [`crate::peer_settings`]),
+//! read strictly and compiled into a [`Policy`].
 //!
 //! policy-server runs every request in a fresh instance of the module and
 //! never calls `validate` with settings that `validate_settings` refused. So
@@ -9,6 +10,7 @@
 //! still refusing anything it cannot read.
 
 use crate::matching::NamePattern;
+use crate::peer_settings::{compile_signatures, RawSignature};
 use crate::trust_roots::{check_certificate, check_public_key, TrustRoot};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +34,10 @@ pub struct RawSettings {
     /// Read the rules from the cluster's `image-policy` ClusterImagePolicy.
     pub cluster_image_policy: Option<bool>,
     pub max_verifications_per_request: Option<usize>,
+    /// verify-image-signatures' rules, instead of `verification`.
+    pub signatures: Option<Vec<RawSignature>>,
+    /// verify-image-signatures' pinning switch (default true: every kind).
+    pub modify_images_with_digest: Option<bool>,
 }
 
 /// `spec.verification` of a ClusterImagePolicy.
@@ -58,7 +64,7 @@ pub struct RawExcludeResources {
     pub namespaces: Vec<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawKey {
     pub name: String,
@@ -95,6 +101,8 @@ pub struct RawImage {
     /// Accepted so SCST-Sign policies load; the policy-server's own
     /// credentials are used to read registries.
     pub secret_ref: Option<RawSecretRef>,
+    /// How many distinct keys of the entry must verify an image (default 1).
+    pub threshold: Option<usize>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -131,23 +139,45 @@ pub enum RuleSource {
     Cluster,
 }
 
+/// What becomes of an image that no entry's pattern matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmatchedImages {
+    /// SCST-Sign's default: denied.
+    Deny,
+    /// SCST-Sign's `allow_unmatched_images: true`: admitted with a warning.
+    AdmitWithWarning,
+    /// verify-image-signatures: admitted; images no entry names are not its business.
+    Admit,
+}
+
 /// The validated settings, ready for admission.
 #[derive(Debug)]
 pub struct Policy {
     pub rules: RuleSource,
-    pub allow_unmatched_images: bool,
+    pub unmatched_images: UnmatchedImages,
     pub pin_digests: PinDigests,
     pub annotation_prefix: String,
     /// Most host verifications one request may cause; past it, deny.
     pub max_verifications: usize,
 }
 
-/// Compiled `verification`: keys by index, patterns ready to match.
+/// Compiled `verification` (or `signatures`): keys by index, patterns ready to match.
 #[derive(Debug)]
 pub struct Rules {
     pub excluded_namespaces: BTreeSet<String>,
     pub keys: Vec<NamedKey>,
     pub images: Vec<ImageRule>,
+    pub entries_needed: EntriesNeeded,
+}
+
+/// Which of the entries whose patterns match an image it must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntriesNeeded {
+    /// SCST-Sign: one is enough (with threshold 1 everywhere, any key of any
+    /// matching entry).
+    Any,
+    /// verify-image-signatures: every matching entry.
+    Every,
 }
 
 #[derive(Debug)]
@@ -159,8 +189,10 @@ pub struct NamedKey {
 #[derive(Debug)]
 pub struct ImageRule {
     pub pattern: NamePattern,
-    /// Indexes into [`Rules::keys`], in the order the entry lists them.
+    /// Indexes into [`Rules::keys`], distinct, in the order the entry lists them.
     pub keys: Vec<usize>,
+    /// How many of `keys` must verify an image: 1 (any-of) to all of them.
+    pub threshold: usize,
     pub annotations: Option<BTreeMap<String, String>>,
     /// The entry's `secretRef` as `namespace/name` (or `name`): accepted for
     /// SCST-Sign, never used (the host reads registries with its own
@@ -216,12 +248,16 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>, root: &str) -> S
     format!("{path}{message}")
 }
 
-pub fn compile_settings(raw: RawSettings, checks: Checks) -> Result<Policy, String> {
-    let annotation_prefix = raw
-        .annotation_prefix
-        .unwrap_or_else(|| DEFAULT_ANNOTATION_PREFIX.to_string());
-    check_annotation_prefix(&annotation_prefix).map_err(|e| format!("annotationPrefix: {e}"))?;
-
+pub fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, String> {
+    if let Some(signatures) = raw.signatures.take() {
+        return compile_peer_settings(raw, signatures, checks);
+    }
+    let annotation_prefix = annotation_prefix(raw.annotation_prefix)?;
+    if raw.modify_images_with_digest.is_some() {
+        return Err("modifyImagesWithDigest: goes with signatures (verify-image-signatures' \
+                    settings); with verification, use pinDigests"
+            .to_string());
+    }
     let rules = match (raw.cluster_image_policy.unwrap_or(false), raw.verification) {
         (true, Some(_)) => {
             return Err("clusterImagePolicy: true and verification cannot be set together: \
@@ -234,19 +270,62 @@ pub fn compile_settings(raw: RawSettings, checks: Checks) -> Result<Policy, Stri
         }
         (false, None) => RuleSource::None,
     };
-    let max_verifications = raw
-        .max_verifications_per_request
-        .unwrap_or(DEFAULT_MAX_VERIFICATIONS_PER_REQUEST);
-    if max_verifications == 0 {
-        return Err("maxVerificationsPerRequest: must be at least 1".to_string());
-    }
     Ok(Policy {
         rules,
-        allow_unmatched_images: raw.allow_unmatched_images.unwrap_or(false),
+        unmatched_images: match raw.allow_unmatched_images {
+            Some(true) => UnmatchedImages::AdmitWithWarning,
+            _ => UnmatchedImages::Deny,
+        },
         pin_digests: raw.pin_digests.unwrap_or_default(),
         annotation_prefix,
-        max_verifications,
+        max_verifications: max_verifications(raw.max_verifications_per_request)?,
     })
+}
+
+/// verify-image-signatures' settings, read as that policy reads them: every
+/// matching entry must pass, unmatched images are admitted, and
+/// `modifyImagesWithDigest` (default true) pins every kind. Its settings
+/// never mix with ours: the keys only SCST-Sign's shape has are refused.
+fn compile_peer_settings(
+    raw: RawSettings,
+    signatures: Vec<RawSignature>,
+    checks: Checks,
+) -> Result<Policy, String> {
+    let ours_only = [
+        ("verification", raw.verification.is_some()),
+        ("clusterImagePolicy", raw.cluster_image_policy.is_some()),
+        ("allowUnmatchedImages", raw.allow_unmatched_images.is_some()),
+        ("pinDigests", raw.pin_digests.is_some()),
+    ];
+    if let Some((field, _)) = ours_only.iter().find(|(_, set)| *set) {
+        return Err(format!(
+            "{field}: cannot be set together with signatures: the settings are either \
+             verify-image-signatures' (signatures, modifyImagesWithDigest) or SCST-Sign's (verification, ...)"
+        ));
+    }
+    Ok(Policy {
+        rules: RuleSource::Inline(compile_signatures(signatures, checks)?),
+        unmatched_images: UnmatchedImages::Admit,
+        pin_digests: match raw.modify_images_with_digest {
+            Some(false) => PinDigests::Never,
+            _ => PinDigests::All,
+        },
+        annotation_prefix: annotation_prefix(raw.annotation_prefix)?,
+        max_verifications: max_verifications(raw.max_verifications_per_request)?,
+    })
+}
+
+fn annotation_prefix(setting: Option<String>) -> Result<String, String> {
+    let prefix = setting.unwrap_or_else(|| DEFAULT_ANNOTATION_PREFIX.to_string());
+    check_annotation_prefix(&prefix).map_err(|e| format!("annotationPrefix: {e}"))?;
+    Ok(prefix)
+}
+
+fn max_verifications(setting: Option<usize>) -> Result<usize, String> {
+    match setting.unwrap_or(DEFAULT_MAX_VERIFICATIONS_PER_REQUEST) {
+        0 => Err("maxVerificationsPerRequest: must be at least 1".to_string()),
+        limit => Ok(limit),
+    }
 }
 
 /// Validates and compiles a `verification` block; `at` is its path for errors.
@@ -312,20 +391,19 @@ pub fn compile_verification(
             }
         }
         if let Some(annotations) = &image.annotations {
-            if let Some(empty) = annotations.keys().find(|k| k.is_empty()) {
-                return Err(format!(
-                    "{path}.annotations: annotation name {empty:?} must not be empty"
-                ));
-            }
+            check_annotations(&path, annotations)?;
         }
         if let Some(secret) = &image.secret_ref {
             if secret.name.is_empty() {
                 return Err(format!("{path}.secretRef.name: must not be empty"));
             }
         }
+        let threshold = check_threshold(image.threshold.unwrap_or(1), key_indexes.len())
+            .map_err(|e| format!("{path}.threshold: {e}"))?;
         images.push(ImageRule {
             pattern,
             keys: key_indexes,
+            threshold,
             annotations: image.annotations.filter(|a| !a.is_empty()),
             ignored_secret: image.secret_ref.map(|secret| match secret.namespace {
                 Some(namespace) => format!("{namespace}/{}", secret.name),
@@ -335,12 +413,40 @@ pub fn compile_verification(
     }
     Ok(Rules {
         excluded_namespaces,
+        entries_needed: EntriesNeeded::Any,
         keys,
         images,
     })
 }
 
-fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, String> {
+/// Signature annotations an entry requires: names must not be empty.
+pub(crate) fn check_annotations(
+    path: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    match annotations.keys().find(|k| k.is_empty()) {
+        Some(empty) => Err(format!(
+            "{path}.annotations: annotation name {empty:?} must not be empty"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// N of M: at least one key, and no more than the entry names.
+fn check_threshold(threshold: usize, distinct_keys: usize) -> Result<usize, String> {
+    if threshold == 0 {
+        return Err("must be at least 1".to_string());
+    }
+    if threshold > distinct_keys {
+        return Err(format!(
+            "{threshold} keys must verify, but the entry names only {distinct_keys} distinct key{}",
+            if distinct_keys == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(threshold)
+}
+
+pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, String> {
     let full = checks == Checks::Full;
     let sources = [
         key.public_key.is_some(),

@@ -247,6 +247,87 @@ fn any_of_keys_stops_at_the_first_that_verifies() {
     );
 }
 
+/// An entry that needs 2 of its 3 keys (`threshold: 2`).
+fn two_of_three() -> Value {
+    json!({"verification": {
+        "keys": [
+            {"name": "build", "publicKey": key("p256.pub")},
+            {"name": "security", "publicKey": key("p384.pub")},
+            {"name": "release", "publicKey": key("rsa2048.pub")}
+        ],
+        "images": [{"namePattern": "registry.example.org/*", "threshold": 2,
+            "keys": [{"name": "build"}, {"name": "security"}, {"name": "release"}]}]
+    }})
+}
+
+#[test]
+fn threshold_admits_with_n_keys_and_stops_asking_once_they_verified() {
+    let host = FakeHost::new()
+        .sign(SIGNED, &key("p256.pub"))
+        .sign(SIGNED, &key("p384.pub"))
+        .sign(SIGNED, &key("rsa2048.pub"));
+    let admitted = validate(&host, &pod(&[SIGNED]), &two_of_three());
+    assert!(admitted.accepted, "{:?}", admitted.message);
+    assert_eq!(host.verify_calls(), 2, "the third key is not asked");
+    let verified: Value =
+        serde_json::from_str(annotation(&admitted, "verified-images").unwrap()).unwrap();
+    assert_eq!(verified[SIGNED]["key"], "build, security");
+
+    // The first key fails: the other two still make it.
+    let host = FakeHost::new()
+        .sign(SIGNED, &key("p384.pub"))
+        .sign(SIGNED, &key("rsa2048.pub"));
+    let admitted = validate(&host, &pod(&[SIGNED]), &two_of_three());
+    assert!(admitted.accepted, "{:?}", admitted.message);
+    assert_eq!(host.verify_calls(), 3);
+}
+
+#[test]
+fn threshold_denies_with_the_count_and_stops_when_it_cannot_be_reached() {
+    // One of three verifies: all three are asked, the message counts.
+    let host = FakeHost::new().sign(SIGNED, &key("p256.pub"));
+    let denied = validate(&host, &pod(&[SIGNED]), &two_of_three());
+    assert!(!denied.accepted);
+    assert_eq!(host.verify_calls(), 3);
+    assert_eq!(
+        denied.message.as_deref(),
+        Some(
+            format!(
+                "The image: {SIGNED} is not signed. 1 of the 2 keys that the entry for \
+                 \"registry.example.org/*\" needs verified it (build); \
+                 key security: no signature of {SIGNED} satisfies the constraints; \
+                 key release: no signature of {SIGNED} satisfies the constraints"
+            )
+            .as_str()
+        )
+    );
+
+    // The first two fail: two can no longer verify, the third is not asked.
+    let host = FakeHost::new().sign(SIGNED, &key("rsa2048.pub"));
+    let denied = validate(&host, &pod(&[SIGNED]), &two_of_three());
+    assert!(!denied.accepted);
+    assert_eq!(host.verify_calls(), 2);
+    let message = denied.message.unwrap();
+    assert!(
+        message.contains("0 of the 2 keys that the entry for \"registry.example.org/*\" needs verified it, not asked: release"),
+        "{message}"
+    );
+}
+
+#[test]
+fn threshold_one_is_the_scst_any_of_with_its_exact_message() {
+    let mut settings = two_of_three();
+    settings["verification"]["images"][0]["threshold"] = json!(1);
+    let host = FakeHost::new().sign(SIGNED, &key("p384.pub"));
+    assert!(validate(&host, &pod(&[SIGNED]), &settings).accepted);
+    assert_eq!(host.verify_calls(), 2);
+    let denied = validate(&FakeHost::new(), &pod(&[SIGNED]), &settings);
+    assert!(denied
+        .message
+        .unwrap()
+        .starts_with(&format!("The image: {SIGNED} is not signed. key build: ")));
+}
+
 #[test]
 fn one_host_question_per_distinct_image_and_key() {
     // Four spellings of one image in six containers, plus an unrelated image.

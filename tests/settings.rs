@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use signed_images_policy::admission::validate_settings;
-use signed_images_policy::settings::{parse_settings, PinDigests, RuleSource};
+use signed_images_policy::settings::{parse_settings, PinDigests, RuleSource, UnmatchedImages};
 
 fn check(settings: &Value) -> Result<(), String> {
     let response = validate_settings(settings.to_string().as_bytes());
@@ -52,7 +52,7 @@ fn empty_settings_mean_no_policy() {
     }
     let policy = parse_settings("{}").unwrap();
     assert!(matches!(policy.rules, RuleSource::None));
-    assert!(!policy.allow_unmatched_images);
+    assert_eq!(policy.unmatched_images, UnmatchedImages::Deny);
     assert_eq!(policy.pin_digests, PinDigests::Pods);
     assert_eq!(policy.annotation_prefix, "image-policy.signing");
 }
@@ -65,7 +65,7 @@ fn allow_unmatched_images_under_every_name() {
         "warn_on_unmatched",
     ] {
         let policy = parse_settings(&json!({ name: true }).to_string()).unwrap();
-        assert!(policy.allow_unmatched_images, "{name}");
+        assert_eq!(policy.unmatched_images, UnmatchedImages::AdmitWithWarning, "{name}");
     }
     assert_rejected(
         json!({"allowUnmatchedImages": true, "warn_on_unmatched": false}),
@@ -270,4 +270,30 @@ fn readme_examples_are_the_test_settings() {
             "README.md must show test_data/settings/{name} verbatim"
         );
     }
+}
+
+#[test]
+fn threshold_must_be_between_one_and_the_distinct_keys_named() {
+    let entry = |threshold: Value, keys: Value| {
+        json!({"verification": {
+            "keys": [{"name": "a", "publicKey": key("p256.pub")}, {"name": "b", "publicKey": key("p384.pub")}],
+            "images": [{"namePattern": "*", "threshold": threshold, "keys": keys}]
+        }})
+    };
+    let both = json!([{"name": "a"}, {"name": "b"}]);
+    assert!(check(&entry(json!(2), both.clone())).is_ok());
+    assert_rejected(
+        entry(json!(0), both.clone()),
+        "verification.images[0].threshold: must be at least 1",
+    );
+    assert_rejected(
+        entry(json!(3), both),
+        "verification.images[0].threshold: 3 keys must verify, but the entry names only 2 distinct keys",
+    );
+    // A key named twice counts once.
+    assert_rejected(
+        entry(json!(2), json!([{"name": "a"}, {"name": "a"}])),
+        "the entry names only 1 distinct key",
+    );
+    assert_rejected(entry(json!(-1), json!([{"name": "a"}])), "verification.images[0].threshold: invalid value");
 }
