@@ -16,35 +16,21 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One entry of `signatures`: an image pattern and exactly one kind of key.
+/// `keyless` entries are `{issuer, subject}`, `keylessPrefix` entries
+/// `{issuer, urlPrefix}` (verify-image-signatures spells it `url_prefix`;
+/// both are read).
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSignature {
     pub image: String,
     pub pub_keys: Option<Vec<String>>,
-    pub keyless: Option<Vec<RawKeylessInfo>>,
-    pub keyless_prefix: Option<Vec<RawKeylessPrefixInfo>>,
+    pub keyless: Option<Vec<RawKeyless>>,
+    pub keyless_prefix: Option<Vec<RawKeyless>>,
     pub github_actions: Option<RawGithubActions>,
     pub certificates: Option<Vec<String>>,
     pub certificate_chain: Option<Vec<String>>,
     pub require_rekor_bundle: Option<bool>,
     pub annotations: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct RawKeylessInfo {
-    pub issuer: String,
-    pub subject: String,
-}
-
-/// verify-image-signatures reads this with the SDK's field names
-/// (`url_prefix`); `urlPrefix`, as everywhere else, is read too.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawKeylessPrefixInfo {
-    pub issuer: String,
-    #[serde(alias = "url_prefix")]
-    pub url_prefix: String,
 }
 
 /// Compiles `signatures`. A key listed by several entries is one key, so the
@@ -104,84 +90,91 @@ pub fn compile_signatures(signatures: Vec<RawSignature>, checks: Checks) -> Resu
 /// in our key shape so that they are checked exactly as ours are.
 fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, String> {
     let kinds = [
-        entry.pub_keys.is_some(),
-        entry.keyless.is_some(),
-        entry.keyless_prefix.is_some(),
-        entry.github_actions.is_some(),
-        entry.certificates.is_some(),
+        ("pubKeys", entry.pub_keys.is_some()),
+        ("keyless", entry.keyless.is_some()),
+        ("keylessPrefix", entry.keyless_prefix.is_some()),
+        ("githubActions", entry.github_actions.is_some()),
+        ("certificates", entry.certificates.is_some()),
     ];
-    if kinds.iter().filter(|set| **set).count() != 1 {
-        return Err(format!(
-            "{path}: exactly one of pubKeys, keyless, keylessPrefix, githubActions or certificates must be set"
-        ));
-    }
-    if entry.certificates.is_none()
+    let kind = match kinds.iter().filter(|(_, set)| *set).collect::<Vec<_>>()[..] {
+        [(kind, _)] => *kind,
+        _ => {
+            return Err(format!(
+                "{path}: exactly one of pubKeys, keyless, keylessPrefix, githubActions or certificates must be set"
+            ))
+        }
+    };
+    if kind != "certificates"
         && (entry.certificate_chain.is_some() || entry.require_rekor_bundle.is_some())
     {
         return Err(format!(
             "{path}: certificateChain and requireRekorBundle go with certificates"
         ));
     }
-    let key = |name: String| RawKey {
-        name,
-        ..RawKey::default()
-    };
+    let mut keys: Vec<RawKey> = Vec::new();
     if let Some(github) = entry.github_actions {
-        let mut raw = key(format!("{path}.githubActions"));
-        raw.github_actions = Some(github);
-        return Ok(vec![(raw.name.clone(), raw)]);
+        keys.push(RawKey {
+            github_actions: Some(github),
+            ..RawKey::default()
+        });
     }
-    let mut out = Vec::new();
-    if let Some(pems) = entry.pub_keys {
-        for (name, pem) in listed(path, "pubKeys", pems)? {
-            let mut raw = key(name.clone());
-            raw.public_key = Some(pem);
-            out.push((name, raw));
+    for public_key in entry.pub_keys.into_iter().flatten() {
+        keys.push(RawKey {
+            public_key: Some(public_key),
+            ..RawKey::default()
+        });
+    }
+    for (identity, wanted) in entry
+        .keyless
+        .into_iter()
+        .flatten()
+        .map(|k| (k, "subject"))
+        .chain(
+            entry
+                .keyless_prefix
+                .into_iter()
+                .flatten()
+                .map(|k| (k, "urlPrefix")),
+        )
+    {
+        // Each list has its own field: a keyless entry with a urlPrefix
+        // would otherwise be read as a prefix match.
+        let has = if wanted == "subject" {
+            &identity.subject
+        } else {
+            &identity.url_prefix
+        };
+        if has.is_none() || identity.subject.is_some() == identity.url_prefix.is_some() {
+            return Err(format!(
+                "{path}.{kind}: every entry needs issuer and {wanted}, and nothing else"
+            ));
         }
+        keys.push(RawKey {
+            keyless: Some(identity),
+            ..RawKey::default()
+        });
     }
-    if let Some(identities) = entry.keyless {
-        for (name, identity) in listed(path, "keyless", identities)? {
-            let mut raw = key(name.clone());
-            raw.keyless = Some(RawKeyless {
-                issuer: identity.issuer,
-                subject: Some(identity.subject),
-                url_prefix: None,
-            });
-            out.push((name, raw));
-        }
+    for certificate in entry.certificates.into_iter().flatten() {
+        keys.push(RawKey {
+            certificate: Some(certificate),
+            certificate_chain: entry.certificate_chain.clone(),
+            require_rekor_bundle: entry.require_rekor_bundle,
+            ..RawKey::default()
+        });
     }
-    if let Some(prefixes) = entry.keyless_prefix {
-        for (name, prefix) in listed(path, "keylessPrefix", prefixes)? {
-            let mut raw = key(name.clone());
-            raw.keyless = Some(RawKeyless {
-                issuer: prefix.issuer,
-                subject: None,
-                url_prefix: Some(prefix.url_prefix),
-            });
-            out.push((name, raw));
-        }
+    if keys.is_empty() {
+        return Err(format!("{path}.{kind}: must list at least one"));
     }
-    if let Some(certificates) = entry.certificates {
-        for (name, certificate) in listed(path, "certificates", certificates)? {
-            let mut raw = key(name.clone());
-            raw.certificate = Some(certificate);
-            raw.certificate_chain = entry.certificate_chain.clone();
-            raw.require_rekor_bundle = entry.require_rekor_bundle;
-            out.push((name, raw));
-        }
-    }
-    Ok(out)
-}
-
-/// A list of keys with the path of each; an empty list is refused (an entry
-/// that names no key could never be satisfied, or would be read as "none needed").
-fn listed<T>(path: &str, field: &str, items: Vec<T>) -> Result<Vec<(String, T)>, String> {
-    if items.is_empty() {
-        return Err(format!("{path}.{field}: must list at least one"));
-    }
-    Ok(items
+    let single = kind == "githubActions";
+    Ok(keys
         .into_iter()
         .enumerate()
-        .map(|(i, item)| (format!("{path}.{field}[{i}]"), item))
+        .map(|(i, mut key)| {
+            key.name = match single {
+                true => format!("{path}.{kind}"),
+                false => format!("{path}.{kind}[{i}]"),
+            };
+            (key.name.clone(), key)
+        })
         .collect())
 }

@@ -81,6 +81,8 @@ pub struct RawKey {
 pub struct RawKeyless {
     pub issuer: String,
     pub subject: Option<String>,
+    /// verify-image-signatures' settings spell it `url_prefix`.
+    #[serde(alias = "url_prefix")]
     pub url_prefix: Option<String>,
 }
 
@@ -254,9 +256,11 @@ pub fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, 
     }
     let annotation_prefix = annotation_prefix(raw.annotation_prefix)?;
     if raw.modify_images_with_digest.is_some() {
-        return Err("modifyImagesWithDigest: goes with signatures (verify-image-signatures' \
+        return Err(
+            "modifyImagesWithDigest: goes with signatures (verify-image-signatures' \
                     settings); with verification, use pinDigests"
-            .to_string());
+                .to_string(),
+        );
     }
     let rules = match (raw.cluster_image_policy.unwrap_or(false), raw.verification) {
         (true, Some(_)) => {

@@ -89,7 +89,11 @@ impl<'a, H: Host> Verifier<'a, H> {
 
     fn verify_uncached(&mut self, image: &ImageRef, canonical: &str) -> Outcome {
         let rules = self.rules;
-        let mut matching = rules.images.iter().filter(|r| r.pattern.matches(image)).peekable();
+        let mut matching = rules
+            .images
+            .iter()
+            .filter(|r| r.pattern.matches(image))
+            .peekable();
         if matching.peek().is_none() {
             return Outcome::Unmatched;
         }
@@ -100,7 +104,8 @@ impl<'a, H: Host> Verifier<'a, H> {
             match self.check_entry(rule, image, canonical, &mut answers) {
                 EntryOutcome::OverLimit => return Outcome::OverLimit { limit: self.limit },
                 EntryOutcome::Passed { digest, keys } => {
-                    let (first_digest, all_keys) = passed.get_or_insert((digest.clone(), Vec::new()));
+                    let (first_digest, all_keys) =
+                        passed.get_or_insert((digest.clone(), Vec::new()));
                     if *first_digest != digest {
                         return Outcome::NotVerified {
                             reasons: vec![format!(
@@ -195,7 +200,10 @@ impl<'a, H: Host> Verifier<'a, H> {
             },
             _ if needed == 1 => EntryOutcome::Failed { reasons },
             _ => {
-                let names: Vec<&str> = verified.iter().map(|&k| self.rules.keys[k].name.as_str()).collect();
+                let names: Vec<&str> = verified
+                    .iter()
+                    .map(|&k| self.rules.keys[k].name.as_str())
+                    .collect();
                 let mut count = format!(
                     "{} of the {needed} keys that the entry for {:?} needs verified it",
                     verified.len(),

@@ -329,6 +329,36 @@ fn threshold_one_is_the_scst_any_of_with_its_exact_message() {
 }
 
 #[test]
+fn the_threshold_example_needs_two_of_three_for_release_images() {
+    let settings = settings_file("threshold.yaml");
+    let release = "registry.example.org/release/app:1.0";
+    let build_only = FakeHost::new().sign(release, &key("p256.pub"));
+    assert!(!validate(&build_only, &pod(&[release]), &settings).accepted);
+    let build_and_security = build_only.sign(release, &key("p384.pub"));
+    assert!(validate(&build_and_security, &pod(&[release]), &settings).accepted);
+    // Development images: the build system's signature is enough.
+    let dev = "registry.example.org/dev/app:1.0";
+    let other = FakeHost::new().sign(dev, &key("p256.pub"));
+    assert!(validate(&other, &pod(&[dev]), &settings).accepted);
+}
+
+#[test]
+fn the_verify_image_signatures_example_needs_both_keys() {
+    let settings = settings_file("verify-image-signatures.yaml");
+    let release = "registry.example.org/release/app:1.0";
+    let one = FakeHost::new().sign(release, &key("p256.pub"));
+    assert!(!validate(&one, &pod(&[release]), &settings).accepted);
+    let both = one.sign(release, &key("p384.pub"));
+    let admitted = validate(&both, &pod(&[release]), &settings);
+    assert!(admitted.accepted, "{:?}", admitted.message);
+    // modifyImagesWithDigest: true pins the Pod.
+    assert_eq!(
+        admitted.mutated_object.unwrap()["spec"]["containers"][0]["image"],
+        format!("{release}@{}", digest_of(release))
+    );
+}
+
+#[test]
 fn one_host_question_per_distinct_image_and_key() {
     // Four spellings of one image in six containers, plus an unrelated image.
     let settings = one_key_settings("nginx");

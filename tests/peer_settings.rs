@@ -101,7 +101,10 @@ fn modify_images_with_digest_pins_every_kind_by_default_and_never_when_false() {
         assert!(admitted.accepted, "{kind}: {:?}", admitted.message);
         let object = admitted.mutated_object.expect("mutated");
         assert!(object.to_string().contains(&pinned), "{kind}: {object}");
-        assert!(!object.to_string().contains(&format!("\"{IMAGE}\"")), "{kind}");
+        assert!(
+            !object.to_string().contains(&format!("\"{IMAGE}\"")),
+            "{kind}"
+        );
 
         let mut settings = peer_settings(&["p256.pub"]);
         settings["modifyImagesWithDigest"] = json!(false);
@@ -116,17 +119,32 @@ fn modify_images_with_digest_pins_every_kind_by_default_and_never_when_false() {
 fn each_kind_of_key_is_asked_as_that_kind() {
     let issuer = "https://token.actions.githubusercontent.com";
     let cases = [
-        (json!({"keyless": [{"issuer": issuer, "subject": "me@example.org"}]}),
-            format!("{issuer}|me@example.org"), "SigstoreKeylessVerify"),
-        (json!({"keylessPrefix": [{"issuer": issuer, "urlPrefix": "https://github.com/org/"}]}),
-            format!("{issuer}|https://github.com/org/"), "SigstoreKeylessPrefixVerify"),
+        (
+            json!({"keyless": [{"issuer": issuer, "subject": "me@example.org"}]}),
+            format!("{issuer}|me@example.org"),
+            "SigstoreKeylessVerify",
+        ),
+        (
+            json!({"keylessPrefix": [{"issuer": issuer, "urlPrefix": "https://github.com/org/"}]}),
+            format!("{issuer}|https://github.com/org/"),
+            "SigstoreKeylessPrefixVerify",
+        ),
         // verify-image-signatures' own spelling of the same field.
-        (json!({"keylessPrefix": [{"issuer": issuer, "url_prefix": "https://github.com/org/"}]}),
-            format!("{issuer}|https://github.com/org/"), "SigstoreKeylessPrefixVerify"),
-        (json!({"githubActions": {"owner": "org", "repo": "app"}}),
-            "github|org|app".to_string(), "SigstoreGithubActionsVerify"),
-        (json!({"certificates": [test_data("keys/signer.crt")], "requireRekorBundle": false}),
-            test_data("keys/signer.crt"), "SigstoreCertificateVerify"),
+        (
+            json!({"keylessPrefix": [{"issuer": issuer, "url_prefix": "https://github.com/org/"}]}),
+            format!("{issuer}|https://github.com/org/"),
+            "SigstoreKeylessPrefixVerify",
+        ),
+        (
+            json!({"githubActions": {"owner": "org", "repo": "app"}}),
+            "github|org|app".to_string(),
+            "SigstoreGithubActionsVerify",
+        ),
+        (
+            json!({"certificates": [test_data("keys/signer.crt")], "requireRekorBundle": false}),
+            test_data("keys/signer.crt"),
+            "SigstoreCertificateVerify",
+        ),
     ];
     for (keys, signer, question_type) in cases {
         let mut entry = keys.clone();

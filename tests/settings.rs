@@ -39,6 +39,8 @@ fn every_settings_file_loads() {
         "full.yaml",
         "allow-unmatched.yaml",
         "cluster.yaml",
+        "threshold.yaml",
+        "verify-image-signatures.yaml",
     ] {
         check(&settings_file(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
@@ -65,7 +67,11 @@ fn allow_unmatched_images_under_every_name() {
         "warn_on_unmatched",
     ] {
         let policy = parse_settings(&json!({ name: true }).to_string()).unwrap();
-        assert_eq!(policy.unmatched_images, UnmatchedImages::AdmitWithWarning, "{name}");
+        assert_eq!(
+            policy.unmatched_images,
+            UnmatchedImages::AdmitWithWarning,
+            "{name}"
+        );
     }
     assert_rejected(
         json!({"allowUnmatchedImages": true, "warn_on_unmatched": false}),
@@ -263,6 +269,8 @@ fn readme_examples_are_the_test_settings() {
         "full.yaml",
         "allow-unmatched.yaml",
         "cluster.yaml",
+        "threshold.yaml",
+        "verify-image-signatures.yaml",
     ] {
         let example = test_data(&format!("settings/{name}"));
         assert!(
@@ -295,5 +303,8 @@ fn threshold_must_be_between_one_and_the_distinct_keys_named() {
         entry(json!(2), json!([{"name": "a"}, {"name": "a"}])),
         "the entry names only 1 distinct key",
     );
-    assert_rejected(entry(json!(-1), json!([{"name": "a"}])), "verification.images[0].threshold: invalid value");
+    assert_rejected(
+        entry(json!(-1), json!([{"name": "a"}])),
+        "verification.images[0].threshold: invalid value",
+    );
 }
