@@ -114,6 +114,9 @@ cases=(
     "(d) Deployment, 50 containers over 5 signed images|ours-a|peer-a|fleet|2"
     "(e) validate_settings, a policy with two keys|ours-ab|peer-ab|signed|1"
     "(f) pods/status UPDATE (ours: the annotation guard)|ours-a|peer-a|status|2"
+    # The same settings file for both: ours reads verify-image-signatures' settings.
+    "(g) Pod, one signed image, the peer's settings file for both|peer-a|peer-a|signed|2"
+    "(h) Deployment, 50 containers, the peer's settings file for both|peer-a|peer-a|fleet|2"
 )
 
 echo "kwctl $(kwctl --version | head -n 1 | awk '{ print $NF }'), KWCTL_FRESH_INSTANCE=1, registry $registry;" \

@@ -164,3 +164,36 @@ fn a_cluster_that_cannot_be_read_denies() {
         Some("cannot read ClusterImagePolicy \"image-policy\": the API server is unreachable")
     );
 }
+
+#[test]
+fn a_threshold_in_the_cluster_resource_is_applied_and_checked() {
+    let mut resource = example_resource();
+    let spec = &mut resource["spec"]["verification"];
+    spec["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "second-key", "publicKey": key("p384.pub")}));
+    spec["images"][0]["keys"] = json!([{"name": "first-key"}, {"name": "second-key"}]);
+    spec["images"][0]["threshold"] = json!(2);
+    let one_key = host_with(resource.clone());
+    let denied = validate(&one_key, &pod(&[SIGNED]), &cluster_settings());
+    assert!(!denied.accepted);
+    assert!(denied.message.unwrap().contains("1 of the 2 keys"));
+    let both = FakeHost::new()
+        .sign(SIGNED, &key("p256.pub"))
+        .sign(SIGNED, &key("p384.pub"))
+        .with_resource(resource.clone());
+    assert!(validate(&both, &pod(&[SIGNED]), &cluster_settings()).accepted);
+
+    // A threshold above the keys named makes the resource invalid: everything is refused.
+    resource["spec"]["verification"]["images"][0]["threshold"] = json!(3);
+    let denied = validate(&host_with(resource), &pod(&[SIGNED]), &cluster_settings());
+    assert!(!denied.accepted);
+    assert!(
+        denied
+            .message
+            .unwrap()
+            .contains("images[0].threshold: 3 keys must verify"),
+        "the field is named"
+    );
+}

@@ -200,3 +200,19 @@ fn our_keys_that_apply_to_both_shapes_are_accepted() {
     let response = validate_settings(settings.to_string().as_bytes());
     assert!(response.valid, "{:?}", response.message);
 }
+
+#[test]
+fn the_verification_limit_applies_to_this_shape_too() {
+    let mut settings = peer_settings(&["p256.pub", "p384.pub"]);
+    settings["maxVerificationsPerRequest"] = json!(1);
+    let host = FakeHost::new()
+        .sign(IMAGE, &key("p256.pub"))
+        .sign(IMAGE, &key("p384.pub"));
+    let denied = validate(&host, &pod(&[IMAGE]), &settings);
+    assert!(!denied.accepted, "all-of two keys needs two verifications");
+    assert_eq!(host.verify_calls(), 1);
+    assert!(denied
+        .message
+        .unwrap()
+        .contains("maxVerificationsPerRequest"));
+}

@@ -1,9 +1,12 @@
 //! questions-ui.yml (the settings form of Kubewarden's UI for Rancher) and the
 //! settings the policy reads cannot drift apart:
 //!
-//! - every question is a setting of the right type: one document that answers
-//!   every question passes the policy's full validation, which refuses unknown
-//!   fields and values of the wrong type;
+//! - every question is a setting of the right type: the settings come in two
+//!   shapes that never mix (SCST-Sign's and verify-image-signatures'), so one
+//!   document per shape answers every question of that shape's settings and of
+//!   the settings both share, and passes the policy's full validation, which
+//!   refuses unknown fields and values of the wrong type; together the two
+//!   documents answer every question;
 //! - every setting has a question: the settings are read from the strict
 //!   parser's own "unknown field `zzz_probe`, expected one of ..." errors,
 //!   not from a list written here.
@@ -260,52 +263,74 @@ fn question_schema(questions: &Value) -> BTreeMap<String, Kind> {
 
 /// Which questions each entry of a list answers, where the policy allows
 /// only some of an entry's fields together; elsewhere one entry answers
-/// every question. Required questions are answered in every entry (inside
-/// a nested object, whenever that object is). A key has exactly one source,
-/// keyless takes subject or urlPrefix, and certificateChain and
-/// requireRekorBundle go with certificate.
-const ENTRIES: &[(&str, &[&[&str]])] = &[(
-    "verification.keys",
-    &[
-        &["publicKey"],
-        &["keyless.issuer", "keyless.subject"],
-        &["keyless.issuer", "keyless.urlPrefix"],
-        &["githubActions.owner", "githubActions.repo"],
-        &["certificate", "certificateChain", "requireRekorBundle"],
-    ],
-)];
+/// every question. An entry answers the questions it names, the questions
+/// no entry of the list names, and the required ones (inside a nested
+/// object, whenever that object is). A key (of `signatures`: an entry's
+/// keys) has exactly one source, keyless takes subject or urlPrefix, and
+/// certificateChain and requireRekorBundle go with certificate(s).
+const ENTRIES: &[(&str, &[&[&str]])] = &[
+    (
+        "verification.keys",
+        &[
+            &["publicKey"],
+            &["keyless.issuer", "keyless.subject"],
+            &["keyless.issuer", "keyless.urlPrefix"],
+            &["githubActions.owner", "githubActions.repo"],
+            &["certificate", "certificateChain", "requireRekorBundle"],
+        ],
+    ),
+    (
+        "signatures",
+        &[
+            &["pubKeys"],
+            &["keyless"],
+            &["keylessPrefix"],
+            &["githubActions.owner", "githubActions.repo"],
+            &["certificates", "certificateChain", "requireRekorBundle"],
+        ],
+    ),
+];
 
 /// A value for a setting that the full validation accepts: real key
-/// material, a well-formed pattern, key names that exist.
+/// material, a well-formed pattern, key names that exist. Chosen by the
+/// setting's own name, which means the same in both shapes.
 fn text_value(path: &[Step], keys_named: &mut usize) -> String {
     match show(path).as_str() {
         "verification.keys[].name" => {
             *keys_named += 1;
-            format!("key-{}", *keys_named - 1)
+            return format!("key-{}", *keys_named - 1);
         }
-        "verification.images[].keys[].name" => "key-0".to_string(),
-        "verification.keys[].publicKey" => key("p256.pub"),
-        "verification.keys[].certificate" | "verification.keys[].certificateChain[]" => {
-            key("signer.crt")
-        }
-        "verification.keys[].keyless.issuer" => {
-            "https://token.actions.githubusercontent.com".to_string()
-        }
-        "verification.keys[].keyless.subject" => {
+        "verification.images[].keys[].name" => return "key-0".to_string(),
+        _ => {}
+    }
+    let name = path
+        .iter()
+        .rev()
+        .find_map(|step| match step {
+            Step::Field(name) => Some(name.as_str()),
+            Step::Item => None,
+        })
+        .unwrap_or_default();
+    match name {
+        "publicKey" | "pubKeys" => key("p256.pub"),
+        "certificate" | "certificates" | "certificateChain" => key("signer.crt"),
+        "issuer" => "https://token.actions.githubusercontent.com".to_string(),
+        "subject" => {
             "https://github.com/my-org/my-repo/.github/workflows/release.yml@refs/heads/main"
                 .to_string()
         }
-        "verification.keys[].keyless.urlPrefix" => "https://github.com/my-org".to_string(),
-        "verification.images[].namePattern" => "registry.example.org/myproject/*".to_string(),
+        "urlPrefix" => "https://github.com/my-org".to_string(),
+        "namePattern" | "image" => "registry.example.org/myproject/*".to_string(),
         "annotationPrefix" => "signing.example.org".to_string(),
-        "verification.exclude.resources.namespaces[]" => "kube-system".to_string(),
+        "namespaces" => "kube-system".to_string(),
         _ => "example".to_string(),
     }
 }
 
 /// Builds a settings document answering every question with a value of the
 /// question's type, the way the UI builds one: a new list entry starts from
-/// the defaults of all its questions.
+/// the defaults of all its questions. It mixes the two shapes of settings,
+/// so the policy refuses it as a whole: [`shape_document`] keeps one shape.
 struct Answers {
     /// Which option every `enum` question takes (modulo its number of options).
     option: usize,
@@ -369,7 +394,9 @@ impl Answers {
         let default = &question["default"];
         match kind {
             "string" | "multiline" => json!(text_value(path, &mut self.keys_named)),
-            "boolean" => json!(default.as_bool().unwrap_or(true)),
+            // false when the default is null: `clusterImagePolicy: true` would
+            // clash with the inline rules answered next to it.
+            "boolean" => json!(default.as_bool().unwrap_or(false)),
             "int" => json!(default.as_i64().unwrap_or(1)),
             "enum" => {
                 let options = list(&question["options"]);
@@ -383,19 +410,24 @@ impl Answers {
             _ if kind.starts_with("sequence[") => {
                 let entry_path = child(path, Step::Item);
                 let entry_questions = list(&question["sequence_questions"]);
-                let plan = ENTRIES
+                let plan: &[&[&str]] = ENTRIES
                     .iter()
                     .find(|(at, _)| *at == show(path))
-                    .map(|(_, entries)| entries.to_vec());
+                    .map_or(&[&[]], |(_, entries)| entries);
+                // Whether `selected` names the question `variable` or one of its
+                // subquestions.
+                let names = |selected: &[&str], variable: &str| {
+                    selected
+                        .iter()
+                        .any(|s| *s == variable || s.starts_with(&format!("{variable}.")))
+                };
                 let mut entries = Vec::new();
-                for selected in plan.unwrap_or_else(|| vec![&[]]) {
-                    let all = selected.is_empty();
+                for selected in plan {
                     let answer = |q: &Value| {
                         let variable = text(q, "variable");
-                        all || q["required"] == true
-                            || selected
-                                .iter()
-                                .any(|s| *s == variable || s.starts_with(&format!("{variable}.")))
+                        q["required"] == true
+                            || names(selected, variable)
+                            || !plan.iter().any(|other| names(other, variable))
                     };
                     let mut entry = json!({});
                     self.fill(entry_questions, &entry_path, &answer, &mut entry);
@@ -420,6 +452,127 @@ fn set(object: &mut Value, variable: &str, value: Value) {
         at = &mut at[*part];
     }
     at[parts[parts.len() - 1]] = value;
+}
+
+/// The two shapes of settings, which the policy never reads mixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Shape {
+    /// SCST-Sign's: `verification` or `clusterImagePolicy`, and what goes with them.
+    ScstSign,
+    /// verify-image-signatures': `signatures`, and what goes with it.
+    VerifyImageSignatures,
+}
+
+const SHAPES: [Shape; 2] = [Shape::ScstSign, Shape::VerifyImageSignatures];
+
+/// verify-image-signatures' rules: the setting that makes settings that
+/// shape. Which shapes every other setting goes with is read from the
+/// policy ([`shapes`]).
+const PEER_RULES: &str = "signatures";
+
+/// The shapes each top-level setting of `everything` (the document that
+/// answers every question) goes with, as full validation says: SCST-Sign's
+/// when the policy accepts it alone, verify-image-signatures' when it
+/// accepts it next to `signatures`.
+fn shapes(everything: &Value) -> BTreeMap<String, BTreeSet<Shape>> {
+    let settings = everything.as_object().expect("settings are an object");
+    let rules = settings
+        .get(PEER_RULES)
+        .unwrap_or_else(|| panic!("no question answers {PEER_RULES}"));
+    let alone = json!({ PEER_RULES: rules });
+    if let Err(error) = parse_settings(&alone.to_string()) {
+        panic!(
+            "the policy refuses {PEER_RULES} answering every question of its entries: \
+             {error}\n{}",
+            serde_json::to_string_pretty(&alone).unwrap()
+        );
+    }
+    let read = |doc: &Value| parse_settings(&doc.to_string()).map(|_| ());
+    let mut out = BTreeMap::new();
+    for (name, value) in settings {
+        // `signatures` alone is verify-image-signatures' settings, not SCST-Sign's.
+        let alone = match name.as_str() {
+            PEER_RULES => Err(format!("{PEER_RULES} are the other shape's rules")),
+            _ => read(&json!({ name: value })),
+        };
+        let with_rules = read(&json!({ name: value, PEER_RULES: rules }));
+        let mut goes_with = BTreeSet::new();
+        if alone.is_ok() {
+            goes_with.insert(Shape::ScstSign);
+        }
+        if with_rules.is_ok() {
+            goes_with.insert(Shape::VerifyImageSignatures);
+        }
+        if let (Err(alone), Err(with_rules)) = (alone, with_rules) {
+            panic!(
+                "{name}, answered, is refused alone ({alone}) and next to {PEER_RULES} \
+                 ({with_rules}):\n{}",
+                serde_json::to_string_pretty(value).unwrap()
+            );
+        }
+        out.insert(name.clone(), goes_with);
+    }
+    out
+}
+
+/// Whether the UI writes the question's default as soon as the form shows
+/// it: a scalar field does; a list or a map is written once an entry is added.
+fn written_when_shown(question: &Value) -> bool {
+    ["string", "multiline", "boolean", "int", "enum"].contains(&text(question, "type"))
+}
+
+/// The settings of `shape`, the way the UI builds them: the answers to the
+/// questions of that shape's settings (taken from `everything`), and the
+/// default of every other question the UI writes when the form opens. With
+/// the paths of the questions it answers.
+fn shape_document(
+    questions: &Value,
+    everything: &Value,
+    answered: &BTreeSet<String>,
+    shapes: &BTreeMap<String, BTreeSet<Shape>>,
+    shape: Shape,
+) -> (Value, BTreeSet<String>) {
+    let in_shape = |path: &[Step]| match path.first() {
+        Some(Step::Field(name)) => shapes.get(name).is_some_and(|s| s.contains(&shape)),
+        _ => false,
+    };
+    let mut settings = json!({});
+    for (name, value) in everything.as_object().expect("settings are an object") {
+        if shapes[name].contains(&shape) {
+            settings[name] = value.clone();
+        }
+    }
+    let mut answered_here = BTreeSet::new();
+    for flat in flat_questions(questions) {
+        if in_shape(&flat.path) {
+            if answered.contains(&show(&flat.path)) {
+                answered_here.insert(show(&flat.path));
+            }
+        } else if flat.top_level && written_when_shown(flat.question) {
+            if let Some(default) = flat.question.get("default") {
+                set(
+                    &mut settings,
+                    text(flat.question, "variable"),
+                    default.clone(),
+                );
+            }
+        }
+    }
+    (settings, answered_here)
+}
+
+/// For each shape, its document and the questions it answers.
+fn shape_documents(questions: &Value, option: usize) -> Vec<(Shape, Value, BTreeSet<String>)> {
+    let (everything, answered) = Answers::document(questions, option);
+    let shapes = shapes(&everything);
+    SHAPES
+        .iter()
+        .map(|&shape| {
+            let (settings, answered_here) =
+                shape_document(questions, &everything, &answered, &shapes, shape);
+            (shape, settings, answered_here)
+        })
+        .collect()
 }
 
 fn enum_option_counts(questions: &Value) -> usize {
@@ -475,7 +628,12 @@ fn every_question_has_a_variable_label_type_group_and_description() {
                 "{at}: sequence without sequence_questions"
             );
             // The UI adds entries only to a list it starts from the default.
-            assert_eq!(q["default"], json!([]), "{at}: a sequence defaults to []");
+            // Inside a list entry a nested list is edited as YAML, and one
+            // that is a key's source starts out null (left out).
+            assert!(
+                q["default"] == json!([]) || (!flat.top_level && q["default"].is_null()),
+                "{at}: a sequence defaults to [] (inside a list entry, [] or null)"
+            );
         }
         if q.get("subquestions").is_some() {
             assert!(kind.starts_with("map["), "{at}: a container is a map[");
@@ -491,7 +649,7 @@ fn every_question_has_a_variable_label_type_group_and_description() {
 }
 
 #[test]
-fn a_document_answering_every_question_passes_full_validation() {
+fn a_document_per_settings_shape_passes_full_validation_and_both_answer_every_question() {
     let questions = questions();
     let paths: BTreeSet<String> = flat_questions(&questions)
         .iter()
@@ -506,27 +664,126 @@ fn a_document_answering_every_question_passes_full_validation() {
             );
         }
     }
+    assert!(
+        paths.contains(PEER_RULES),
+        "PEER_RULES names {PEER_RULES}, which is no question"
+    );
     // Every option of every enum, in turn.
     for option in 0..enum_option_counts(&questions) {
-        let (settings, answered) = Answers::document(&questions, option);
+        let (_, answered) = Answers::document(&questions, option);
         let skipped: Vec<&String> = paths.difference(&answered).collect();
         assert!(
             skipped.is_empty(),
             "questions left unanswered by the document (add them to ENTRIES): {skipped:?}"
         );
-        if let Err(error) = parse_settings(&settings.to_string()) {
-            panic!(
-                "the policy refuses settings answering every question: {error}\n{}",
-                serde_json::to_string_pretty(&settings).unwrap()
+        let mut covered = BTreeSet::new();
+        for (shape, settings, answered_here) in shape_documents(&questions, option) {
+            if let Err(error) = parse_settings(&settings.to_string()) {
+                panic!(
+                    "the policy refuses the settings answering every question of the \
+                     {shape:?} shape (the other questions at the defaults the UI \
+                     writes): {error}\n{}",
+                    serde_json::to_string_pretty(&settings).unwrap()
+                );
+            }
+            covered.extend(answered_here);
+        }
+        let neither: Vec<&String> = paths.difference(&covered).collect();
+        assert!(
+            neither.is_empty(),
+            "questions answered by neither shape's document: {neither:?}"
+        );
+    }
+}
+
+/// Fields the strict reader knows at a path only because the object there
+/// is read with the same type as elsewhere (`signatures[].keyless[]` and
+/// `signatures[].keylessPrefix[]` are read as the keyless of
+/// `verification.keys`), and that the full validation always refuses there:
+/// no settings, so no questions. [`fields_read_but_never_valid_are_refused`]
+/// proves each refused.
+const READ_BUT_NEVER_VALID: &[&str] = &[
+    "signatures[].keyless[].urlPrefix",
+    "signatures[].keylessPrefix[].subject",
+];
+
+/// The settings: what the strict reader knows, less [`READ_BUT_NEVER_VALID`].
+fn settings_read() -> BTreeMap<String, Kind> {
+    let mut settings = BTreeMap::new();
+    settings_schema(&[], &mut settings);
+    for path in READ_BUT_NEVER_VALID {
+        assert_eq!(
+            settings.remove(*path),
+            Some(Kind::Value),
+            "READ_BUT_NEVER_VALID names {path}, which the strict reader does not read as a value"
+        );
+    }
+    settings
+}
+
+#[test]
+fn fields_read_but_never_valid_are_refused() {
+    let questions = questions();
+    let documents = shape_documents(&questions, 0);
+    for path in READ_BUT_NEVER_VALID {
+        let path: Path = path
+            .split('.')
+            .flat_map(|part| match part.strip_suffix("[]") {
+                Some(name) => vec![Step::Field(name.to_string()), Step::Item],
+                None => vec![Step::Field(part.to_string())],
+            })
+            .collect();
+        let at = show(&path);
+        let value = json!(text_value(&path, &mut 0));
+        let mut tried = false;
+        for (shape, settings, _) in &documents {
+            let mut with_field = settings.clone();
+            if !insert(&mut with_field, &path, &value) {
+                continue;
+            }
+            tried = true;
+            parse_settings(&settings.to_string()).unwrap_or_else(|e| {
+                panic!(
+                    "the {shape:?} document is refused: {e} (a_document_per_settings_shape_\
+                     passes_full_validation_and_both_answer_every_question says more)"
+                )
+            });
+            read_strictly(&with_field)
+                .unwrap_or_else(|e| panic!("{at} = {value}: the strict reader refuses it: {e}"));
+            let error = parse_settings(&with_field.to_string())
+                .err()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{at} = {value} is valid in the {shape:?} document: a setting, \
+                         which needs a question"
+                    )
+                });
+            // Refused for the field, in the list it is in.
+            let list = path
+                .iter()
+                .rev()
+                .skip(2)
+                .find_map(|step| match step {
+                    Step::Field(name) => Some(name.as_str()),
+                    Step::Item => None,
+                })
+                .unwrap_or_default();
+            assert!(
+                error.contains(&format!(".{list}:")) || error.contains(&format!(".{list}[")),
+                "{at} = {value} is refused in the {shape:?} document, but not for {list}: {error}"
             );
         }
+        assert!(
+            tried,
+            "{at}: no document has an object to add it to that lacks it \
+             (a question answers it: then it is a setting)"
+        );
     }
 }
 
 #[test]
 fn question_paths_equal_the_settings_the_parser_accepts() {
-    let mut settings = BTreeMap::new();
-    settings_schema(&[], &mut settings);
+    let settings = settings_read();
     let asked = question_schema(&questions());
     let missing: Vec<&String> = settings
         .keys()
@@ -577,24 +834,32 @@ fn enum_options_are_exactly_the_values_the_parser_accepts() {
             read_strictly(&nest(&flat.path, json!(option)))
                 .unwrap_or_else(|e| panic!("{at}: {option:?} refused: {e}"));
         }
+        // null: a setting of one shape only, left out (see questions-ui.yml).
         assert!(
-            list(&flat.question["options"]).contains(&flat.question["default"]),
-            "{at}: the default is one of the options"
+            flat.question["default"].is_null()
+                || list(&flat.question["options"]).contains(&flat.question["default"]),
+            "{at}: the default is null or one of the options"
         );
     }
 }
 
 /// The UI writes a question's default when the user leaves it: it must be
 /// accepted and mean what leaving the setting out means (the policy's own
-/// default, or nothing).
+/// default, or nothing). Checked in the document of each shape the setting
+/// goes with: `threshold` = 1 with SCST-Sign's rules, `annotationPrefix` in
+/// both; a setting of one shape defaults to null, left out.
 #[test]
 fn defaults_mean_the_same_as_leaving_the_setting_out() {
     let questions = questions();
-    let (settings, _) = Answers::document(&questions, 0);
-    parse_settings(&settings.to_string()).expect(
-        "the document answering every question is refused \
-         (a_document_answering_every_question_passes_full_validation says why)",
-    );
+    let documents = shape_documents(&questions, 0);
+    for (shape, settings, _) in &documents {
+        parse_settings(&settings.to_string()).unwrap_or_else(|e| {
+            panic!(
+                "the {shape:?} document is refused: {e} (a_document_per_settings_shape_\
+                 passes_full_validation_and_both_answer_every_question says more)"
+            )
+        });
+    }
     for flat in flat_questions(&questions) {
         let q = flat.question;
         let at = show(&flat.path);
@@ -604,44 +869,80 @@ fn defaults_mean_the_same_as_leaving_the_setting_out() {
         let Some(default) = q.get("default") else {
             continue;
         };
-        let mut with_default = settings.clone();
-        let mut left_out = settings.clone();
-        let place = |doc: &mut Value, value: Option<Value>| {
-            assert!(
-                replace(doc, &flat.path, &value),
-                "{at} is not in the document"
-            )
-        };
-        place(&mut with_default, Some(default.clone()));
-        place(&mut left_out, None);
-        let read =
-            |doc: &Value| parse_settings(&doc.to_string()).map(|policy| format!("{policy:?}"));
-        let (with_default, left_out) = (read(&with_default), read(&left_out));
-        // A null default takes the place of a value the document needs (a
-        // key's only source): then both must fail alike.
-        if !default.is_null() {
-            if let Err(e) = &with_default {
-                panic!("{at} = {default}: {e}");
+        let mut checked = false;
+        for (shape, settings, answered) in &documents {
+            if !answered.contains(&at) {
+                continue;
             }
+            let mut with_default = settings.clone();
+            let mut left_out = settings.clone();
+            let place = |doc: &mut Value, value: Option<Value>| {
+                assert!(
+                    replace(doc, &flat.path, &value, true)
+                        || replace(doc, &flat.path, &value, false),
+                    "{at} is not in the {shape:?} document"
+                )
+            };
+            place(&mut with_default, Some(default.clone()));
+            place(&mut left_out, None);
+            let read =
+                |doc: &Value| parse_settings(&doc.to_string()).map(|policy| format!("{policy:?}"));
+            let (with_default, left_out) = (read(&with_default), read(&left_out));
+            // A null default takes the place of a value the document needs (a
+            // key's only source): then both must fail alike.
+            if !default.is_null() {
+                if let Err(e) = &with_default {
+                    panic!("{at} = {default} ({shape:?}): {e}");
+                }
+            }
+            assert_eq!(
+                with_default, left_out,
+                "{at} ({shape:?}): the default {default} is not what leaving it out means"
+            );
+            checked = true;
         }
-        assert_eq!(
-            with_default, left_out,
-            "{at}: the default {default} is not what leaving it out means"
-        );
+        assert!(checked, "{at} is answered in neither shape's document");
+    }
+}
+
+/// Adds `value` at `path` to the first list entry (or object) on the way that
+/// exists and lacks it; false when there is none.
+fn insert(doc: &mut Value, path: &[Step], value: &Value) -> bool {
+    match path {
+        [] => unreachable!(),
+        [Step::Field(name)] => match doc.as_object_mut() {
+            Some(object) if !object.contains_key(name) => {
+                object.insert(name.clone(), value.clone());
+                true
+            }
+            _ => false,
+        },
+        [Step::Field(name), rest @ ..] => match doc.get_mut(name) {
+            Some(inner) => insert(inner, rest, value),
+            None => false,
+        },
+        [Step::Item, rest @ ..] => match doc.as_array_mut() {
+            Some(entries) => entries.iter_mut().any(|entry| insert(entry, rest, value)),
+            None => false,
+        },
     }
 }
 
 /// Sets (or with `None` removes) the setting at `path` in the first list
-/// entry that has it; false when no entry has it.
-fn replace(doc: &mut Value, path: &[Step], value: &Option<Value>) -> bool {
+/// entry that has it (with `answered`, that has it not null: the entry that
+/// answered it rather than one that took its null default); false when no
+/// entry has it.
+fn replace(doc: &mut Value, path: &[Step], value: &Option<Value>, answered: bool) -> bool {
     match path {
         [] => unreachable!(),
         [Step::Field(name)] => {
             let Some(object) = doc.as_object_mut() else {
                 return false;
             };
-            if !object.contains_key(name) {
-                return false;
+            match object.get(name) {
+                None => return false,
+                Some(Value::Null) if answered => return false,
+                Some(_) => {}
             }
             match value {
                 Some(value) => object.insert(name.clone(), value.clone()),
@@ -650,11 +951,13 @@ fn replace(doc: &mut Value, path: &[Step], value: &Option<Value>) -> bool {
             true
         }
         [Step::Field(name), rest @ ..] => match doc.get_mut(name) {
-            Some(inner) => replace(inner, rest, value),
+            Some(inner) => replace(inner, rest, value, answered),
             None => false,
         },
         [Step::Item, rest @ ..] => match doc.as_array_mut() {
-            Some(entries) => entries.iter_mut().any(|entry| replace(entry, rest, value)),
+            Some(entries) => entries
+                .iter_mut()
+                .any(|entry| replace(entry, rest, value, answered)),
             None => false,
         },
     }
