@@ -76,14 +76,21 @@ fn put(request: &mut Value, place: &str, value: Value) {
 
 /// Settings shaped like the real ones, with any value anywhere.
 fn any_settings() -> impl Strategy<Value = Value> {
-    (any_json(), any_place_in_settings(), any::<bool>()).prop_map(|(value, place, whole)| {
-        let mut settings = settings_file("full.yaml");
-        if whole {
-            return value;
-        }
-        put(&mut settings, place, value);
-        settings
-    })
+    let bases = prop::sample::select(vec![
+        "full.yaml",
+        "threshold.yaml",
+        "verify-image-signatures.yaml",
+    ]);
+    (any_json(), any_place_in_settings(), any::<bool>(), bases).prop_map(
+        |(value, place, whole, base)| {
+            let mut settings = settings_file(base);
+            if whole {
+                return value;
+            }
+            put(&mut settings, place, value);
+            settings
+        },
+    )
 }
 
 fn any_place_in_settings() -> impl Strategy<Value = &'static str> {
@@ -104,6 +111,16 @@ fn any_place_in_settings() -> impl Strategy<Value = &'static str> {
         "/annotationPrefix",
         "/maxVerificationsPerRequest",
         "/clusterImagePolicy",
+        "/verification/images/0/threshold",
+        "/signatures",
+        "/signatures/0",
+        "/signatures/0/image",
+        "/signatures/0/pubKeys",
+        "/signatures/0/pubKeys/1",
+        "/signatures/1/keylessPrefix/0",
+        "/signatures/1/keylessPrefix/0/url_prefix",
+        "/signatures/0/certificates",
+        "/modifyImagesWithDigest",
     ])
 }
 
@@ -314,6 +331,42 @@ proptest! {
             (response.accepted, response.code, host.asked_images())
         };
         prop_assert_eq!(decide(&first), decide(&second), "pattern {}", pattern);
+    }
+
+    #[test]
+    fn a_threshold_admits_exactly_when_enough_keys_sign_and_asks_no_more_than_needed(
+        signed_by in prop::collection::vec(any::<bool>(), 1..5),
+        threshold in 1usize..5,
+    ) {
+        let names = ["p256.pub", "p384.pub", "rsa2048.pub", "ed25519.pub"];
+        let keys = signed_by.len();
+        prop_assume!(threshold <= keys);
+        let image = "registry.example.org/team/app:1.0";
+        let mut host = FakeHost::new();
+        for (i, signed) in signed_by.iter().enumerate() {
+            if *signed {
+                host = host.sign(image, &key(names[i]));
+            }
+        }
+        let settings = json!({"verification": {
+            "keys": (0..keys).map(|i| json!({"name": format!("k{i}"), "publicKey": key(names[i])})).collect::<Vec<_>>(),
+            "images": [{"namePattern": "registry.example.org/*", "threshold": threshold,
+                "keys": (0..keys).map(|i| json!({"name": format!("k{i}")})).collect::<Vec<_>>()}]
+        }});
+        let response = validate(&host, &pod(&[image]), &settings);
+        let signers = signed_by.iter().filter(|s| **s).count();
+        prop_assert_eq!(response.accepted, signers >= threshold);
+        // Keys are asked in order; asking stops once `threshold` verified or
+        // once the keys left cannot reach it.
+        let (mut asked, mut verified) = (0, 0);
+        for (i, signed) in signed_by.iter().enumerate() {
+            if verified == threshold || verified + (keys - i) < threshold {
+                break;
+            }
+            asked += 1;
+            verified += usize::from(*signed);
+        }
+        prop_assert_eq!(host.verify_calls(), asked);
     }
 
     #[test]
