@@ -9,8 +9,8 @@ use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2 as Question;
 use serde_json::{json, Value};
 use signed_images_policy::admission::validate;
+use signed_images_policy::host::Host;
 use signed_images_policy::settings::parse_settings;
-use signed_images_policy::verification::Host;
 use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -6,12 +6,12 @@
 
 use crate::cluster_policy;
 use crate::decision::{self, judge, Status, VerifiedSite};
+use crate::host::Host;
 use crate::mutation::{self, Changes};
 use crate::raw_json::{self, Fields, Object, Type};
 use crate::settings::{
     parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
 };
-use crate::verification::Host;
 use crate::workload::{api_group, find_images};
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use serde::{Deserialize, Serialize};

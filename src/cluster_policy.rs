@@ -1,8 +1,9 @@
 //! The cluster's `image-policy` ClusterImagePolicy, read through the host on
 //! every evaluation, as SCST-Sign's webhook did.
 
-use crate::settings::{compile_verification, from_json_strict, Checks, RawVerification, Rules};
-use crate::verification::Host;
+use crate::host::Host;
+use crate::settings::{compile_verification, Checks, RawVerification, Rules};
+use crate::strict_json::from_json_strict;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -1,9 +1,10 @@
 //! Decision: turns the outcome of every image into admit or deny, with
 //! SCST-Sign's exact sentences, and the status recorded on the resource.
 
+use crate::host::Host;
 use crate::reference::ImageRef;
 use crate::settings::{Rules, UnmatchedImages};
-use crate::verification::{Host, Outcome, Verifier};
+use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
 use std::collections::BTreeSet;
 

@@ -7,6 +7,7 @@
 pub mod admission;
 pub mod cluster_policy;
 pub mod decision;
+pub mod host;
 pub mod key_material;
 pub mod matching;
 pub mod mutation;
@@ -14,6 +15,7 @@ pub mod peer_settings;
 pub mod raw_json;
 pub mod reference;
 pub mod settings;
+pub mod strict_json;
 pub mod trust_roots;
 pub mod verification;
 pub mod workload;
@@ -21,7 +23,7 @@ pub mod workload;
 #[cfg(target_arch = "wasm32")]
 mod guest {
     use crate::admission;
-    use crate::verification::Host;
+    use crate::host::Host;
     use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
     use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
     use kubewarden_policy_sdk::protocol_version_guest;

@@ -6,7 +6,9 @@
 //! pattern's are normalised by the same rule ([`normalize_registry`]), and a
 //! `*` in the registry part only ever matches a host name, never a path.
 
-use crate::reference::{is_registry_component, normalize_registry, ImageRef, DOCKER_HUB};
+use crate::reference::{
+    is_registry_component, normalize_registry, split_tag, ImageRef, DOCKER_HUB,
+};
 use wildmatch::WildMatch;
 
 #[derive(Debug)]
@@ -114,18 +116,6 @@ impl NamePattern {
                     .repository_spellings()
                     .any(|r| name.matches(&format!("{}/{r}", image.registry))),
             }
-    }
-}
-
-/// Splits `name[:tag]`; a `:` before the last `/` is a registry port.
-fn split_tag(pattern: &str) -> (&str, Option<&str>) {
-    let last_slash = pattern.rfind('/').map_or(0, |i| i + 1);
-    match pattern[last_slash..].rfind(':') {
-        Some(colon) => {
-            let at = last_slash + colon;
-            (&pattern[..at], Some(&pattern[at + 1..]))
-        }
-        None => (pattern, None),
     }
 }
 

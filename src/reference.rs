@@ -71,7 +71,7 @@ impl ImageRef {
     pub fn pinned(&self, digest: &str) -> String {
         let name_and_tag = match self.written.split_once('@') {
             Some((before, _)) => before.to_string(),
-            None if self.digest.is_none() && !has_written_tag(&self.written) => {
+            None if self.digest.is_none() && split_tag(&self.written).1.is_none() => {
                 format!(
                     "{}:{}",
                     self.written,
@@ -96,14 +96,7 @@ fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
         Some((rest, digest)) => (rest, Some(digest)),
         None => (written, None),
     };
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].find(':') {
-        Some(colon) => (
-            &rest[..last_slash + colon],
-            Some(&rest[last_slash + colon + 1..]),
-        ),
-        None => (rest, None),
-    };
+    let (name, tag) = split_tag(rest);
     if !is_name(name) || !tag.is_none_or(is_tag) || !digest.is_none_or(is_digest_syntax) {
         return Err(INVALID);
     }
@@ -115,12 +108,7 @@ fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
         let (algorithm, hex) = digest
             .split_once(':')
             .ok_or("invalid checksum digest format")?;
-        let expected_len = match algorithm {
-            "sha256" => 64,
-            "sha384" => 96,
-            "sha512" => 128,
-            _ => return Err("unsupported digest algorithm"),
-        };
+        let expected_len = digest_hex_length(algorithm).ok_or("unsupported digest algorithm")?;
         if hex.len() != expected_len {
             return Err("invalid checksum digest length");
         }
@@ -243,11 +231,28 @@ pub fn normalize_registry(registry: &str) -> String {
     }
 }
 
-/// Whether the last path segment of a written reference carries `:tag`
-/// (a `:` before the last `/` is a registry port).
-fn has_written_tag(written: &str) -> bool {
-    let last_segment = written.rsplit('/').next().unwrap_or(written);
-    last_segment.contains(':')
+/// Splits `name[:tag]` (references and patterns alike): only a `:` in the
+/// last path segment starts a tag; one before the last `/` is a registry port.
+pub fn split_tag(name_and_tag: &str) -> (&str, Option<&str>) {
+    let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
+    match name_and_tag[last_slash..].find(':') {
+        Some(colon) => {
+            let at = last_slash + colon;
+            (&name_and_tag[..at], Some(&name_and_tag[at + 1..]))
+        }
+        None => (name_and_tag, None),
+    }
+}
+
+/// The hex length of a digest algorithm's values; `None` for algorithms
+/// registries do not use.
+fn digest_hex_length(algorithm: &str) -> Option<usize> {
+    match algorithm {
+        "sha256" => Some(64),
+        "sha384" => Some(96),
+        "sha512" => Some(128),
+        _ => None,
+    }
 }
 
 /// A well-formed content digest (`algorithm:hex` of the right length), as the
@@ -256,13 +261,7 @@ pub fn is_valid_digest(digest: &str) -> bool {
     let Some((algorithm, hex)) = digest.split_once(':') else {
         return false;
     };
-    let expected_len = match algorithm {
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        _ => return false,
-    };
-    hex.len() == expected_len && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    digest_hex_length(algorithm) == Some(hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

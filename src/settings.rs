@@ -11,6 +11,7 @@
 
 use crate::matching::NamePattern;
 use crate::peer_settings::{compile_signatures, RawSignature};
+use crate::strict_json::from_json_strict;
 use crate::trust_roots::{check_certificate, check_public_key, TrustRoot};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -228,26 +229,6 @@ pub fn parse_settings(json: &str) -> Result<Policy, String> {
 pub fn parse_proven_settings(json: &str) -> Result<Policy, String> {
     let raw: RawSettings = from_json_strict(json, "")?;
     compile_settings(raw, Checks::Proven)
-}
-
-/// Deserialises JSON so that an error names the field's path below `root`.
-pub fn from_json_strict<'a, T: Deserialize<'a>>(json: &'a str, root: &str) -> Result<T, String> {
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| path_error(e, root))
-}
-
-fn path_error(e: serde_path_to_error::Error<serde_json::Error>, root: &str) -> String {
-    let path = match (root, e.path().to_string().as_str()) {
-        ("", ".") => String::new(),
-        (root, ".") => format!("{root}: "),
-        ("", path) => format!("{path}: "),
-        (root, path) => format!("{root}.{path}: "),
-    };
-    // serde_json adds "at line L column C" of the JSON the host built from
-    // the YAML the user wrote: the path says more.
-    let message = e.inner().to_string();
-    let message = message.split(" at line ").next().unwrap_or_default();
-    format!("{path}{message}")
 }
 
 pub fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, String> {

@@ -1,29 +1,10 @@
 //! Verification: asks the host whether an image is signed by one of the keys
 //! of its matching entries, each distinct question at most once per request.
 
+use crate::host::Host;
 use crate::reference::{is_valid_digest, ImageRef};
 use crate::settings::{EntriesNeeded, ImageRule, Rules};
-use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
-use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
-use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// The Kubewarden host capabilities the policy uses. The wasm build answers
-/// them over waPC; tests answer them with a fake.
-pub trait Host {
-    /// `kubewarden/oci/v2/verify`.
-    fn verify(
-        &self,
-        question: &SigstoreVerificationInputV2,
-    ) -> Result<VerificationResponse, String>;
-    /// `kubewarden/kubernetes/list_resources_all`, returning the List object.
-    fn list_all_resources(
-        &self,
-        api_version: &str,
-        kind: &str,
-        field_selector: &str,
-    ) -> Result<Value, String>;
-}
 
 /// What became of one distinct image.
 #[derive(Debug, Clone, PartialEq, Eq)]

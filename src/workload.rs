@@ -5,30 +5,73 @@ use crate::raw_json::{self, Fields, Object, Type};
 use serde_json::value::RawValue;
 use std::ops::Range;
 
-/// The kinds the policy covers, with the path of their pod spec.
-pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "Pod" => &["spec"],
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "ReplicationController" => &["spec", "template", "spec"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
-        _ => return None,
-    })
+/// A kind the policy covers: its API group (a custom resource that reuses
+/// the kind name in another group is not a workload this policy knows) and
+/// the path of its pod spec.
+pub struct CoveredKind {
+    pub kind: &'static str,
+    pub group: &'static str,
+    pub pod_spec_path: &'static [&'static str],
 }
 
-/// The API group of each covered kind: a custom resource that reuses one of
-/// these kind names in another group is not a workload this policy knows.
+const TEMPLATE: &[&str] = &["spec", "template", "spec"];
+
+/// Every kind the policy covers, once.
+pub const COVERED_KINDS: [CoveredKind; 8] = [
+    CoveredKind {
+        kind: "Pod",
+        group: "",
+        pod_spec_path: &["spec"],
+    },
+    CoveredKind {
+        kind: "ReplicationController",
+        group: "",
+        pod_spec_path: TEMPLATE,
+    },
+    CoveredKind {
+        kind: "Deployment",
+        group: "apps",
+        pod_spec_path: TEMPLATE,
+    },
+    CoveredKind {
+        kind: "ReplicaSet",
+        group: "apps",
+        pod_spec_path: TEMPLATE,
+    },
+    CoveredKind {
+        kind: "StatefulSet",
+        group: "apps",
+        pod_spec_path: TEMPLATE,
+    },
+    CoveredKind {
+        kind: "DaemonSet",
+        group: "apps",
+        pod_spec_path: TEMPLATE,
+    },
+    CoveredKind {
+        kind: "Job",
+        group: "batch",
+        pod_spec_path: TEMPLATE,
+    },
+    CoveredKind {
+        kind: "CronJob",
+        group: "batch",
+        pod_spec_path: &["spec", "jobTemplate", "spec", "template", "spec"],
+    },
+];
+
+fn covered(kind: &str) -> Option<&'static CoveredKind> {
+    COVERED_KINDS.iter().find(|covered| covered.kind == kind)
+}
+
+/// The path of a covered kind's pod spec.
+pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+    covered(kind).map(|covered| covered.pod_spec_path)
+}
+
+/// The API group of a covered kind.
 pub fn api_group(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "Pod" | "ReplicationController" => "",
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => "apps",
-        "Job" | "CronJob" => "batch",
-        _ => return None,
-    })
+    covered(kind).map(|covered| covered.group)
 }
 
 /// Where an image comes from in the pod spec.

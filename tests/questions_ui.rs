@@ -15,7 +15,8 @@ mod common;
 
 use common::{key, yaml_to_json};
 use serde_json::{json, Map, Value};
-use signed_images_policy::settings::{from_json_strict, parse_settings, RawSettings};
+use signed_images_policy::settings::{parse_settings, RawSettings};
+use signed_images_policy::strict_json::from_json_strict;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A field name no setting has.

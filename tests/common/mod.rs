@@ -7,7 +7,7 @@ use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2 as Que
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{json, Value};
 use signed_images_policy::admission;
-use signed_images_policy::verification::Host;
+use signed_images_policy::host::Host;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
