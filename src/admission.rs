@@ -7,7 +7,7 @@
 use crate::cluster_policy;
 use crate::decision::{self, judge, Status, VerifiedSite};
 use crate::host::Host;
-use crate::mutation::{self, Changes};
+use crate::mutation::{self, Changes, Pin, Stamp};
 use crate::raw_json::{self, Fields, Object, Type};
 use crate::settings::{
     parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::ops::Range;
 
 pub const AUDIT_ANNOTATION: &str = "image-policy";
 const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
@@ -250,31 +249,21 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     let rules: &Rules = match (&policy.rules, &cluster_rules) {
         (RuleSource::Inline(rules), _) => rules,
         (RuleSource::Cluster, Some(rules)) => rules,
-        (RuleSource::None, _) | (RuleSource::Cluster, None) => {
-            let warning = decision::NO_POLICY_WARNING.to_string();
-            return finish(
-                &policy,
-                &request,
-                &object,
-                Status::NoPolicy,
-                Vec::new(),
-                vec![warning],
-                None,
-            );
+        (RuleSource::NoRules, _) | (RuleSource::Cluster, None) => {
+            let admitted = Admitted {
+                warnings: vec![decision::NO_POLICY_WARNING.to_string()],
+                ..Admitted::unverified(Status::NoPolicy)
+            };
+            return finish(&policy, &request, &object, admitted);
         }
     };
 
     if rules.excluded_namespaces.contains(&request.namespace) {
-        let note = decision::excluded_message(&request.namespace);
-        return finish(
-            &policy,
-            &request,
-            &object,
-            Status::Excluded,
-            Vec::new(),
-            Vec::new(),
-            Some(note),
-        );
+        let admitted = Admitted {
+            audit_note: Some(decision::excluded_message(&request.namespace)),
+            ..Admitted::unverified(Status::Excluded)
+        };
+        return finish(&policy, &request, &object, admitted);
     }
 
     let sites = find_images(&request.kind, &object).map_err(bad_request)?;
@@ -290,16 +279,13 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         denied.warnings = non_empty(verdict.warnings);
         return Ok(denied);
     }
-    let status = verdict.status();
-    finish(
-        &policy,
-        &request,
-        &object,
-        status,
-        verdict.verified,
-        verdict.warnings,
-        None,
-    )
+    let admitted = Admitted {
+        status: verdict.status(),
+        verified: verdict.verified,
+        warnings: verdict.warnings,
+        audit_note: None,
+    };
+    finish(&policy, &request, &object, admitted)
 }
 
 fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
@@ -383,29 +369,51 @@ fn object_or_null<'a>(
 }
 
 /// Admits the request, stamping the status and pinning digests as configured.
+/// What an admitted request is stamped and answered with.
+struct Admitted {
+    status: Status,
+    verified: Vec<VerifiedSite>,
+    warnings: Vec<String>,
+    /// SCST-Sign's note for excluded namespaces, as an audit annotation.
+    audit_note: Option<String>,
+}
+
+impl Admitted {
+    /// Admitted without asking the host about any image.
+    fn unverified(status: Status) -> Self {
+        Admitted {
+            status,
+            verified: Vec::new(),
+            warnings: Vec::new(),
+            audit_note: None,
+        }
+    }
+}
+
 fn finish(
     policy: &Policy,
     request: &Request,
     object: &Object,
-    status: Status,
-    verified: Vec<VerifiedSite>,
-    warnings: Vec<String>,
-    audit_note: Option<String>,
+    admitted: Admitted,
 ) -> Result<ValidationResponse, Rejection> {
-    let pins = pins(policy.pin_digests, request, &verified)?;
+    let pins = pins(policy.pin_digests, request, &admitted.verified)?;
     // Through pods/ephemeralcontainers the API server keeps only the ephemeral
     // containers, so metadata written there would be dropped.
-    let metadata = (request.sub_resource.is_empty())
-        .then(|| (policy.annotation_prefix.clone(), status, verified));
+    let metadata = (request.sub_resource.is_empty()).then(|| Stamp {
+        prefix: policy.annotation_prefix.clone(),
+        status: admitted.status,
+        verified: admitted.verified,
+    });
     let changes = Changes { metadata, pins };
     let mutated = mutation::apply(object, &changes).map_err(bad_request)?;
 
-    let mut admitted = response(true, None, None);
-    admitted.mutated_object = mutated;
-    admitted.warnings = non_empty(warnings);
-    admitted.audit_annotations =
-        audit_note.map(|note| BTreeMap::from([(AUDIT_ANNOTATION.to_string(), note)]));
-    Ok(admitted)
+    let mut response = response(true, None, None);
+    response.mutated_object = mutated;
+    response.warnings = non_empty(admitted.warnings);
+    response.audit_annotations = admitted
+        .audit_note
+        .map(|note| BTreeMap::from([(AUDIT_ANNOTATION.to_string(), note)]));
+    Ok(response)
 }
 
 /// Verified tag references to rewrite as `name:tag@digest`. On UPDATE only
@@ -415,7 +423,7 @@ fn pins(
     pin_digests: PinDigests,
     request: &Request,
     verified: &[VerifiedSite],
-) -> Result<Vec<(Range<usize>, String)>, Rejection> {
+) -> Result<Vec<Pin>, Rejection> {
     let applies = match pin_digests {
         PinDigests::Never => false,
         PinDigests::Pods => request.kind == "Pod",
@@ -443,7 +451,10 @@ fn pins(
                 .and_then(|old| old.pointer(&v.site.pointer));
             old.and_then(Value::as_str) != Some(v.site.image.as_str())
         })
-        .map(|v| (v.site.span.clone(), v.image.pinned(&v.digest)))
+        .map(|v| Pin {
+            span: v.site.span.clone(),
+            image: v.image.pinned(&v.digest),
+        })
         .collect())
 }
 

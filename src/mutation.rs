@@ -14,10 +14,25 @@ pub const VERIFIED_IMAGES_ANNOTATION: &str = "verified-images";
 /// What to change on the object.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// `(prefix, status, verified sites)`: `None` leaves metadata alone.
-    pub metadata: Option<(String, Status, Vec<VerifiedSite>)>,
-    /// Image strings to rewrite: where the token lies, and the new reference.
-    pub pins: Vec<(Range<usize>, String)>,
+    /// The annotations to write; `None` leaves metadata alone.
+    pub metadata: Option<Stamp>,
+    pub pins: Vec<Pin>,
+}
+
+/// The verification record written under `<prefix>/`.
+#[derive(Debug)]
+pub struct Stamp {
+    pub prefix: String,
+    pub status: Status,
+    pub verified: Vec<VerifiedSite>,
+}
+
+/// An image string to rewrite: where its token lies in the object's text,
+/// and the pinned reference that replaces it.
+#[derive(Debug)]
+pub struct Pin {
+    pub span: Range<usize>,
+    pub image: String,
 }
 
 /// `<prefix>/verified-images`: each verified reference to its digest and key.
@@ -40,12 +55,17 @@ pub fn apply(object: &Object, changes: &Changes) -> Result<Option<String>, Strin
     let mut edits: Vec<Edit> = changes
         .pins
         .iter()
-        .map(|(range, image)| Edit {
-            range: range.clone(),
-            text: Value::String(image.clone()).to_string(),
+        .map(|pin| Edit {
+            range: pin.span.clone(),
+            text: Value::String(pin.image.clone()).to_string(),
         })
         .collect();
-    if let Some((prefix, status, verified)) = &changes.metadata {
+    if let Some(Stamp {
+        prefix,
+        status,
+        verified,
+    }) = &changes.metadata
+    {
         let wanted = [
             (
                 format!("{prefix}/{STATUS_ANNOTATION}"),
@@ -152,7 +172,11 @@ mod tests {
         let text = RawValue::from_string(object.to_string()).unwrap();
         let object = Object::read(&text, "object")?;
         let changes = Changes {
-            metadata: Some(("p".to_string(), Status::NoPolicy, Vec::new())),
+            metadata: Some(Stamp {
+                prefix: "p".to_string(),
+                status: Status::NoPolicy,
+                verified: Vec::new(),
+            }),
             pins: Vec::new(),
         };
         Ok(apply(&object, &changes)?.map(|text| serde_json::from_str(&text).unwrap()))
@@ -229,7 +253,10 @@ mod tests {
         let start = text.find(r#""a:1""#).unwrap();
         let changes = Changes {
             metadata: None,
-            pins: vec![(start..start + 5, "a:1@sha256:00".to_string())],
+            pins: vec![Pin {
+                span: start..start + 5,
+                image: "a:1@sha256:00".to_string(),
+            }],
         };
         assert_eq!(
             apply(&object, &changes).unwrap().unwrap(),

@@ -136,7 +136,7 @@ pub enum PinDigests {
 #[derive(Debug)]
 pub enum RuleSource {
     /// No rules at all: admit everything with SCST-Sign's warning.
-    None,
+    NoRules,
     Inline(Rules),
     /// The `image-policy` ClusterImagePolicy, read on every evaluation.
     Cluster,
@@ -253,7 +253,7 @@ pub fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, 
         (false, Some(verification)) => {
             RuleSource::Inline(compile_verification(verification, "verification", checks)?)
         }
-        (false, None) => RuleSource::None,
+        (false, None) => RuleSource::NoRules,
     };
     Ok(Policy {
         rules,

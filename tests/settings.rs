@@ -53,7 +53,7 @@ fn empty_settings_mean_no_policy() {
         assert!(response.valid, "{empty:?}: {:?}", response.message);
     }
     let policy = parse_settings("{}").unwrap();
-    assert!(matches!(policy.rules, RuleSource::None));
+    assert!(matches!(policy.rules, RuleSource::NoRules));
     assert_eq!(policy.unmatched_images, UnmatchedImages::Deny);
     assert_eq!(policy.pin_digests, PinDigests::Pods);
     assert_eq!(policy.annotation_prefix, "image-policy.signing");
