@@ -8,7 +8,7 @@ use crate::cluster_policy;
 use crate::decision::{self, judge, Status, VerifiedSite};
 use crate::host::Host;
 use crate::mutation::{self, Changes, Pin, Stamp};
-use crate::raw_json::{self, Fields, Object, Type};
+use crate::raw_json::{self, Annotations, Object, Type};
 use crate::settings::{
     parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
 };
@@ -337,38 +337,13 @@ fn annotations(object: Option<&RawValue>, at: &str) -> Result<Map<String, Value>
     let Some(object) = object else {
         return Ok(Map::new());
     };
-    let metadata_at = format!("{at}.metadata");
-    let metadata = Object::read(object, at)
-        .map_err(bad_request)?
-        .fields
-        .metadata;
-    let Some(metadata) = object_or_null(metadata, &metadata_at)? else {
-        return Ok(Map::new());
-    };
-    let annotations_at = format!("{metadata_at}.annotations");
-    let annotations = Fields::of(metadata, &metadata_at)
-        .map_err(bad_request)?
-        .annotations;
-    match object_or_null(annotations, &annotations_at)? {
-        Some(annotations) => serde_json::from_str(annotations.get())
-            .map_err(|e| bad_request(format!("{annotations_at}: {e}"))),
-        None => Ok(Map::new()),
+    let object = Object::read(object, at).map_err(bad_request)?;
+    match object.annotations(at).map_err(bad_request)? {
+        Annotations::Present(_, names_and_values) => Ok(names_and_values),
+        Annotations::NoMetadata(_) | Annotations::Missing(_) => Ok(Map::new()),
     }
 }
 
-/// A field that must be an object when present: `None` when missing or `null`.
-fn object_or_null<'a>(
-    value: Option<&'a RawValue>,
-    field: &str,
-) -> Result<Option<&'a RawValue>, Rejection> {
-    match value.map(|v| (raw_json::type_of(v), v)) {
-        None | Some((Type::Null, _)) => Ok(None),
-        Some((Type::Object, v)) => Ok(Some(v)),
-        Some(_) => Err(bad_request(format!("{field} must be an object"))),
-    }
-}
-
-/// Admits the request, stamping the status and pinning digests as configured.
 /// What an admitted request is stamped and answered with.
 struct Admitted {
     status: Status,
@@ -390,6 +365,7 @@ impl Admitted {
     }
 }
 
+/// Admits the request, stamping the status and pinning digests as configured.
 fn finish(
     policy: &Policy,
     request: &Request,

@@ -2,7 +2,7 @@
 //! request's own JSON text, so every other field (known or not) is kept as sent.
 
 use crate::decision::{Status, VerifiedSite};
-use crate::raw_json::{self, Edit, Fields, Object, Type};
+use crate::raw_json::{self, Annotations, Edit, Object, Type};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -90,37 +90,30 @@ fn annotations_edit(
     object: &Object,
     wanted: [(String, String); 2],
 ) -> Result<Option<Edit>, String> {
-    let Some(metadata) = object.fields.metadata else {
-        let annotations = object_text(Map::new(), wanted);
-        return Ok(Some(insert_member(
-            object.text,
-            "metadata",
-            &format!(r#"{{"annotations":{annotations}}}"#),
-        )));
-    };
-    match raw_json::type_of(metadata) {
-        Type::Object => {}
-        Type::Null => {
+    let (annotations, existing) = match object.annotations("")? {
+        Annotations::NoMetadata(None) => {
+            let annotations = object_text(Map::new(), wanted);
+            return Ok(Some(insert_member(
+                object.text,
+                "metadata",
+                &format!(r#"{{"annotations":{annotations}}}"#),
+            )));
+        }
+        Annotations::NoMetadata(Some(null)) => {
             let annotations = object_text(Map::new(), wanted);
             return Ok(Some(Edit {
-                range: raw_json::span(object.text, metadata)?,
+                range: raw_json::span(object.text, null)?,
                 text: format!(r#"{{"annotations":{annotations}}}"#),
             }));
         }
-        _ => return Err("metadata must be an object".to_string()),
-    }
-    let Some(annotations) = Fields::of(metadata, "metadata")?.annotations else {
-        let edit = insert_member(metadata, "annotations", &object_text(Map::new(), wanted));
-        return Ok(Some(shift(
-            edit,
-            raw_json::span(object.text, metadata)?.start,
-        )));
-    };
-    let existing: Map<String, Value> = match raw_json::type_of(annotations) {
-        Type::Null => Map::new(),
-        Type::Object => serde_json::from_str(annotations.get())
-            .map_err(|e| format!("metadata.annotations: {e}"))?,
-        _ => return Err("metadata.annotations must be an object".to_string()),
+        Annotations::Missing(metadata) => {
+            let edit = insert_member(metadata, "annotations", &object_text(Map::new(), wanted));
+            return Ok(Some(shift(
+                edit,
+                raw_json::span(object.text, metadata)?.start,
+            )));
+        }
+        Annotations::Present(annotations, existing) => (annotations, existing),
     };
     let unchanged = raw_json::type_of(annotations) == Type::Object
         && wanted

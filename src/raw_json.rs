@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::ops::Range;
 
 /// The fields the policy looks for, at any level of an object. `None` is a
@@ -59,6 +60,47 @@ impl<'a> Object<'a> {
             text,
             fields: Fields::of(text, at)?,
         })
+    }
+}
+
+/// Where an object's `metadata.annotations` stands, read where it lies: what
+/// the mutation needs to write them and the status guard to compare them.
+pub enum Annotations<'a> {
+    /// No `metadata`, or `metadata: null` (that value, to replace).
+    NoMetadata(Option<&'a RawValue>),
+    /// `metadata` without `annotations` (the metadata, to insert into).
+    Missing(&'a RawValue),
+    /// `annotations`, `null` or an object, and the names and values it holds.
+    Present(&'a RawValue, Map<String, Value>),
+}
+
+impl<'a> Object<'a> {
+    /// The object's annotations; `at` names the object in errors (empty for
+    /// the object itself: `metadata must be an object`).
+    pub fn annotations(&self, at: &str) -> Result<Annotations<'a>, String> {
+        let metadata_at = match at {
+            "" => "metadata".to_string(),
+            at => format!("{at}.metadata"),
+        };
+        let metadata = match self.fields.metadata {
+            None => return Ok(Annotations::NoMetadata(None)),
+            Some(metadata) => match type_of(metadata) {
+                Type::Null => return Ok(Annotations::NoMetadata(Some(metadata))),
+                Type::Object => metadata,
+                _ => return Err(format!("{metadata_at} must be an object")),
+            },
+        };
+        let annotations_at = format!("{metadata_at}.annotations");
+        let Some(annotations) = Fields::of(metadata, &metadata_at)?.annotations else {
+            return Ok(Annotations::Missing(metadata));
+        };
+        let names_and_values = match type_of(annotations) {
+            Type::Null => Map::new(),
+            Type::Object => serde_json::from_str(annotations.get())
+                .map_err(|e| format!("{annotations_at}: {e}"))?,
+            _ => return Err(format!("{annotations_at} must be an object")),
+        };
+        Ok(Annotations::Present(annotations, names_and_values))
     }
 }
 
