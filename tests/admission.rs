@@ -8,6 +8,7 @@ use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse
 use serde_json::{json, Value};
 use signed_images_policy::admission;
 
+/// The kinds `for_every_kind!` (at the end) writes one test for, by name.
 const KINDS: [&str; 8] = [
     "Pod",
     "Deployment",
@@ -18,7 +19,23 @@ const KINDS: [&str; 8] = [
     "CronJob",
     "ReplicationController",
 ];
-const SIGNED: &str = "registry.example.org/myproject/app:1.0";
+
+#[test]
+fn the_kinds_tested_one_by_one_are_the_kinds_covered() {
+    let covered: Vec<&str> = signed_images_policy::workload::COVERED_KINDS
+        .iter()
+        .map(|covered| covered.kind)
+        .collect();
+    let mut tested = KINDS.to_vec();
+    tested.sort();
+    let mut covered_sorted = covered.clone();
+    covered_sorted.sort();
+    assert_eq!(tested, covered_sorted);
+}
+/// A respelling of [`SIGNED_CANONICAL`] (host case, the default port), so the
+/// main flows go through canonicalisation: the host is asked about the
+/// canonical form, and messages and annotations keep the written one.
+const SIGNED: &str = "Registry.Example.org:443/myproject/app:1.0";
 const SIGNED_CANONICAL: &str = "registry.example.org/myproject/app:1.0";
 const UNSIGNED: &str = "registry.example.org/myproject/evil:1.0";
 
@@ -30,37 +47,33 @@ fn scst_settings() -> Value {
     settings_file("scst-policy.yaml")
 }
 
-#[test]
-fn every_kind_is_admitted_when_signed_and_denied_when_not() {
-    for kind in KINDS {
-        let host = signed_host();
-        let admitted = validate(&host, &request(kind, SIGNED), &scst_settings());
-        assert!(admitted.accepted, "{kind}: {:?}", admitted.message);
-        assert_eq!(annotation(&admitted, "status"), Some("verified"), "{kind}");
-        assert_eq!(
-            host.verify_calls(),
-            1,
-            "{kind}: container and init container share one answer"
-        );
+fn admitted_when_signed_and_denied_when_not(kind: &str) {
+    let host = signed_host();
+    let admitted = validate(&host, &request(kind, SIGNED), &scst_settings());
+    assert!(admitted.accepted, "{kind}: {:?}", admitted.message);
+    assert_eq!(annotation(&admitted, "status"), Some("verified"), "{kind}");
+    assert_eq!(
+        host.verify_calls(),
+        1,
+        "{kind}: container and init container share one answer"
+    );
 
-        let denied = validate(&FakeHost::new(), &request(kind, UNSIGNED), &scst_settings());
-        assert!(!denied.accepted, "{kind}");
-        assert_eq!(denied.code, Some(403));
-        assert!(
-            denied
-                .message
-                .as_deref()
-                .unwrap()
-                .starts_with(&format!("The image: {UNSIGNED} is not signed.")),
-            "{kind}: {:?}",
-            denied.message
-        );
-        assert!(denied.mutated_object.is_none());
-    }
+    let denied = validate(&FakeHost::new(), &request(kind, UNSIGNED), &scst_settings());
+    assert!(!denied.accepted, "{kind}");
+    assert_eq!(denied.code, Some(403));
+    assert!(
+        denied
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("The image: {UNSIGNED} is not signed.")),
+        "{kind}: {:?}",
+        denied.message
+    );
+    assert!(denied.mutated_object.is_none());
 }
 
-#[test]
-fn every_image_field_is_verified() {
+fn every_image_field_is_verified(kind: &str) {
     let spec = json!({
         "containers": [{"name": "a", "image": SIGNED}],
         "initContainers": [{"name": "b", "image": "registry.example.org/myproject/init:1"}],
@@ -71,32 +84,30 @@ fn every_image_field_is_verified() {
         .sign("registry.example.org/myproject/init:1", &key("p256.pub"))
         .sign("registry.example.org/myproject/debug:1", &key("p256.pub"))
         .sign("registry.example.org/myproject/model:1", &key("p256.pub"));
-    for kind in KINDS {
-        let mut req = request(kind, SIGNED);
-        let pointer = signed_images_policy::workload::pod_spec_path(kind)
-            .unwrap()
-            .join("/");
-        *req["object"].pointer_mut(&format!("/{pointer}")).unwrap() = spec.clone();
-        let response = validate(&all_signed, &req, &scst_settings());
-        assert!(response.accepted, "{kind}: {:?}", response.message);
+    let mut req = request(kind, SIGNED);
+    let pointer = signed_images_policy::workload::pod_spec_path(kind)
+        .unwrap()
+        .join("/");
+    *req["object"].pointer_mut(&format!("/{pointer}")).unwrap() = spec.clone();
+    let response = validate(&all_signed, &req, &scst_settings());
+    assert!(response.accepted, "{kind}: {:?}", response.message);
 
-        for unsigned in ["init:1", "debug:1", "model:1"] {
-            let image = format!("registry.example.org/myproject/{unsigned}");
-            let host = signed_host()
-                .sign("registry.example.org/myproject/init:1", &key("p256.pub"))
-                .sign("registry.example.org/myproject/debug:1", &key("p256.pub"))
-                .sign("registry.example.org/myproject/model:1", &key("p256.pub"))
-                .answer(&image, Err("no signature found".to_string()));
-            let response = validate(&host, &req, &scst_settings());
-            assert!(!response.accepted, "{kind} {unsigned}");
-            assert_eq!(
-                response.message.as_deref(),
-                Some(
-                    format!("The image: {image} is not signed. key first-key: no signature found")
-                        .as_str()
-                )
-            );
-        }
+    for unsigned in ["init:1", "debug:1", "model:1"] {
+        let image = format!("registry.example.org/myproject/{unsigned}");
+        let host = signed_host()
+            .sign("registry.example.org/myproject/init:1", &key("p256.pub"))
+            .sign("registry.example.org/myproject/debug:1", &key("p256.pub"))
+            .sign("registry.example.org/myproject/model:1", &key("p256.pub"))
+            .answer(&image, Err("no signature found".to_string()));
+        let response = validate(&host, &req, &scst_settings());
+        assert!(!response.accepted, "{kind} {unsigned}");
+        assert_eq!(
+            response.message.as_deref(),
+            Some(
+                format!("The image: {image} is not signed. key first-key: no signature found")
+                    .as_str()
+            )
+        );
     }
 }
 
@@ -263,9 +274,9 @@ fn two_of_three() -> Value {
 #[test]
 fn threshold_admits_with_n_keys_and_stops_asking_once_they_verified() {
     let host = FakeHost::new()
-        .sign(SIGNED, &key("p256.pub"))
-        .sign(SIGNED, &key("p384.pub"))
-        .sign(SIGNED, &key("rsa2048.pub"));
+        .sign(SIGNED_CANONICAL, &key("p256.pub"))
+        .sign(SIGNED_CANONICAL, &key("p384.pub"))
+        .sign(SIGNED_CANONICAL, &key("rsa2048.pub"));
     let admitted = validate(&host, &pod(&[SIGNED]), &two_of_three());
     assert!(admitted.accepted, "{:?}", admitted.message);
     assert_eq!(host.verify_calls(), 2, "the third key is not asked");
@@ -275,8 +286,8 @@ fn threshold_admits_with_n_keys_and_stops_asking_once_they_verified() {
 
     // The first key fails: the other two still make it.
     let host = FakeHost::new()
-        .sign(SIGNED, &key("p384.pub"))
-        .sign(SIGNED, &key("rsa2048.pub"));
+        .sign(SIGNED_CANONICAL, &key("p384.pub"))
+        .sign(SIGNED_CANONICAL, &key("rsa2048.pub"));
     let admitted = validate(&host, &pod(&[SIGNED]), &two_of_three());
     assert!(admitted.accepted, "{:?}", admitted.message);
     assert_eq!(host.verify_calls(), 3);
@@ -285,7 +296,7 @@ fn threshold_admits_with_n_keys_and_stops_asking_once_they_verified() {
 #[test]
 fn threshold_denies_with_the_count_and_stops_when_it_cannot_be_reached() {
     // One of three verifies: all three are asked, the message counts.
-    let host = FakeHost::new().sign(SIGNED, &key("p256.pub"));
+    let host = FakeHost::new().sign(SIGNED_CANONICAL, &key("p256.pub"));
     let denied = validate(&host, &pod(&[SIGNED]), &two_of_three());
     assert!(!denied.accepted);
     assert_eq!(host.verify_calls(), 3);
@@ -295,15 +306,15 @@ fn threshold_denies_with_the_count_and_stops_when_it_cannot_be_reached() {
             format!(
                 "The image: {SIGNED} is not signed. 1 of the 2 keys that the entry for \
                  \"registry.example.org/*\" needs verified it (build); \
-                 key security: no signature of {SIGNED} satisfies the constraints; \
-                 key release: no signature of {SIGNED} satisfies the constraints"
+                 key security: no signature of {SIGNED_CANONICAL} satisfies the constraints; \
+                 key release: no signature of {SIGNED_CANONICAL} satisfies the constraints"
             )
             .as_str()
         )
     );
 
     // The first two fail: two can no longer verify, the third is not asked.
-    let host = FakeHost::new().sign(SIGNED, &key("rsa2048.pub"));
+    let host = FakeHost::new().sign(SIGNED_CANONICAL, &key("rsa2048.pub"));
     let denied = validate(&host, &pod(&[SIGNED]), &two_of_three());
     assert!(!denied.accepted);
     assert_eq!(host.verify_calls(), 2);
@@ -318,7 +329,7 @@ fn threshold_denies_with_the_count_and_stops_when_it_cannot_be_reached() {
 fn threshold_one_is_the_scst_any_of_with_its_exact_message() {
     let mut settings = two_of_three();
     settings["verification"]["images"][0]["threshold"] = json!(1);
-    let host = FakeHost::new().sign(SIGNED, &key("p384.pub"));
+    let host = FakeHost::new().sign(SIGNED_CANONICAL, &key("p384.pub"));
     assert!(validate(&host, &pod(&[SIGNED]), &settings).accepted);
     assert_eq!(host.verify_calls(), 2);
     let denied = validate(&FakeHost::new(), &pod(&[SIGNED]), &settings);
@@ -609,33 +620,30 @@ fn forged_annotations_are_overwritten() {
     assert_eq!(annotation(&admitted, "verified-images"), Some("{}"));
 }
 
-#[test]
-fn mutation_keeps_every_other_field() {
-    for kind in KINDS {
-        let req = request(kind, SIGNED);
-        let response = validate(&signed_host(), &req, &scst_settings());
-        let mut mutated = response.mutated_object.unwrap();
-        let annotations = mutated["metadata"]["annotations"].as_object_mut().unwrap();
-        assert_eq!(
-            annotations.get("team"),
-            Some(&json!("payments")),
-            "{kind}: existing annotation kept"
-        );
-        annotations.remove("image-policy.signing/status").unwrap();
-        annotations
-            .remove("image-policy.signing/verified-images")
-            .unwrap();
-        if kind == "Pod" {
-            for list in ["containers", "initContainers"] {
-                mutated["spec"][list][0]["image"] = json!(SIGNED);
-            }
+fn mutation_keeps_every_other_field(kind: &str) {
+    let req = request(kind, SIGNED);
+    let response = validate(&signed_host(), &req, &scst_settings());
+    let mut mutated = response.mutated_object.unwrap();
+    let annotations = mutated["metadata"]["annotations"].as_object_mut().unwrap();
+    assert_eq!(
+        annotations.get("team"),
+        Some(&json!("payments")),
+        "{kind}: existing annotation kept"
+    );
+    annotations.remove("image-policy.signing/status").unwrap();
+    annotations
+        .remove("image-policy.signing/verified-images")
+        .unwrap();
+    if kind == "Pod" {
+        for list in ["containers", "initContainers"] {
+            mutated["spec"][list][0]["image"] = json!(SIGNED);
         }
-        assert_eq!(
-            mutated, req["object"],
-            "{kind}: only the stamped fields differ"
-        );
-        assert_eq!(mutated["futureTopLevelField"], json!({"kept": [1, 2, 3]}));
     }
+    assert_eq!(
+        mutated, req["object"],
+        "{kind}: only the stamped fields differ"
+    );
+    assert_eq!(mutated["futureTopLevelField"], json!({"kept": [1, 2, 3]}));
 }
 
 #[test]
@@ -911,29 +919,26 @@ fn status_update(kind: &str, forged: Option<&str>) -> Value {
     req
 }
 
-#[test]
-fn status_writes_cannot_change_the_policy_annotations() {
-    for kind in KINDS {
-        let host = FakeHost::new();
-        let denied = validate(
-            &host,
-            &status_update(kind, Some("verified")),
-            &scst_settings(),
-        );
-        assert!(!denied.accepted, "{kind}");
-        assert_eq!(denied.code, Some(403), "{kind}");
-        let message = denied.message.unwrap();
-        assert!(
-            message.contains("cannot be changed through the")
-                && message.contains("(changed: image-policy.signing/status)"),
-            "{kind}: {message}"
-        );
-        assert_eq!(
-            host.verify_calls(),
-            0,
-            "{kind}: the images are not verified"
-        );
-    }
+fn status_writes_cannot_change_the_policy_annotations(kind: &str) {
+    let host = FakeHost::new();
+    let denied = validate(
+        &host,
+        &status_update(kind, Some("verified")),
+        &scst_settings(),
+    );
+    assert!(!denied.accepted, "{kind}");
+    assert_eq!(denied.code, Some(403), "{kind}");
+    let message = denied.message.unwrap();
+    assert!(
+        message.contains("cannot be changed through the")
+            && message.contains("(changed: image-policy.signing/status)"),
+        "{kind}: {message}"
+    );
+    assert_eq!(
+        host.verify_calls(),
+        0,
+        "{kind}: the images are not verified"
+    );
 }
 
 #[test]
@@ -1075,3 +1080,32 @@ fn status_writes_with_unreadable_annotations_are_denied_with_the_field_named() {
         assert!(denied.message.unwrap().contains(field), "{pointer}");
     }
 }
+
+/// The checks every covered kind must pass, one test per kind each
+/// (`every_kind::<check>::<kind>`), so that a failing kind hides no other.
+macro_rules! for_every_kind {
+    ($($check:ident),* $(,)?) => {
+        mod every_kind {
+            $(
+                mod $check {
+                    use super::super::$check as check;
+                    #[test] fn pod() { check("Pod") }
+                    #[test] fn deployment() { check("Deployment") }
+                    #[test] fn replica_set() { check("ReplicaSet") }
+                    #[test] fn stateful_set() { check("StatefulSet") }
+                    #[test] fn daemon_set() { check("DaemonSet") }
+                    #[test] fn job() { check("Job") }
+                    #[test] fn cron_job() { check("CronJob") }
+                    #[test] fn replication_controller() { check("ReplicationController") }
+                }
+            )*
+        }
+    };
+}
+
+for_every_kind!(
+    admitted_when_signed_and_denied_when_not,
+    every_image_field_is_verified,
+    mutation_keeps_every_other_field,
+    status_writes_cannot_change_the_policy_annotations,
+);
