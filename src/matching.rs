@@ -7,8 +7,9 @@
 //! `*` in the registry part only ever matches a host name, never a path.
 
 use crate::reference::{
-    is_registry_component, normalize_registry, split_tag, ImageRef, DOCKER_HUB,
+    is_registry_component, normalize_registry, split_tag, ImageRef, InvalidReference, DOCKER_HUB,
 };
+use thiserror::Error;
 use wildmatch::WildMatch;
 
 #[derive(Debug)]
@@ -34,23 +35,45 @@ enum Scope {
     AnyRegistry(WildMatch),
 }
 
+/// Why a `namePattern` is refused when the policy loads.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PatternError {
+    #[error("namePattern must not be empty")]
+    Empty,
+    #[error("namePattern {0:?} contains '?': only '*' is a wildcard")]
+    QuestionMark(String),
+    #[error("namePattern {0:?} contains a digest: patterns match names and tags only")]
+    Digest(String),
+    #[error(
+        "namePattern {pattern:?} is ambiguous: {first:?} could be a registry host or a Docker Hub \
+         repository; write the registry (`{first}.example.org/...`, `docker.io/{first}`) or `*/...` for any registry"
+    )]
+    Ambiguous { pattern: String, first: String },
+    #[error(
+        "namePattern {pattern:?} names a registry but no repository, so it matches no image; \
+         write `{registry}/*` for every image in it"
+    )]
+    NoRepository { pattern: String, registry: String },
+    #[error("namePattern {pattern:?} is not an image name pattern: {reason}")]
+    NotAName {
+        pattern: String,
+        reason: InvalidReference,
+    },
+}
+
 impl NamePattern {
     /// Checks that the pattern is a well-formed image reference once each `*`
     /// stands for a name component, and that it can match something, so
     /// typos surface when the policy loads.
-    pub fn compile(source: &str) -> Result<NamePattern, String> {
+    pub fn compile(source: &str) -> Result<NamePattern, PatternError> {
         if source.is_empty() {
-            return Err("namePattern must not be empty".to_string());
+            return Err(PatternError::Empty);
         }
         if source.contains('?') {
-            return Err(format!(
-                "namePattern {source:?} contains '?': only '*' is a wildcard"
-            ));
+            return Err(PatternError::QuestionMark(source.to_string()));
         }
         if source.contains('@') {
-            return Err(format!(
-                "namePattern {source:?} contains a digest: patterns match names and tags only"
-            ));
+            return Err(PatternError::Digest(source.to_string()));
         }
         let (name, _) = split_tag(source);
         let (first, path) = match name.split_once('/') {
@@ -58,20 +81,22 @@ impl NamePattern {
             None => (name, None),
         };
         if first != "*" && first.contains('*') && !is_registry_component(first) {
-            return Err(format!(
-                "namePattern {source:?} is ambiguous: {first:?} could be a registry host or a Docker Hub \
-                 repository; write the registry (`{first}.example.org/...`, `docker.io/{first}`) or `*/...` for any registry"
-            ));
+            return Err(PatternError::Ambiguous {
+                pattern: source.to_string(),
+                first: first.to_string(),
+            });
         }
         if path.is_none() && first != "*" && is_registry_component(first) {
-            return Err(format!(
-                "namePattern {source:?} names a registry but no repository, so it matches no image; \
-                 write `{first}/*` for every image in it"
-            ));
+            return Err(PatternError::NoRepository {
+                pattern: source.to_string(),
+                registry: first.to_string(),
+            });
         }
         let sample = source.replace('*', "0");
-        ImageRef::parse(&sample)
-            .map_err(|e| format!("namePattern {source:?} is not an image name pattern: {e}"))?;
+        ImageRef::parse(&sample).map_err(|reason| PatternError::NotAName {
+            pattern: source.to_string(),
+            reason,
+        })?;
         Ok(NamePattern::compile_proven(source))
     }
 
@@ -309,7 +334,14 @@ mod tests {
             ("*.example.org", "names a registry but no repository"),
         ] {
             let err = NamePattern::compile(pattern).unwrap_err();
-            assert!(err.contains(needle), "{pattern}: {err}");
+            assert!(err.to_string().contains(needle), "{pattern}: {err}");
+            assert!(
+                matches!(
+                    err,
+                    PatternError::Ambiguous { .. } | PatternError::NoRepository { .. }
+                ),
+                "{pattern}: {err:?}"
+            );
         }
     }
 
@@ -324,7 +356,18 @@ mod tests {
             ("reg.io/app with space", "is not an image name pattern"),
         ] {
             let err = NamePattern::compile(pattern).unwrap_err();
-            assert!(err.contains(needle), "{pattern}: {err}");
+            assert!(err.to_string().contains(needle), "{pattern}: {err}");
         }
+        assert_eq!(NamePattern::compile("").unwrap_err(), PatternError::Empty);
+        assert!(matches!(
+            NamePattern::compile("reg.io/App").unwrap_err(),
+            PatternError::NotAName {
+                reason: InvalidReference {
+                    reason: crate::reference::ReferenceError::InvalidFormat,
+                    ..
+                },
+                ..
+            }
+        ));
     }
 }

@@ -9,6 +9,8 @@
 //! sample. Tags are ASCII (`[A-Za-z0-9_]`), where `oci-spec` also takes
 //! Unicode word characters that no registry accepts.
 
+use thiserror::Error;
+
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 const DEFAULT_TAG: &str = "latest";
 pub const DOCKER_HUB: &str = "docker.io";
@@ -18,6 +20,32 @@ const DOCKER_HUB_ALIASES: [&str; 2] = ["index.docker.io", "registry-1.docker.io"
 const DOCKER_OFFICIAL_PREFIX: &str = "library/";
 /// The port every registry host name means when it names none (HTTPS).
 const DEFAULT_PORT_SUFFIX: &str = ":443";
+
+/// Why a reference does not parse; the reasons are distribution's own words
+/// (the differential test compares them with `oci-spec`'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ReferenceError {
+    #[error("repository name must have at least one component")]
+    Empty,
+    #[error("invalid reference format")]
+    InvalidFormat,
+    #[error("repository name must not be more than 255 characters")]
+    NameTooLong,
+    #[error("invalid checksum digest format")]
+    InvalidDigestFormat,
+    #[error("unsupported digest algorithm")]
+    UnsupportedDigestAlgorithm,
+    #[error("invalid checksum digest length")]
+    InvalidDigestLength,
+}
+
+/// A reference that does not parse, with what was written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid image reference {written:?}: {reason}")]
+pub struct InvalidReference {
+    pub written: String,
+    pub reason: ReferenceError,
+}
 
 /// An image reference as a workload wrote it, with its normalised parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +64,11 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
-    pub fn parse(written: &str) -> Result<ImageRef, String> {
-        parse_reference(written).map_err(|e| format!("invalid image reference {written:?}: {e}"))
+    pub fn parse(written: &str) -> Result<ImageRef, InvalidReference> {
+        parse_reference(written).map_err(|reason| InvalidReference {
+            written: written.to_string(),
+            reason,
+        })
     }
 
     /// `registry/repository[:tag][@digest]`: one spelling per image, the one
@@ -87,10 +118,9 @@ impl ImageRef {
 /// `name[:tag][@digest]`, normalised as Docker does: a name whose first
 /// component has no `.` or `:` and is not `localhost` is on Docker Hub, and a
 /// one-component Docker Hub name is under `library/`.
-fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
-    const INVALID: &str = "invalid reference format";
+fn parse_reference(written: &str) -> Result<ImageRef, ReferenceError> {
     if written.is_empty() {
-        return Err("repository name must have at least one component");
+        return Err(ReferenceError::Empty);
     }
     let (rest, digest) = match written.split_once('@') {
         Some((rest, digest)) => (rest, Some(digest)),
@@ -98,19 +128,20 @@ fn parse_reference(written: &str) -> Result<ImageRef, &'static str> {
     };
     let (name, tag) = split_tag(rest);
     if !is_name(name) || !tag.is_none_or(is_tag) || !digest.is_none_or(is_digest_syntax) {
-        return Err(INVALID);
+        return Err(ReferenceError::InvalidFormat);
     }
     let (registry, repository) = split_domain(name);
     if repository.len() > NAME_TOTAL_LENGTH_MAX {
-        return Err("repository name must not be more than 255 characters");
+        return Err(ReferenceError::NameTooLong);
     }
     if let Some(digest) = digest {
         let (algorithm, hex) = digest
             .split_once(':')
-            .ok_or("invalid checksum digest format")?;
-        let expected_len = digest_hex_length(algorithm).ok_or("unsupported digest algorithm")?;
+            .ok_or(ReferenceError::InvalidDigestFormat)?;
+        let expected_len =
+            digest_hex_length(algorithm).ok_or(ReferenceError::UnsupportedDigestAlgorithm)?;
         if hex.len() != expected_len {
-            return Err("invalid checksum digest length");
+            return Err(ReferenceError::InvalidDigestLength);
         }
     }
     let tag = match (tag, digest) {
@@ -353,16 +384,37 @@ mod tests {
 
     #[test]
     fn invalid_references_are_errors() {
-        for bad in [
-            "",
-            "UPPER",
-            "reg.io/app@sha256:abc",
-            "a b",
-            "reg.io//x",
-            ":tag",
+        let hex64 = "a".repeat(64);
+        for (bad, reason) in [
+            ("".to_string(), ReferenceError::Empty),
+            ("UPPER".to_string(), ReferenceError::InvalidFormat),
+            (
+                "reg.io/app@sha256:abc".to_string(),
+                ReferenceError::InvalidFormat,
+            ),
+            ("a b".to_string(), ReferenceError::InvalidFormat),
+            ("reg.io//x".to_string(), ReferenceError::InvalidFormat),
+            (":tag".to_string(), ReferenceError::InvalidFormat),
+            (
+                format!("reg.io/{}", "a".repeat(256)),
+                ReferenceError::NameTooLong,
+            ),
+            (
+                format!("reg.io/app@md5:{hex64}"),
+                ReferenceError::UnsupportedDigestAlgorithm,
+            ),
+            (
+                format!("reg.io/app@sha512:{hex64}"),
+                ReferenceError::InvalidDigestLength,
+            ),
         ] {
-            let err = ImageRef::parse(bad).unwrap_err();
-            assert!(err.contains("invalid image reference"), "{bad}: {err}");
+            let err = ImageRef::parse(&bad).unwrap_err();
+            assert_eq!(err.reason, reason, "{bad}");
+            assert_eq!(err.written, bad);
+            assert!(
+                err.to_string().starts_with("invalid image reference"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -471,7 +523,7 @@ mod tests {
                     assert_eq!(r.tag(), o.tag.as_deref(), "{sample}");
                     assert_eq!(r.digest(), o.digest.as_deref(), "{sample}");
                 }
-                (Err(e), Err(mine)) => assert_eq!(&e.to_string(), mine, "{sample}"),
+                (Err(e), Err(mine)) => assert_eq!(e.to_string(), mine.to_string(), "{sample}"),
                 _ => panic!("{sample}: oci-spec says {theirs:?}, we say {ours:?}"),
             }
         }
