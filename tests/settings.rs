@@ -8,6 +8,16 @@ use serde_json::{json, Value};
 use signed_images_policy::admission::validate_settings;
 use signed_images_policy::settings::{parse_settings, PinDigests, RuleSource, UnmatchedImages};
 
+/// Every file of test_data/settings: each loads, and the README shows each.
+const SETTINGS_FILES: [&str; 6] = [
+    "scst-policy.yaml",
+    "full.yaml",
+    "allow-unmatched.yaml",
+    "cluster.yaml",
+    "threshold.yaml",
+    "verify-image-signatures.yaml",
+];
+
 fn check(settings: &Value) -> Result<(), String> {
     let response = validate_settings(settings.to_string().as_bytes());
     match response.valid {
@@ -34,14 +44,16 @@ fn with_key(key: Value) -> Value {
 
 #[test]
 fn every_settings_file_loads() {
-    for name in [
-        "scst-policy.yaml",
-        "full.yaml",
-        "allow-unmatched.yaml",
-        "cluster.yaml",
-        "threshold.yaml",
-        "verify-image-signatures.yaml",
-    ] {
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/settings"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+    on_disk.sort();
+    let mut listed = SETTINGS_FILES.to_vec();
+    listed.sort();
+    assert_eq!(on_disk, listed, "SETTINGS_FILES lists every file");
+    for name in SETTINGS_FILES {
         check(&settings_file(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
@@ -264,14 +276,7 @@ fn unknown_fields_are_errors_that_name_their_path() {
 fn readme_examples_are_the_test_settings() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for name in [
-        "scst-policy.yaml",
-        "full.yaml",
-        "allow-unmatched.yaml",
-        "cluster.yaml",
-        "threshold.yaml",
-        "verify-image-signatures.yaml",
-    ] {
+    for name in SETTINGS_FILES {
         let example = test_data(&format!("settings/{name}"));
         assert!(
             readme.contains(&example),
