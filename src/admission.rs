@@ -386,9 +386,11 @@ fn finish(
     let mut response = response(true, None, None);
     response.mutated_object = mutated;
     response.warnings = non_empty(admitted.warnings);
-    response.audit_annotations = admitted
-        .audit_note
-        .map(|note| BTreeMap::from([(AUDIT_ANNOTATION.to_string(), note)]));
+    response.audit_annotations = admitted.audit_note.map(|note| {
+        let mut audit = BTreeMap::new();
+        audit.insert(AUDIT_ANNOTATION.to_string(), note);
+        audit
+    });
     Ok(response)
 }
 
