@@ -1,5 +1,6 @@
-//! Verification: asks the host whether an image is signed by one of the keys
-//! of its matching entries, each distinct question at most once per request.
+//! Verification: asks the host whether an image is signed by enough keys of
+//! the entries whose patterns match it (N of M per entry; one entry or every
+//! entry, as the rules say), each distinct question at most once per request.
 
 use crate::host::Host;
 use crate::reference::{is_valid_digest, ImageRef};
