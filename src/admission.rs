@@ -88,7 +88,7 @@ fn settings_text(settings_json: &str) -> &str {
 pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     let result = std::str::from_utf8(payload)
         .map_err(|_| "settings are not UTF-8 JSON".to_string())
-        .and_then(|text| parse_settings(settings_text(text)));
+        .and_then(|text| parse_settings(settings_text(text)).map_err(|e| e.to_string()));
     match result {
         Ok(_) => SettingsValidationResponse {
             valid: true,

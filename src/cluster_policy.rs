@@ -3,6 +3,7 @@
 
 use crate::host::Host;
 use crate::settings::{compile_verification, Checks, RawVerification, Rules};
+use crate::settings_error::{Problem, SettingsError};
 use crate::strict_json::from_json_strict;
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,8 +43,10 @@ pub fn load<H: Host>(host: &H) -> Result<Option<Rules>, String> {
 }
 
 /// Compiles a ClusterImagePolicy `spec`, naming bad fields from `spec.`.
-pub fn compile_spec(spec_json: &str) -> Result<Rules, String> {
+pub fn compile_spec(spec_json: &str) -> Result<Rules, SettingsError> {
     let spec: Spec = from_json_strict(spec_json, "spec")?;
-    let verification = spec.verification.ok_or("spec.verification is missing")?;
+    let verification = spec
+        .verification
+        .ok_or(SettingsError::at("spec.verification", Problem::Missing))?;
     compile_verification(verification, "spec.verification", Checks::Full)
 }

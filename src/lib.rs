@@ -15,6 +15,7 @@ pub mod peer_settings;
 pub mod raw_json;
 pub mod reference;
 pub mod settings;
+pub mod settings_error;
 pub mod strict_json;
 pub mod trust_roots;
 pub mod verification;

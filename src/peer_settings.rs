@@ -12,6 +12,7 @@ use crate::settings::{
     check_annotations, compile_key, Checks, EntriesNeeded, ImageRule, NamedKey, RawGithubActions,
     RawKey, RawKeyless, Rules,
 };
+use crate::settings_error::{Problem, SettingsError};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,21 +36,23 @@ pub struct RawSignature {
 
 /// Compiles `signatures`. A key listed by several entries is one key, so the
 /// host is asked about it once per image.
-pub fn compile_signatures(signatures: Vec<RawSignature>, checks: Checks) -> Result<Rules, String> {
+pub fn compile_signatures(
+    signatures: Vec<RawSignature>,
+    checks: Checks,
+) -> Result<Rules, SettingsError> {
     if signatures.is_empty() {
-        return Err("signatures: must list at least one entry".to_string());
+        return Err(SettingsError::at("signatures", Problem::NoEntries));
     }
     let mut keys: Vec<NamedKey> = Vec::new();
     let mut images = Vec::with_capacity(signatures.len());
     for (i, entry) in signatures.into_iter().enumerate() {
         let path = format!("signatures[{i}]");
         if entry.image.trim().is_empty() {
-            return Err(format!("{path}.image: must not be empty"));
+            return Err(SettingsError::at(format!("{path}.image"), Problem::Empty));
         }
         let pattern = match checks {
-            Checks::Full => {
-                NamePattern::compile(&entry.image).map_err(|e| format!("{path}.image: {e}"))?
-            }
+            Checks::Full => NamePattern::compile(&entry.image)
+                .map_err(|e| SettingsError::at(format!("{path}.image"), e.into()))?,
             Checks::Proven => NamePattern::compile_proven(&entry.image),
         };
         if let Some(annotations) = &entry.annotations {
@@ -58,7 +61,8 @@ pub fn compile_signatures(signatures: Vec<RawSignature>, checks: Checks) -> Resu
         let annotations = entry.annotations.clone().filter(|a| !a.is_empty());
         let mut indexes = Vec::new();
         for (name, raw) in entry_keys(&path, entry)? {
-            let root = compile_key(raw, checks).map_err(|e| format!("{name}: {e}"))?;
+            let root =
+                compile_key(raw, checks).map_err(|e| SettingsError::at(name.clone(), e.into()))?;
             let index = match keys.iter().position(|key| key.root == root) {
                 Some(index) => index,
                 None => {
@@ -88,7 +92,7 @@ pub fn compile_signatures(signatures: Vec<RawSignature>, checks: Checks) -> Resu
 
 /// The keys of one entry, each named by its path (`signatures[0].pubKeys[1]`),
 /// in our key shape so that they are checked exactly as ours are.
-fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, String> {
+fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, SettingsError> {
     let kinds = [
         ("pubKeys", entry.pub_keys.is_some()),
         ("keyless", entry.keyless.is_some()),
@@ -98,18 +102,12 @@ fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, 
     ];
     let kind = match kinds.iter().filter(|(_, set)| *set).collect::<Vec<_>>()[..] {
         [(kind, _)] => *kind,
-        _ => {
-            return Err(format!(
-                "{path}: exactly one of pubKeys, keyless, keylessPrefix, githubActions or certificates must be set"
-            ))
-        }
+        _ => return Err(SettingsError::at(path, Problem::NotOneKindOfKey)),
     };
     if kind != "certificates"
         && (entry.certificate_chain.is_some() || entry.require_rekor_bundle.is_some())
     {
-        return Err(format!(
-            "{path}: certificateChain and requireRekorBundle go with certificates"
-        ));
+        return Err(SettingsError::at(path, Problem::ChainWithoutCertificates));
     }
     let mut keys: Vec<RawKey> = Vec::new();
     if let Some(github) = entry.github_actions {
@@ -145,8 +143,9 @@ fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, 
             &identity.url_prefix
         };
         if has.is_none() || identity.subject.is_some() == identity.url_prefix.is_some() {
-            return Err(format!(
-                "{path}.{kind}: every entry needs issuer and {wanted}, and nothing else"
+            return Err(SettingsError::at(
+                format!("{path}.{kind}"),
+                Problem::KeylessFields(wanted),
             ));
         }
         keys.push(RawKey {
@@ -163,7 +162,10 @@ fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, 
         });
     }
     if keys.is_empty() {
-        return Err(format!("{path}.{kind}: must list at least one"));
+        return Err(SettingsError::at(
+            format!("{path}.{kind}"),
+            Problem::EmptyList,
+        ));
     }
     let single = kind == "githubActions";
     Ok(keys

@@ -11,6 +11,7 @@
 
 use crate::matching::NamePattern;
 use crate::peer_settings::{compile_signatures, RawSignature};
+use crate::settings_error::{KeyProblem, Problem, SettingsError};
 use crate::strict_json::from_json_strict;
 use crate::trust_roots::{check_certificate, check_public_key, TrustRoot};
 use serde::Deserialize;
@@ -218,7 +219,7 @@ pub enum Checks {
 
 /// Reads settings JSON strictly, proving every key; errors name the path of
 /// the bad field. `validate_settings` answers with this.
-pub fn parse_settings(json: &str) -> Result<Policy, String> {
+pub fn parse_settings(json: &str) -> Result<Policy, SettingsError> {
     let raw: RawSettings = from_json_strict(json, "")?;
     compile_settings(raw, Checks::Full)
 }
@@ -226,29 +227,24 @@ pub fn parse_settings(json: &str) -> Result<Policy, String> {
 /// Reads settings that [`parse_settings`] accepted when the policy loaded,
 /// without decoding key material or parsing patterns again. Still strict: settings it cannot
 /// read are an error, never "no rules".
-pub fn parse_proven_settings(json: &str) -> Result<Policy, String> {
+pub fn parse_proven_settings(json: &str) -> Result<Policy, SettingsError> {
     let raw: RawSettings = from_json_strict(json, "")?;
     compile_settings(raw, Checks::Proven)
 }
 
-pub fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, String> {
+pub fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsError> {
     if let Some(signatures) = raw.signatures.take() {
         return compile_peer_settings(raw, signatures, checks);
     }
     let annotation_prefix = annotation_prefix(raw.annotation_prefix)?;
     if raw.modify_images_with_digest.is_some() {
-        return Err(
-            "modifyImagesWithDigest: goes with signatures (verify-image-signatures' \
-                    settings); with verification, use pinDigests"
-                .to_string(),
-        );
+        return Err(SettingsError::at(
+            "modifyImagesWithDigest",
+            Problem::OnlyWithSignatures,
+        ));
     }
     let rules = match (raw.cluster_image_policy.unwrap_or(false), raw.verification) {
-        (true, Some(_)) => {
-            return Err("clusterImagePolicy: true and verification cannot be set together: \
-                        the rules come either from the cluster's ClusterImagePolicy or from the settings"
-                .to_string())
-        }
+        (true, Some(_)) => return Err(SettingsError::at("", Problem::ClusterAndInlineRules)),
         (true, None) => RuleSource::Cluster,
         (false, Some(verification)) => {
             RuleSource::Inline(compile_verification(verification, "verification", checks)?)
@@ -275,7 +271,7 @@ fn compile_peer_settings(
     raw: RawSettings,
     signatures: Vec<RawSignature>,
     checks: Checks,
-) -> Result<Policy, String> {
+) -> Result<Policy, SettingsError> {
     let ours_only = [
         ("verification", raw.verification.is_some()),
         ("clusterImagePolicy", raw.cluster_image_policy.is_some()),
@@ -283,10 +279,7 @@ fn compile_peer_settings(
         ("pinDigests", raw.pin_digests.is_some()),
     ];
     if let Some((field, _)) = ours_only.iter().find(|(_, set)| *set) {
-        return Err(format!(
-            "{field}: cannot be set together with signatures: the settings are either \
-             verify-image-signatures' (signatures, modifyImagesWithDigest) or SCST-Sign's (verification, ...)"
-        ));
+        return Err(SettingsError::at(*field, Problem::NotWithSignatures));
     }
     Ok(Policy {
         rules: RuleSource::Inline(compile_signatures(signatures, checks)?),
@@ -300,15 +293,23 @@ fn compile_peer_settings(
     })
 }
 
-fn annotation_prefix(setting: Option<String>) -> Result<String, String> {
+fn annotation_prefix(setting: Option<String>) -> Result<String, SettingsError> {
     let prefix = setting.unwrap_or_else(|| DEFAULT_ANNOTATION_PREFIX.to_string());
-    check_annotation_prefix(&prefix).map_err(|e| format!("annotationPrefix: {e}"))?;
+    if !is_dns_subdomain(&prefix) {
+        return Err(SettingsError::at(
+            "annotationPrefix",
+            Problem::NotADnsSubdomain(prefix),
+        ));
+    }
     Ok(prefix)
 }
 
-fn max_verifications(setting: Option<usize>) -> Result<usize, String> {
+fn max_verifications(setting: Option<usize>) -> Result<usize, SettingsError> {
     match setting.unwrap_or(DEFAULT_MAX_VERIFICATIONS_PER_REQUEST) {
-        0 => Err("maxVerificationsPerRequest: must be at least 1".to_string()),
+        0 => Err(SettingsError::at(
+            "maxVerificationsPerRequest",
+            Problem::Zero,
+        )),
         limit => Ok(limit),
     }
 }
@@ -318,13 +319,14 @@ pub fn compile_verification(
     raw: RawVerification,
     at: &str,
     checks: Checks,
-) -> Result<Rules, String> {
+) -> Result<Rules, SettingsError> {
     let mut excluded_namespaces = BTreeSet::new();
     if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
         for (i, namespace) in resources.namespaces.into_iter().enumerate() {
             if namespace.trim().is_empty() {
-                return Err(format!(
-                    "{at}.exclude.resources.namespaces[{i}]: namespace must not be empty"
+                return Err(SettingsError::at(
+                    format!("{at}.exclude.resources.namespaces[{i}]"),
+                    Problem::EmptyNamespace,
                 ));
             }
             excluded_namespaces.insert(namespace);
@@ -336,16 +338,20 @@ pub fn compile_verification(
     for (i, key) in raw.keys.into_iter().enumerate() {
         let path = format!("{at}.keys[{i}]");
         if key.name.trim().is_empty() {
-            return Err(format!("{path}.name: key name must not be empty"));
+            return Err(SettingsError::at(
+                format!("{path}.name"),
+                Problem::EmptyKeyName,
+            ));
         }
         if index_by_name.insert(key.name.clone(), i).is_some() {
-            return Err(format!(
-                "{path}.name: key name {:?} is defined twice",
-                key.name
+            return Err(SettingsError::at(
+                format!("{path}.name"),
+                Problem::DuplicateKeyName(key.name),
             ));
         }
         let name = key.name.clone();
-        let root = compile_key(key, checks).map_err(|e| format!("{path} ({name}): {e}"))?;
+        let root = compile_key(key, checks)
+            .map_err(|e| SettingsError::at(format!("{path} ({name})"), e.into()))?;
         keys.push(NamedKey { name, root });
     }
 
@@ -354,21 +360,24 @@ pub fn compile_verification(
         let path = format!("{at}.images[{i}]");
         let pattern = match checks {
             Checks::Full => NamePattern::compile(&image.name_pattern)
-                .map_err(|e| format!("{path}.namePattern: {e}"))?,
+                .map_err(|e| SettingsError::at(format!("{path}.namePattern"), e.into()))?,
             Checks::Proven => NamePattern::compile_proven(&image.name_pattern),
         };
         if image.keys.is_empty() {
-            return Err(format!(
-                "{path}.keys: the entry for {:?} lists no key, so no image could ever pass it",
-                image.name_pattern
+            return Err(SettingsError::at(
+                format!("{path}.keys"),
+                Problem::NoKeys(image.name_pattern),
             ));
         }
         let mut key_indexes = Vec::with_capacity(image.keys.len());
         for (j, key_ref) in image.keys.iter().enumerate() {
             let index = *index_by_name.get(&key_ref.name).ok_or_else(|| {
-                format!(
-                    "{path}.keys[{j}].name: key {:?} is not defined in {at}.keys",
-                    key_ref.name
+                SettingsError::at(
+                    format!("{path}.keys[{j}].name"),
+                    Problem::UnknownKey {
+                        name: key_ref.name.clone(),
+                        keys_at: format!("{at}.keys"),
+                    },
                 )
             })?;
             if !key_indexes.contains(&index) {
@@ -380,11 +389,14 @@ pub fn compile_verification(
         }
         if let Some(secret) = &image.secret_ref {
             if secret.name.is_empty() {
-                return Err(format!("{path}.secretRef.name: must not be empty"));
+                return Err(SettingsError::at(
+                    format!("{path}.secretRef.name"),
+                    Problem::Empty,
+                ));
             }
         }
         let threshold = check_threshold(image.threshold.unwrap_or(1), key_indexes.len())
-            .map_err(|e| format!("{path}.threshold: {e}"))?;
+            .map_err(|problem| SettingsError::at(format!("{path}.threshold"), problem))?;
         images.push(ImageRule {
             pattern,
             keys: key_indexes,
@@ -408,30 +420,31 @@ pub fn compile_verification(
 pub(crate) fn check_annotations(
     path: &str,
     annotations: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), SettingsError> {
     match annotations.keys().find(|k| k.is_empty()) {
-        Some(empty) => Err(format!(
-            "{path}.annotations: annotation name {empty:?} must not be empty"
+        Some(empty) => Err(SettingsError::at(
+            format!("{path}.annotations"),
+            Problem::EmptyAnnotationName(empty.clone()),
         )),
         None => Ok(()),
     }
 }
 
 /// N of M: at least one key, and no more than the entry names.
-fn check_threshold(threshold: usize, distinct_keys: usize) -> Result<usize, String> {
+fn check_threshold(threshold: usize, distinct_keys: usize) -> Result<usize, Problem> {
     if threshold == 0 {
-        return Err("must be at least 1".to_string());
+        return Err(Problem::Zero);
     }
     if threshold > distinct_keys {
-        return Err(format!(
-            "{threshold} keys must verify, but the entry names only {distinct_keys} distinct key{}",
-            if distinct_keys == 1 { "" } else { "s" }
-        ));
+        return Err(Problem::ThresholdAboveKeys {
+            threshold,
+            keys: distinct_keys,
+        });
     }
     Ok(threshold)
 }
 
-pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, String> {
+pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, KeyProblem> {
     let full = checks == Checks::Full;
     let sources = [
         key.public_key.is_some(),
@@ -440,25 +453,22 @@ pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, Stri
         key.certificate.is_some(),
     ];
     if sources.iter().filter(|set| **set).count() != 1 {
-        return Err(
-            "exactly one of publicKey, keyless, githubActions or certificate must be set"
-                .to_string(),
-        );
+        return Err(KeyProblem::NotOneSource);
     }
     if key.certificate.is_none()
         && (key.certificate_chain.is_some() || key.require_rekor_bundle.is_some())
     {
-        return Err("certificateChain and requireRekorBundle go with certificate".to_string());
+        return Err(KeyProblem::ChainWithoutCertificate);
     }
     if let Some(pem) = key.public_key {
         if full {
-            check_public_key(&pem).map_err(|e| format!("publicKey: {e}"))?;
+            check_public_key(&pem).map_err(KeyProblem::PublicKey)?;
         }
         return Ok(TrustRoot::PublicKey(pem));
     }
     if let Some(keyless) = key.keyless {
         if !keyless.issuer.starts_with("https://") && !keyless.issuer.starts_with("http://") {
-            return Err(format!("keyless.issuer: {:?} is not a URL", keyless.issuer));
+            return Err(KeyProblem::IssuerNotAUrl(keyless.issuer));
         }
         return match (keyless.subject, keyless.url_prefix) {
             (Some(subject), None) => Ok(TrustRoot::Keyless {
@@ -469,7 +479,7 @@ pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, Stri
                 issuer: keyless.issuer,
                 url_prefix: non_empty("keyless.urlPrefix", url_prefix)?,
             }),
-            _ => Err("keyless: exactly one of subject or urlPrefix must be set".to_string()),
+            _ => Err(KeyProblem::NotSubjectOrPrefix),
         };
     }
     if let Some(github) = key.github_actions {
@@ -483,12 +493,13 @@ pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, Stri
     }
     let certificate = key.certificate.unwrap_or_default();
     if key.certificate_chain.as_ref().is_some_and(Vec::is_empty) {
-        return Err("certificateChain: must list at least one certificate when set".to_string());
+        return Err(KeyProblem::EmptyChain);
     }
     if full {
-        check_certificate(&certificate).map_err(|e| format!("certificate: {e}"))?;
-        for (i, pem) in key.certificate_chain.iter().flatten().enumerate() {
-            check_certificate(pem).map_err(|e| format!("certificateChain[{i}]: {e}"))?;
+        check_certificate(&certificate).map_err(KeyProblem::Certificate)?;
+        for (index, pem) in key.certificate_chain.iter().flatten().enumerate() {
+            check_certificate(pem)
+                .map_err(|reason| KeyProblem::ChainCertificate { index, reason })?;
         }
     }
     Ok(TrustRoot::Certificate {
@@ -500,17 +511,15 @@ pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, Stri
 
 /// An identity field that is present must say something: an empty one would
 /// read as "any" to the host and widen the trust it stands for.
-fn non_empty(field: &str, value: String) -> Result<String, String> {
+fn non_empty(field: &'static str, value: String) -> Result<String, KeyProblem> {
     if value.trim().is_empty() {
-        return Err(format!(
-            "{field} must not be empty (leave the field out if it is not wanted)"
-        ));
+        return Err(KeyProblem::EmptyIdentity(field));
     }
     Ok(value)
 }
 
 /// An annotation prefix is a DNS subdomain (RFC 1123), as Kubernetes requires.
-fn check_annotation_prefix(prefix: &str) -> Result<(), String> {
+fn is_dns_subdomain(prefix: &str) -> bool {
     let valid_label = |label: &str| {
         !label.is_empty()
             && label.len() <= 63
@@ -520,10 +529,5 @@ fn check_annotation_prefix(prefix: &str) -> Result<(), String> {
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
-    if prefix.is_empty() || prefix.len() > 253 || !prefix.split('.').all(valid_label) {
-        return Err(format!(
-            "{prefix:?} is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
-        ));
-    }
-    Ok(())
+    !prefix.is_empty() && prefix.len() <= 253 && prefix.split('.').all(valid_label)
 }

@@ -70,7 +70,7 @@ fn nest(path: &[Step], leaf: Value) -> Value {
 /// The policy's strict reader alone (`deny_unknown_fields` everywhere), as
 /// `validate_settings` runs it before anything else.
 fn read_strictly(settings: &Value) -> Result<RawSettings, String> {
-    from_json_strict::<RawSettings>(&settings.to_string(), "")
+    from_json_strict::<RawSettings>(&settings.to_string(), "").map_err(|e| e.to_string())
 }
 
 /// The names between backquotes after "expected" in a serde error.
@@ -488,7 +488,11 @@ fn shapes(everything: &Value) -> BTreeMap<String, BTreeSet<Shape>> {
             serde_json::to_string_pretty(&alone).unwrap()
         );
     }
-    let read = |doc: &Value| parse_settings(&doc.to_string()).map(|_| ());
+    let read = |doc: &Value| {
+        parse_settings(&doc.to_string())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
     let mut out = BTreeMap::new();
     for (name, value) in settings {
         // `signatures` alone is verify-image-signatures' settings, not SCST-Sign's.
@@ -753,6 +757,7 @@ fn fields_read_but_never_valid_are_refused() {
                 .unwrap_or_else(|e| panic!("{at} = {value}: the strict reader refuses it: {e}"));
             let error = parse_settings(&with_field.to_string())
                 .err()
+                .map(|e| e.to_string())
                 .unwrap_or_else(|| {
                     panic!(
                         "{at} = {value} is valid in the {shape:?} document: a setting, \

@@ -313,3 +313,66 @@ fn threshold_must_be_between_one_and_the_distinct_keys_named() {
         "verification.images[0].threshold: invalid value",
     );
 }
+
+/// Each kind of mistake is its own variant, with the path of the field.
+#[test]
+fn mistakes_are_typed_and_name_their_field() {
+    use signed_images_policy::matching::PatternError;
+    use signed_images_policy::settings_error::{KeyProblem, Problem, SettingsError};
+    let error = |settings: Value| parse_settings(&settings.to_string()).unwrap_err();
+    let entry = |image: Value| {
+        json!({"verification": {
+            "keys": [{"name": "a", "publicKey": key("p256.pub")}, {"name": "b", "publicKey": key("p384.pub")}],
+            "images": [image]
+        }})
+    };
+    assert_eq!(
+        error(entry(
+            json!({"namePattern": "*", "threshold": 3, "keys": [{"name": "a"}, {"name": "b"}]})
+        )),
+        SettingsError::at(
+            "verification.images[0].threshold",
+            Problem::ThresholdAboveKeys {
+                threshold: 3,
+                keys: 2
+            }
+        )
+    );
+    assert_eq!(
+        error(entry(json!({"namePattern": "*", "keys": [{"name": "c"}]}))),
+        SettingsError::at(
+            "verification.images[0].keys[0].name",
+            Problem::UnknownKey {
+                name: "c".into(),
+                keys_at: "verification.keys".into()
+            }
+        )
+    );
+    assert!(matches!(
+        error(entry(
+            json!({"namePattern": "ngin*", "keys": [{"name": "a"}]})
+        ))
+        .problem,
+        Problem::Pattern(PatternError::Ambiguous { .. })
+    ));
+    let bad_key = error(
+        json!({"verification": {"keys": [{"name": "a", "keyless": {"issuer": "not a url", "subject": "s"}}]}}),
+    );
+    assert_eq!(bad_key.path, "verification.keys[0] (a)");
+    assert_eq!(
+        bad_key.problem,
+        Problem::Key(KeyProblem::IssuerNotAUrl("not a url".into()))
+    );
+    assert_eq!(
+        error(json!({"signatures": [{"image": "*", "pubKeys": []}]})),
+        SettingsError::at("signatures[0].pubKeys", Problem::EmptyList)
+    );
+    assert_eq!(
+        error(json!({"maxVerificationsPerRequest": 0})),
+        SettingsError::at("maxVerificationsPerRequest", Problem::Zero)
+    );
+    assert!(matches!(
+        error(json!({"verification": {"keyz": []}})).problem,
+        Problem::Unreadable(_)
+    ));
+}

@@ -1,0 +1,123 @@
+//! Settings mistakes: where each is (the path of the field) and what is
+//! wrong, with every message written once, here. Their text is what
+//! `validate_settings` answers and what a denial names; tests match the
+//! variants.
+
+use crate::matching::PatternError;
+use std::fmt;
+use thiserror::Error;
+
+/// A mistake in the settings (or in the ClusterImagePolicy's spec).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub struct SettingsError {
+    /// The field, e.g. `verification.images[0].threshold`; empty when the
+    /// mistake is in how settings combine.
+    pub path: String,
+    pub problem: Problem,
+}
+
+impl SettingsError {
+    pub fn at(path: impl Into<String>, problem: Problem) -> Self {
+        SettingsError {
+            path: path.into(),
+            problem,
+        }
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.path.as_str(), &self.problem) {
+            ("", problem) => write!(f, "{problem}"),
+            // Reads as a sentence: "spec.verification is missing".
+            (path, Problem::Missing) => write!(f, "{path} is missing"),
+            (path, problem) => write!(f, "{path}: {problem}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Problem {
+    /// What the strict reader said (unknown field, wrong type, ...).
+    #[error("{0}")]
+    Unreadable(String),
+    /// Shown as "<path> is missing".
+    #[error("is missing")]
+    Missing,
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at least 1")]
+    Zero,
+    #[error(
+        "clusterImagePolicy: true and verification cannot be set together: the rules come either \
+         from the cluster's ClusterImagePolicy or from the settings"
+    )]
+    ClusterAndInlineRules,
+    #[error(
+        "cannot be set together with signatures: the settings are either verify-image-signatures' \
+         (signatures, modifyImagesWithDigest) or SCST-Sign's (verification, ...)"
+    )]
+    NotWithSignatures,
+    #[error(
+        "goes with signatures (verify-image-signatures' settings); with verification, use pinDigests"
+    )]
+    OnlyWithSignatures,
+    #[error("{0:?} is not a DNS subdomain (lowercase letters, digits, '-' and '.')")]
+    NotADnsSubdomain(String),
+    #[error("namespace must not be empty")]
+    EmptyNamespace,
+    #[error("key name must not be empty")]
+    EmptyKeyName,
+    #[error("key name {0:?} is defined twice")]
+    DuplicateKeyName(String),
+    #[error("the entry for {0:?} lists no key, so no image could ever pass it")]
+    NoKeys(String),
+    #[error("key {name:?} is not defined in {keys_at}")]
+    UnknownKey { name: String, keys_at: String },
+    #[error("annotation name {0:?} must not be empty")]
+    EmptyAnnotationName(String),
+    #[error(
+        "{threshold} keys must verify, but the entry names only {keys} distinct key{}",
+        if *keys == 1 { "" } else { "s" }
+    )]
+    ThresholdAboveKeys { threshold: usize, keys: usize },
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    #[error(transparent)]
+    Key(#[from] KeyProblem),
+    #[error("must list at least one entry")]
+    NoEntries,
+    #[error("must list at least one")]
+    EmptyList,
+    #[error(
+        "exactly one of pubKeys, keyless, keylessPrefix, githubActions or certificates must be set"
+    )]
+    NotOneKindOfKey,
+    #[error("certificateChain and requireRekorBundle go with certificates")]
+    ChainWithoutCertificates,
+    #[error("every entry needs issuer and {0}, and nothing else")]
+    KeylessFields(&'static str),
+}
+
+/// What is wrong with one key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyProblem {
+    #[error("exactly one of publicKey, keyless, githubActions or certificate must be set")]
+    NotOneSource,
+    #[error("certificateChain and requireRekorBundle go with certificate")]
+    ChainWithoutCertificate,
+    #[error("publicKey: {0}")]
+    PublicKey(String),
+    #[error("keyless.issuer: {0:?} is not a URL")]
+    IssuerNotAUrl(String),
+    #[error("keyless: exactly one of subject or urlPrefix must be set")]
+    NotSubjectOrPrefix,
+    #[error("{0} must not be empty (leave the field out if it is not wanted)")]
+    EmptyIdentity(&'static str),
+    #[error("certificateChain: must list at least one certificate when set")]
+    EmptyChain,
+    #[error("certificate: {0}")]
+    Certificate(String),
+    #[error("certificateChain[{index}]: {reason}")]
+    ChainCertificate { index: usize, reason: String },
+}
