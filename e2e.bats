@@ -647,15 +647,17 @@ peer_settings() {
     esac
 }
 
-# decision MODULE REQUEST SETTINGS: admitted, denied, or crashed (the module
-# trapped: kwctl answers 500 with the guest's failure).
+# decision MODULE REQUEST SETTINGS: admitted, denied, crashed (the module
+# trapped: kwctl answers 500 with the guest's failure) or no-response.
 decision() {
     printf '%s' "$2" >"$BATS_TEST_TMPDIR/request.json"
     printf '%s' "$3" >"$BATS_TEST_TMPDIR/settings.json"
     local out
     out="$(kwctl run --sigstore-trust-config "$WORK/fixtures/trust-config.json" --sources-path "$WORK/sources.yaml" \
         --settings-path "$BATS_TEST_TMPDIR/settings.json" --request-path "$BATS_TEST_TMPDIR/request.json" \
-        "$1" 2>/dev/null | tail -n 1)" || { echo "kwctl failed on $1" >&2; return 1; }
+        "$1" 2>/dev/null | tail -n 1)"
+    # No response at all: kwctl refused the settings or could not run the module.
+    [[ -n "$out" ]] || { echo "no-response"; return 0; }
     jq -r 'if .allowed then "admitted"
         elif (.status.message // "" | startswith("internal server error: Guest call failure")) then "crashed"
         else "denied" end' <<<"$out"
