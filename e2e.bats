@@ -530,6 +530,21 @@ key_a_json() { jq -c '.[0]' "$WORK/keys.json"; }
     refused '{"verification": {"imagez": []}}' 'verification.imagez: unknown field `imagez`'
 }
 
+@test "settings: verify-image-signatures' settings with a misspelt field" {
+    refused "$(peer_settings pubkey-a | jq -c '.signatures[0].annotation = {env: "prod"}')" \
+        'signatures[0].annotation: unknown field `annotation`'
+}
+
+@test "settings: verify-image-signatures' settings mixed with SCST-Sign's" {
+    refused "$(peer_settings pubkey-a | jq -c '.pinDigests = "never"')" \
+        'pinDigests: cannot be set together with signatures'
+}
+
+@test "settings: a threshold above the keys an entry names" {
+    refused "$(settings a b | jq -c '.verification.images[0].threshold = 3')" \
+        'verification.images[0].threshold: 3 keys must verify, but the entry names only 2 distinct keys'
+}
+
 @test "settings: a value out of range" {
     refused '{"pinDigests": "always"}' 'pinDigests: unknown variant `always`'
 }
