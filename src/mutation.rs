@@ -5,7 +5,6 @@ use crate::decision::{Status, VerifiedSite};
 use crate::raw_json::{self, Annotations, Edit, Object, Type};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 pub const STATUS_ANNOTATION: &str = "status";
@@ -37,16 +36,16 @@ pub struct Pin {
 
 /// `<prefix>/verified-images`: each verified reference to its digest and key.
 pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
-    // Inserted one by one: collecting into the map would sort first, and
-    // bring the standard library's sort into the module.
-    let mut entries: BTreeMap<&str, Value> = BTreeMap::new();
+    // serde_json's own map (ordered by name), inserted one by one: another map
+    // type, or collecting (which sorts first), would add code to the module.
+    let mut entries = Map::new();
     for v in verified {
         entries.insert(
-            v.site.image.as_str(),
+            v.site.image.clone(),
             json!({"digest": v.digest, "key": v.keys}),
         );
     }
-    serde_json::to_string(&entries).unwrap_or_else(|_| "{}".to_string())
+    Value::Object(entries).to_string()
 }
 
 /// The object (JSON text) with the changes applied; `None` when nothing

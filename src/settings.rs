@@ -333,8 +333,9 @@ pub fn compile_verification(
         }
     }
 
-    let mut keys = Vec::with_capacity(raw.keys.len());
-    let mut index_by_name = BTreeMap::new();
+    // Keys are found by name with a linear search: a policy names a few, and
+    // a map type of its own would cost the module its code.
+    let mut keys: Vec<NamedKey> = Vec::with_capacity(raw.keys.len());
     for (i, key) in raw.keys.into_iter().enumerate() {
         let path = format!("{at}.keys[{i}]");
         if key.name.trim().is_empty() {
@@ -343,7 +344,7 @@ pub fn compile_verification(
                 Problem::EmptyKeyName,
             ));
         }
-        if index_by_name.insert(key.name.clone(), i).is_some() {
+        if keys.iter().any(|known| known.name == key.name) {
             return Err(SettingsError::at(
                 format!("{path}.name"),
                 Problem::DuplicateKeyName(key.name),
@@ -371,15 +372,18 @@ pub fn compile_verification(
         }
         let mut key_indexes = Vec::with_capacity(image.keys.len());
         for (j, key_ref) in image.keys.iter().enumerate() {
-            let index = *index_by_name.get(&key_ref.name).ok_or_else(|| {
-                SettingsError::at(
-                    format!("{path}.keys[{j}].name"),
-                    Problem::UnknownKey {
-                        name: key_ref.name.clone(),
-                        keys_at: format!("{at}.keys"),
-                    },
-                )
-            })?;
+            let index = keys
+                .iter()
+                .position(|key| key.name == key_ref.name)
+                .ok_or_else(|| {
+                    SettingsError::at(
+                        format!("{path}.keys[{j}].name"),
+                        Problem::UnknownKey {
+                            name: key_ref.name.clone(),
+                            keys_at: format!("{at}.keys"),
+                        },
+                    )
+                })?;
             if !key_indexes.contains(&index) {
                 key_indexes.push(index);
             }
