@@ -125,27 +125,19 @@ pub fn judge<H: Host>(
                 digest,
                 keys: keys.join(", "),
             }),
-            Outcome::NotVerified { reasons } => {
+            Outcome::NotVerified {
+                reasons,
+                ignored_secrets,
+            } => {
                 if reported.insert(site.image.clone()) {
                     verdict.failures.push(format!(
                         "{} {}",
                         not_signed_message(&site.image),
                         reasons.join("; ")
                     ));
-                    let secrets = rules
-                        .images
-                        .iter()
-                        .filter(|rule| rule.pattern.matches(&image))
-                        .filter_map(|rule| rule.ignored_secret.as_deref());
-                    // Each secret once (a Vec: a sorted set would cost the
-                    // module a sort implementation for a handful of names).
-                    let mut named: Vec<&str> = Vec::new();
-                    for secret in secrets {
-                        if !named.contains(&secret) {
-                            named.push(secret);
-                            let warning = ignored_secret_warning(&site.image, secret);
-                            verdict.warnings.push(warning);
-                        }
+                    for secret in &ignored_secrets {
+                        let warning = ignored_secret_warning(&site.image, secret);
+                        verdict.warnings.push(warning);
                     }
                 }
             }

@@ -13,8 +13,12 @@ pub enum Outcome {
     /// Enough keys verified it; `digest` is what their signatures cover.
     Verified { digest: String, keys: Vec<String> },
     /// Patterns matched but not enough keys verified it; the reasons say
-    /// which key failed and why.
-    NotVerified { reasons: Vec<String> },
+    /// which key failed and why. `ignored_secrets`: the `secretRef`s of the
+    /// matching entries, which the policy does not use (named in a warning).
+    NotVerified {
+        reasons: Vec<String>,
+        ignored_secrets: Vec<String>,
+    },
     /// No pattern matches the image.
     Unmatched,
     /// Verifying it would take the request past its verification limit.
@@ -71,29 +75,42 @@ impl<'a, H: Host> Verifier<'a, H> {
 
     fn verify_uncached(&mut self, image: &ImageRef, canonical: &str) -> Outcome {
         let rules = self.rules;
-        let mut matching = rules
+        let matching: Vec<&ImageRule> = rules
             .images
             .iter()
             .filter(|r| r.pattern.matches(image))
-            .peekable();
-        if matching.peek().is_none() {
+            .collect();
+        if matching.is_empty() {
             return Outcome::Unmatched;
         }
+        let not_verified = |reasons: Vec<String>| {
+            let mut ignored_secrets: Vec<String> = Vec::new();
+            for secret in matching
+                .iter()
+                .filter_map(|rule| rule.ignored_secret.as_ref())
+            {
+                if !ignored_secrets.contains(secret) {
+                    ignored_secrets.push(secret.clone());
+                }
+            }
+            Outcome::NotVerified {
+                reasons,
+                ignored_secrets,
+            }
+        };
         let mut answers: Vec<(Question<'a>, Result<String, String>)> = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
         let mut passed: Option<(String, Vec<usize>)> = None;
-        for rule in matching {
+        for &rule in &matching {
             match self.check_entry(rule, image, canonical, &mut answers) {
                 EntryOutcome::OverLimit => return Outcome::OverLimit { limit: self.limit },
                 EntryOutcome::Passed { digest, keys } => {
                     let (first_digest, all_keys) =
                         passed.get_or_insert((digest.clone(), Vec::new()));
                     if *first_digest != digest {
-                        return Outcome::NotVerified {
-                            reasons: vec![format!(
-                                "the entries' keys verified different digests ({first_digest} and {digest})"
-                            )],
-                        };
+                        return not_verified(vec![format!(
+                            "the entries' keys verified different digests ({first_digest} and {digest})"
+                        )]);
                     }
                     for key in keys {
                         if !all_keys.contains(&key) {
@@ -111,7 +128,7 @@ impl<'a, H: Host> Verifier<'a, H> {
                         }
                     }
                     if rules.entries_needed == EntriesNeeded::Every {
-                        return Outcome::NotVerified { reasons };
+                        return not_verified(reasons);
                     }
                 }
             }
@@ -121,7 +138,7 @@ impl<'a, H: Host> Verifier<'a, H> {
                 digest,
                 keys: keys.iter().map(|&k| rules.keys[k].name.clone()).collect(),
             },
-            None => Outcome::NotVerified { reasons },
+            None => not_verified(reasons),
         }
     }
 
