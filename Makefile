@@ -3,12 +3,21 @@
 #   make demo        build, start a local registry, sign an image, admit a
 #                    signed and deny an unsigned Deployment in kwctl (the README's first command)
 #   make test-all    every check: lint, unit tests, then e2e.bats through kwctl
-#                    (the README's second command; CI runs it)
+#                    on every host version (the README's second command; CI runs it)
+#
+# KUBEWARDEN_HOST picks the Kubewarden release that demo, bench and a single
+# e2e run use: 1.35 (the default, the host of record) or 1.31 (the oldest the
+# metadata claims). E2E_HOSTS lists the releases `make e2e-tests` runs on.
+# `make setup` installs them (scripts/hosts.sh).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-# kwctl is installed in ~/.local/bin by `make setup`.
-export PATH := $(HOME)/.local/bin:$(PATH)
+export KUBEWARDEN_HOST ?= 1.35
+E2E_HOSTS ?= $(shell scripts/hosts.sh list)
+# The chosen host's kwctl first on PATH (nothing when it is not installed yet).
+export PATH := $(shell scripts/hosts.sh bin $(KUBEWARDEN_HOST) 2>/dev/null || true):$(PATH)
+# The module is annotated by the host of record's kwctl, whatever the host chosen.
+KWCTL_OF_RECORD = $(shell scripts/hosts.sh bin 1.35)/kwctl
 export RUST_BACKTRACE := 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 CARGO_WASM := $(TARGET_DIR)/wasm32-wasip1/release/signed_images_policy.wasm
@@ -30,12 +39,12 @@ policy.wasm: $(SOURCES)
 # The module with its metadata (rules, mutating, context-aware resources):
 # what kwctl and policy-server load.
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
-	kwctl annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+	$(KWCTL_OF_RECORD) annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
 
 # Artifact Hub's package file: made by kwctl from the metadata and the
 # questions, never edited by hand (e2e.bats fails when it has drifted).
 artifacthub-pkg.yml: policy-metadata.yml questions-ui.yml
-	kwctl scaffold artifacthub -m policy-metadata.yml -q questions-ui.yml -o artifacthub-pkg.yml
+	$(KWCTL_OF_RECORD) scaffold artifacthub -m policy-metadata.yml -q questions-ui.yml -o artifacthub-pkg.yml
 
 # Signed test images for the end-to-end tests, the demo and the benchmark.
 $(FIXTURES): $(shell find fixtures/src -name '*.rs') fixtures/Cargo.toml Cargo.lock
@@ -45,10 +54,11 @@ $(FIXTURES): $(shell find fixtures/src -name '*.rs') fixtures/Cargo.toml Cargo.l
 test unit-tests:
 	cargo test -p signed-images-policy
 
-# The compiled module in kwctl, against a local registry with cosign signatures.
+# The compiled module in kwctl, against a local registry with cosign signatures,
+# once per host version (a count line each).
 e2e-tests: $(FIXTURES)
-	@if command -v kwctl >/dev/null; then $(MAKE) annotated-policy.wasm; fi
-	scripts/bats.sh e2e.bats
+	@if scripts/hosts.sh bin 1.35 >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
+	status=0; for host in $(E2E_HOSTS); do KUBEWARDEN_HOST=$$host scripts/bats.sh e2e.bats || status=1; done; exit $$status
 
 test-all: setup
 	$(MAKE) lint

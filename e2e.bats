@@ -5,20 +5,28 @@
 # config instead of fetching Sigstore's, and reaches the registry over plain HTTP.
 #
 # Run by `make e2e-tests` (which builds annotated-policy.wasm and the fixtures
-# tool first). Without kwctl every test is skipped with a message, except under
-# CI=true, where a missing kwctl fails the run.
+# tool first) once per host version: KUBEWARDEN_HOST (1.35 or 1.31, see
+# scripts/hosts.sh) names the kwctl that scripts/bats.sh put first on PATH.
+# Without that kwctl every test is skipped with a message, except under
+# CI=true, where a missing host fails the run.
 
 bats_require_minimum_version 1.5.0
 
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 POLICY="${POLICY:-annotated-policy.wasm}"
+KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-1.35}"
 NO_POLICY='clusterimagepolicies.signing.apps.tanzu.vmware.com "image-policy" not found. Image policy enforcement was not applied.'
 
+# Whether the kwctl on PATH is the host version under test.
+host_installed() {
+    [[ "$(kwctl --version 2>/dev/null | head -n 1 | awk '{ print $NF }' | cut -d. -f1,2)" == "$KUBEWARDEN_HOST" ]]
+}
+
 setup_file() {
-    export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0
-    if ! command -v kwctl >/dev/null; then
+    export RUST_BACKTRACE=0
+    if ! host_installed; then
         if [[ "${CI:-}" == true ]]; then
-            echo "kwctl is not installed, and CI never skips: run 'make setup'" >&2
+            echo "kwctl $KUBEWARDEN_HOST is not on PATH, and CI never skips: run 'make setup'" >&2
             return 1
         fi
         return 0
@@ -53,9 +61,8 @@ teardown_file() {
 }
 
 setup() {
-    export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0
-    command -v kwctl >/dev/null ||
-        skip "kwctl is not installed: 'make setup' installs it, or see Kubewarden's releases"
+    export RUST_BACKTRACE=0
+    host_installed || skip "kwctl $KUBEWARDEN_HOST is not installed: 'make setup' installs it, or see Kubewarden's releases"
 }
 
 # ---- fixtures, requests and settings ----------------------------------------
@@ -830,6 +837,40 @@ report() {
     assert_equal "$(jq -cS "$policy_annotations" <<<"$inspected")" "$(yq -cS "$policy_annotations" policy-metadata.yml)"
     # The README travels inside the module as its usage text.
     assert_equal "$(jq -r '.annotations["io.kubewarden.policy.usage"]' <<<"$inspected")" "$(cat README.md)"
+    if [[ "$KUBEWARDEN_HOST" == 1.31 ]]; then
+        # 1.31 knows no hostCapabilities and drops them.
+        assert_equal "$(jq -c '.hostCapabilities' <<<"$inspected")" null
+    else
+        assert_equal "$(jq -c '.hostCapabilities | sort' <<<"$inspected")" "$(yq -c '.hostCapabilities | sort' policy-metadata.yml)"
+    fi
+}
+
+# The capabilities kwctl annotate warns about, from its stderr.
+capability_warnings() { sed 's/\x1b\[[0-9;]*m//g' <<<"$1" | grep -i 'host capabilities' || true; }
+
+@test "kwctl annotate: hostCapabilities name exactly what the module calls (1.35 warns otherwise; 1.31 loads the 1.35-annotated module)" {
+    if [[ "$KUBEWARDEN_HOST" == 1.31 ]]; then
+        # The shipped module is annotated by kwctl 1.35; the minimum release reads its metadata and runs it.
+        run --separate-stderr kwctl inspect --output yaml "$POLICY"
+        [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+        assert_equal "$(yq -r '.annotations["io.kubewarden.kwctl"]' <<<"$output")" 1.35.0
+        evaluate "$(pod "$(image signed-a)")" "$(settings a)"
+        allowed
+        return 0
+    fi
+    run --separate-stderr kwctl annotate -m policy-metadata.yml -u README.md -o "$BATS_TEST_TMPDIR/annotated.wasm" policy.wasm
+    [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+    assert_equal "$(capability_warnings "$stderr")" ""
+    # The check is live: without the list, kwctl names every capability the module calls.
+    yq -y 'del(.hostCapabilities)' policy-metadata.yml >"$BATS_TEST_TMPDIR/metadata.yml"
+    run --separate-stderr kwctl annotate -m "$BATS_TEST_TMPDIR/metadata.yml" -o "$BATS_TEST_TMPDIR/undeclared.wasm" policy.wasm
+    [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
+    local warned capability
+    warned="$(capability_warnings "$stderr")"
+    [[ "$warned" == *"used by the policy but not declared"* ]] || { echo "no warning: $stderr" >&2; return 1; }
+    for capability in $(yq -r '.hostCapabilities[]' policy-metadata.yml); do
+        [[ "$warned" == *"\"$capability\""* ]] || { echo "$capability not named: $warned" >&2; return 1; }
+    done
 }
 
 @test "kwctl scaffold artifacthub: artifacthub-pkg.yml is what kwctl makes of the metadata and questions (no drift)" {

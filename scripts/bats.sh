@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Runs a bats file, prints its TAP report and a closing count line:
-#   e2e.bats: N passed, N failed, N skipped
+# Runs a bats file on one Kubewarden host version (KUBEWARDEN_HOST, default
+# 1.35; see scripts/hosts.sh), prints its TAP report and a closing count line:
+#   e2e.bats on kwctl 1.35.0: N passed, N failed, N skipped
 # Exits non-zero when a test failed or the file could not run.
 set -uo pipefail
 file="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+export KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-1.35}"
+# The chosen host first on PATH; when it is missing, e2e.bats skips (or fails under CI=true).
+if dir="$("$here/hosts.sh" bin "$KUBEWARDEN_HOST")"; then
+    export PATH="$dir:$PATH"
+    host="kwctl $(kwctl --version | head -n 1 | awk '{ print $NF }')"
+else
+    host="kwctl $KUBEWARDEN_HOST (not installed)"
+fi
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
 bats --tap "$file" | tee "$report"
@@ -11,5 +21,5 @@ status=${PIPESTATUS[0]}
 skipped=$(grep -c '^ok .* # skip' "$report")
 passed=$(($(grep -c '^ok ' "$report") - skipped))
 failed=$(grep -c '^not ok ' "$report")
-echo "$(basename "$file"): $passed passed, $failed failed, $skipped skipped"
+echo "$(basename "$file") on $host: $passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -10,14 +10,16 @@
 # bench's mean time per evaluation for both modules and their ratio. A kwctl
 # bench run warms up BENCH_WARM_UP seconds (default 1) and measures
 # BENCH_MEASURE seconds (default 2). PEER_WASM overrides the peer's module.
+# The host is kwctl 1.35, the host of record; KUBEWARDEN_HOST=1.31 runs the
+# same cases in kwctl 1.31 (scripts/hosts.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0 KWCTL_FRESH_INSTANCE=1
+PATH="$(scripts/hosts.sh bin "${KUBEWARDEN_HOST:-1.35}"):$PATH"
+export PATH RUST_BACKTRACE=0 KWCTL_FRESH_INSTANCE=1
 runs="${BENCH_RUNS:-3}" warm_up="${BENCH_WARM_UP:-1}" measure="${BENCH_MEASURE:-2}"
 ours="annotated-policy.wasm"
 peer="${PEER_WASM:-../shared/peer/verify-image-signatures-1.0.11.wasm}"
 fixtures_bin="${CARGO_TARGET_DIR:-target}/debug/fixtures"
-command -v kwctl >/dev/null || { echo "kwctl is not installed: run 'make setup'" >&2; exit 1; }
 [[ -f "$peer" ]] || { echo "the peer module $peer is missing (set PEER_WASM)" >&2; exit 1; }
 [[ -f "$ours" ]] || { echo "$ours is missing: run 'make bench'" >&2; exit 1; }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The policy on a demo: a local registry, an image signed with a fresh key, and
 # a signed and an unsigned Deployment run through the annotated module in kwctl.
-# Run by `make demo`, which installs kwctl and builds the module and the
-# fixtures tool first.
+# Run by `make demo`, which installs the hosts and builds the module and the
+# fixtures tool first. It runs in kwctl 1.35, the host of record
+# (KUBEWARDEN_HOST=1.31 picks the minimum release instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.local/bin:$PATH" RUST_BACKTRACE=0
+PATH="$(scripts/hosts.sh bin "${KUBEWARDEN_HOST:-1.35}"):$PATH"
+export PATH RUST_BACKTRACE=0
 fixtures_bin="${CARGO_TARGET_DIR:-target}/debug/fixtures"
 work="$(mktemp -d)"
 cleanup() {
@@ -16,6 +18,7 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+echo "host: $(kwctl --version | head -n 1)"
 step "Starting a local OCI registry"
 registry="$(scripts/registry.sh start "$work/registry")"
 echo "registry at $registry (CNCF distribution, storage in $work/registry)"

