@@ -11,6 +11,7 @@
 # CI=true, where a missing host fails the run.
 
 bats_require_minimum_version 1.5.0
+load tests/bats/helpers
 
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 POLICY="${POLICY:-annotated-policy.wasm}"
@@ -51,6 +52,22 @@ setup_file() {
         {name: "keyless", keyless: {issuer: "https://token.actions.githubusercontent.com",
             subject: "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main"}}
     ]' >"$WORK/keys.json"
+    # The keyless identities of the fixtures' signatures, right and wrong.
+    jq --argjson keys "$(cat "$WORK/keys.json")" --rawfile leaf "$certs/leaf.pem" --rawfile fulcio "$certs/fulcio-chain.pem" '
+        .keyless.email as $e | .keyless.github as $g | $keys + [
+        {name: "email", keyless: {issuer: $e.issuer, subject: $e.subject}},
+        {name: "email-wrong-issuer", keyless: {issuer: "https://other.fixtures.test", subject: $e.subject}},
+        {name: "email-wrong-subject", keyless: {issuer: $e.issuer, subject: "someone@fixtures.test"}},
+        {name: "gha", githubActions: {owner: $g.owner, repo: $g.repo}},
+        {name: "gha-owner", githubActions: {owner: $g.owner}},
+        {name: "gha-wrong-owner", githubActions: {owner: "fixtures"}},
+        {name: "gha-wrong-repo", githubActions: {owner: $g.owner, repo: "other"}},
+        {name: "prefix", keyless: {issuer: $g.issuer, urlPrefix: "https://github.com/\($g.owner)"}},
+        {name: "prefix-wrong", keyless: {issuer: $g.issuer, urlPrefix: "https://github.com/other-org/"}},
+        {name: "ca-wrong-chain", certificate: $leaf, requireRekorBundle: false, certificateChain:
+            [$fulcio | split("-----END CERTIFICATE-----\n")[] | select(length > 0) | . + "-----END CERTIFICATE-----\n"]}
+    ]' "$f" >"$WORK/keys.json.new"
+    mv "$WORK/keys.json.new" "$WORK/keys.json"
 }
 
 teardown_file() {
@@ -67,18 +84,6 @@ setup() {
 
 # ---- fixtures, requests and settings ----------------------------------------
 
-image() { jq -r ".images[\"$1\"].ref" "$WORK/fixtures/fixtures.json"; }
-digest() { jq -r ".images[\"$1\"].digest" "$WORK/fixtures/fixtures.json"; }
-
-# The request fixture of test_data/requests for KIND with every image set to IMAGE.
-request() { sed "s|__IMAGE__|$2|g" "test_data/requests/$1.json"; }
-
-# A Pod CREATE whose containers run IMAGE...
-pod() {
-    request pod placeholder | jq -c '.object.spec = {containers: [$ARGS.positional | to_entries[] |
-        {name: "c\(.key)", image: .value}]}' --args "$@"
-}
-
 # Settings where every image of the local registry needs one of the named keys
 # (namespace kube-system excluded).
 settings() {
@@ -92,18 +97,18 @@ settings() {
 # evaluate REQUEST SETTINGS [kwctl options]: kwctl run, recording the host
 # calls; sets $response (the AdmissionResponse) and $request.
 evaluate() {
-    request="$1"
     kwctl_run "$1" "$2" --record-host-capabilities-interactions "$BATS_TEST_TMPDIR/session.yml" "${@:3}"
 }
 
 # evaluate_in_cluster SESSION REQUEST SETTINGS: the host's answers, the
 # ClusterImagePolicy among them, replayed from SESSION.
 evaluate_in_cluster() {
-    request="$2"
     kwctl_run "$2" "$3" --allow-context-aware --replay-host-capabilities-interactions "$1"
 }
 
+# kwctl_run REQUEST SETTINGS [kwctl options]: sets $response and $request.
 kwctl_run() {
+    request="$1"
     printf '%s' "$1" >"$BATS_TEST_TMPDIR/request.json"
     printf '%s' "$2" >"$BATS_TEST_TMPDIR/settings.json"
     run --separate-stderr kwctl run --sigstore-trust-config "$WORK/fixtures/trust-config.json" \
@@ -125,39 +130,9 @@ validate_settings() {
         --settings-path "$BATS_TEST_TMPDIR/settings.json" --request-path "$BATS_TEST_TMPDIR/request.json" "$POLICY"
 }
 
-# ---- reading the response -----------------------------------------------------
-
-field() { jq -r "$1" <<<"$response"; }
-allowed() { [[ "$(field .allowed)" == true ]] || { echo "not admitted: $response" >&2; return 1; }; }
-denied() { [[ "$(field .allowed)" == false ]] || { echo "not denied: $response" >&2; return 1; }; }
-message() { field '.status.message // ""'; }
-
-# The object as the API server would store it: the request's object with the
-# response's JSON patch applied.
-mutated() {
-    jq -c --argjson response "$response" '
-        def pointer: ltrimstr("/") | split("/") | map(gsub("~1"; "/") | gsub("~0"; "~")
-            | if test("^[0-9]+$") then tonumber else . end);
-        def apply($op): ($op.path | pointer) as $p
-            | if $op.op == "remove" then delpaths([$p])
-              elif $op.op == "add" and ($p[-1] | type) == "number" then
-                  setpath($p[:-1]; getpath($p[:-1]) | .[:$p[-1]] + [$op.value] + .[$p[-1]:])
-              elif $op.op == "add" and $p[-1] == "-" then setpath($p[:-1]; getpath($p[:-1]) + [$op.value])
-              elif $op.op == "add" or $op.op == "replace" then setpath($p; $op.value)
-              else error("unexpected patch operation \($op.op)") end;
-        ($response.patch // "W10=" | @base64d | fromjson) as $ops
-        | reduce $ops[] as $op (.object; apply($op))' <<<"$request"
-}
-
-annotation() { mutated | jq -r --arg name "image-policy.signing/$1" '.metadata.annotations[$name] // ""'; }
-verified_images() { annotation verified-images | jq -c .; }
-
 # How many signature verifications the module asked the host for.
 verify_calls() { grep -c '!Sigstore' "$BATS_TEST_TMPDIR/session.yml" || true; }
 
-assert_equal() {
-    [[ "$1" == "$2" ]] || { printf 'expected: %s\nactual:   %s\n' "$2" "$1" >&2; return 1; }
-}
 
 # ---- every kind, signed and unsigned -----------------------------------------
 
@@ -175,7 +150,7 @@ unsigned_is_denied() {
     evaluate "$(request "$1" "$unsigned")" "$(settings a)"
     denied
     assert_equal "$(field .status.code)" 403
-    assert_equal "$(message)" "The image: $unsigned is not signed. key a: no signatures found for image: $unsigned"
+    assert_equal "$(message)" "The image: $unsigned is not signed. key a: no signatures found"
     assert_equal "$(field '.patch // "none"')" none
 }
 
@@ -404,10 +379,81 @@ signature verifications, the most the policy makes for one request (maxVerificat
     denied
 }
 
-@test "keyless: refused offline, with the host's reason" {
+@test "keyless: an image with no keyless signature is denied, with the host's reason" {
     evaluate "$(pod "$(image signed-a)")" "$(settings keyless)"
     denied
     [[ "$(message)" == "The image: $(image signed-a) is not signed. key keyless: "?* ]]
+}
+
+# How many .sig manifests the module read.
+manifest_reads() { grep -c '!OciManifest' "$BATS_TEST_TMPDIR/session.yml" || true; }
+
+@test "keyless: genuine email, GitHub Actions and prefix signatures are admitted, stamped with the key that verified" {
+    local pair name key
+    for pair in keyless-email:email keyless-github:gha keyless-github:gha-owner keyless-github:prefix; do
+        name="${pair%:*}" key="${pair#*:}"
+        evaluate "$(pod "$(image "$name")")" "$(settings "$key")"
+        allowed
+        assert_equal "$(verified_images)" \
+            "$(jq -nc --arg i "$(image "$name")" --arg d "$(digest "$name")" --arg k "$key" '{($i): {digest: $d, key: $k}}')"
+        # The keyless question, the .sig manifest, the certificate question.
+        assert_equal "$(verify_calls) $(manifest_reads)" "2 1"
+    done
+}
+
+@test "keyless: a wrong issuer, subject, owner, repository or prefix is denied" {
+    local pair name key
+    for pair in keyless-email:email-wrong-issuer keyless-email:email-wrong-subject keyless-github:gha-wrong-owner \
+        keyless-github:gha-wrong-repo keyless-github:prefix-wrong keyless-email:gha; do
+        name="${pair%:*}" key="${pair#*:}"
+        evaluate "$(pod "$(image "$name")")" "$(settings "$key")"
+        denied
+        [[ "$(message)" == "The image: $(image "$name") is not signed. key $key: no signature satisfies this key" ]] ||
+            { echo "$pair: $(message)" >&2; return 1; }
+    done
+}
+
+@test "keyless: a prefix names a directory: https://github.com/fixtures-org does not cover fixtures-org-evil" {
+    local key
+    for key in prefix gha-owner; do
+        evaluate "$(pod "$(image keyless-github-evil)")" "$(settings "$key")"
+        denied
+    done
+}
+
+@test "keyless: the negative controls are denied (validity, CA, log key, no bundle)" {
+    local name
+    for name in keyless-expired keyless-not-yet keyless-other-ca keyless-other-log keyless-no-bundle; do
+        evaluate "$(pod "$(image "$name")")" "$(settings email)"
+        denied
+        [[ "$(message)" == "The image: $(image "$name") is not signed. key email: "?* ]] || { message >&2; return 1; }
+    done
+}
+
+@test "keyless: forgeries from a copied certificate and bundle are denied, the image and the reason named" {
+    local pair name key
+    for pair in forged-garbage:email forged-empty:email forged-other-sig:email forged-own-sig:email \
+        forged-paired:email forged-github:gha; do
+        name="${pair%:*}" key="${pair#*:}"
+        evaluate "$(pod "$(image "$name")")" "$(settings "$key")"
+        denied
+        [[ "$(message)" == "The image: $(image "$name") is not signed. key $key: its signatures carry a certificate for "*" that signs none of them (copied from another signature?)" ]] ||
+            { echo "$pair: $(message)" >&2; return 1; }
+    done
+}
+
+@test "keyless: a Pod running a genuine keyless image beside a forged one is denied, naming the forged one" {
+    evaluate "$(pod "$(image keyless-email)" "$(image forged-garbage)")" "$(settings email)"
+    denied
+    assert_equal "$(message | grep -c 'is not signed')" 1
+    [[ "$(message)" == "The image: $(image forged-garbage) is not signed."* ]]
+}
+
+@test "certificate keys: admitted with their chain, denied with another CA's chain" {
+    evaluate "$(pod "$(image cert-signed)")" "$(settings ca)"
+    allowed
+    evaluate "$(pod "$(image cert-signed)")" "$(settings ca-wrong-chain)"
+    denied
 }
 
 @test "required signature annotations: present admitted, missing or different denied" {
@@ -663,6 +709,8 @@ peer_settings() {
     keyless-prefix) jq -nc --arg p "$pattern" --arg i "$issuer" \
         '{signatures: [{image: $p, keylessPrefix: [{issuer: $i, url_prefix: "https://github.com/org/"}]}]}' ;;
     github-actions) jq -nc --arg p "$pattern" '{signatures: [{image: $p, githubActions: {owner: "org", repo: "repo"}}]}' ;;
+    keyless-email) jq -c --arg p "$pattern" '{signatures: [{image: $p, keyless: [{issuer: .keyless.email.issuer,
+        subject: .keyless.email.subject}]}]}' "$f" ;;
     two-entries) jq -nc --rawfile a "$(jq -r .keys.a "$f")" --rawfile b "$(jq -r .keys.b "$f")" --arg p "$pattern" \
         --arg one "$REGISTRY/signed-*" '{signatures: [{image: $p, pubKeys: [$a]}, {image: $one, pubKeys: [$b]}]}' ;;
     no-pinning) peer_settings pubkey-a | jq -c '.modifyImagesWithDigest = false' ;;
@@ -791,6 +839,16 @@ report() {
     assert_equal "$(mutated | jq -c '.spec.template.spec.futureField')" null
 }
 
+@test "peer settings, differential: verify-image-signatures admits the keyless forgeries ours denies" {
+    need_peer
+    local disagreements=() compared=0 name
+    same "keyless-email genuine" admitted "$(pod "$(image keyless-email)")" "$(peer_settings keyless-email)"
+    for name in forged-garbage forged-empty forged-other-sig forged-own-sig forged-paired; do
+        compare "$name" denied admitted "$(pod "$(image "$name")")" "$(peer_settings keyless-email)"
+    done
+    report
+}
+
 @test "threshold: an entry needs N of its keys, stops asking at N, and says how many verified" {
     local both one
     both="$(settings a b | jq -c '.verification.images[0].threshold = 2')"
@@ -808,6 +866,143 @@ report() {
     denied
     assert_equal "$(verify_calls)" 2
     [[ "$(message)" == *"0 of the 2 keys"*"not asked: a"* ]] || { message >&2; return 1; }
+}
+
+# ---- the second round of attacks -------------------------------------------------
+
+# The local registry's port written with a leading zero: the same registry.
+zero_port() { echo "127.0.0.1:0${REGISTRY##*:}/${1#*/}"; }
+
+@test "a port with a leading zero is the same port: matched, verified, asked in one spelling" {
+    local signatures
+    signatures="$(peer_settings pubkey-a)"
+    evaluate "$(pod "$(zero_port "$(image unsigned)")")" "$signatures"
+    denied
+    assert_equal "$(message)" "The image: $(zero_port "$(image unsigned)") is not signed. key signatures[0].pubKeys[0]: no signatures found"
+    evaluate "$(pod "$(zero_port "$(image signed-a)")")" "$signatures"
+    allowed
+    assert_equal "$(annotation status)" verified
+    assert_equal "$(grep -o "image: .*" "$BATS_TEST_TMPDIR/session.yml")" "image: $(image signed-a)"
+    assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$(zero_port "$(image signed-a)")@$(digest signed-a)"
+    # A catch-all entry trusting key b does not take over the strict entry's images.
+    evaluate "$(pod "$(zero_port "$(image signed-b)")")" "$(peer_settings two-entries | jq -c --rawfile b "$(jq -r .keys.b "$WORK/fixtures/fixtures.json")" \
+        '.signatures[1] = {image: "*", pubKeys: [$b]}')"
+    denied
+}
+
+# pubkey_session IMAGE KEY RESPONSE: a recorded host interaction answering
+# the public-key question about IMAGE with RESPONSE (a YAML mapping), so
+# that a registry name outside the loopback is never looked up.
+pubkey_session() {
+    jq -n --arg image "$1" --rawfile key "$(jq -r ".keys[\"$2\"]" "$WORK/fixtures/fixtures.json")" --argjson response "$3" \
+        '[{type: "Exchange", request: ("!SigstorePubKeyVerify\n" + ({image: $image, pub_keys: [$key], annotations: null} | tojson)),
+        response: $response}]' | yq -y .
+}
+
+no_signatures() { jq -nc --arg m "no signatures found for image: $1 " '{type: "Error", message: $m}'; }
+signed_as() { jq -nc --arg d "$1" '{type: "Success", payload: ({is_trusted: true, digest: $d} | tojson)}'; }
+
+@test "a port with a leading zero escapes no pattern (recorded host interactions)" {
+    local image settings hub
+    for image in registry.example.org:0443/myproject/evil:1.0 REGISTRY.EXAMPLE.ORG:00443/myproject/evil:1.0; do
+        pubkey_session registry.example.org/myproject/evil:1.0 a "$(no_signatures registry.example.org/myproject/evil:1.0)" \
+            >"$BATS_TEST_TMPDIR/replay.yml"
+        settings="$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern:
+            "registry.example.org/myproject/*", keys: [{name: "a"}]}]}, allowUnmatchedImages: true}')"
+        kwctl_run "$(pod "$image")" "$settings" --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/replay.yml"
+        denied
+        assert_equal "$(message)" "The image: $image is not signed. key a: no signatures found"
+    done
+    hub="$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern: "docker.io/library/*",
+        keys: [{name: "a"}]}]}, allowUnmatchedImages: true}')"
+    pubkey_session docker.io/library/nginx:1.25 a "$(no_signatures docker.io/library/nginx:1.25)" >"$BATS_TEST_TMPDIR/replay.yml"
+    kwctl_run "$(pod registry-1.docker.io:0443/library/nginx:1.25)" "$hub" --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/replay.yml"
+    denied
+}
+
+@test "the host is asked about the registry the runtime pulls from, never Docker Hub's namesake" {
+    local settings written digest=sha256:1111111111111111111111111111111111111111111111111111111111111111
+    settings="$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern: "myreg:443/*",
+        keys: [{name: "a"}]}]}, pinDigests: "never"}')"
+    for written in myreg:443/app:1 MYREG/app:1; do
+        # The recorded question is myreg:443/app:1; asking myreg/app:1 (Docker Hub's) would be a replay error.
+        pubkey_session myreg:443/app:1 a "$(signed_as "$digest")" >"$BATS_TEST_TMPDIR/replay.yml"
+        kwctl_run "$(pod "$written")" "$settings" --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/replay.yml"
+        allowed
+        assert_equal "$(verified_images)" "$(jq -nc --arg i "$written" --arg d "$digest" '{($i): {digest: $d, key: "a"}}')"
+    done
+}
+
+# A Pod stored as verified (signed-a), updated through pods/ephemeralcontainers.
+ephemeral_update() {
+    pod "$(image signed-a)" | jq -c --arg image "$1" '.operation = "UPDATE" | .subResource = "ephemeralcontainers"
+        | .object.metadata.annotations["image-policy.signing/status"] = "verified" | .oldObject = .object
+        | .object.spec.ephemeralContainers = [{name: "debug", image: $image}]'
+}
+
+@test "pods/ephemeralcontainers: an unmatched image cannot leave a verified record stale" {
+    local settings
+    for settings in "$(settings a | jq -c '.allowUnmatchedImages = true')" "$(peer_settings pubkey-a)"; do
+        evaluate "$(ephemeral_update busybox:1.36)" "$settings"
+        denied
+        assert_equal "$(field .status.code)" 403
+        assert_equal "$(message)" "The image: busybox:1.36 matches no image policy, and the Pod is recorded as verified: an \
+ephemeral container cannot change that record (image-policy.signing/status), so only verified images can be added to it."
+    done
+    # A verified image may be added: pinned, and the record stays true.
+    evaluate "$(ephemeral_update "$(image signed-b)")" "$(settings a b | jq -c '.allowUnmatchedImages = true')"
+    allowed
+    assert_equal "$(mutated | jq -r '.spec.ephemeralContainers[0].image')" "$(image signed-b)@$(digest signed-b)"
+}
+
+@test "a denial stays short: host errors condensed, megabyte error bodies cut, the message bounded" {
+    local fault images=() i
+    fault="$(scripts/registry.sh start-fault "$BATS_TEST_TMPDIR/fault" "status:500:1048576")"
+    printf 'insecure_sources:\n- "%s"\n' "$fault" >"$BATS_TEST_TMPDIR/sources.yaml"
+    for i in $(seq 1 50); do images+=("$fault/team/app$i:1"); done
+    run --separate-stderr kwctl run --sigstore-trust-config "$WORK/fixtures/trust-config.json" \
+        --sources-path "$BATS_TEST_TMPDIR/sources.yaml" --settings-path <(jq -nc --argjson k "$(key_a_json)" --arg p "$fault/*" \
+        '{verification: {keys: [$k], images: [{namePattern: $p, keys: [{name: "a"}]}]}}') \
+        --request-path <(pod "${images[@]}") "$POLICY"
+    scripts/registry.sh stop "$BATS_TEST_TMPDIR/fault"
+    response="${lines[-1]}"
+    denied
+    local bytes
+    bytes="$(message | wc -c)"
+    ((bytes <= 4096)) || { echo "a denial of $bytes bytes" >&2; return 1; }
+    assert_equal "$(message | head -n 1)" "The image: $fault/team/app1:1 is not signed. key a: the registry answered HTTP 500"
+    [[ "$(message | tail -n 1)" =~ ^\.\.\.\ and\ [0-9]+\ more\ images$ ]] || { message >&2; return 1; }
+}
+
+@test "a pod spec without containers is an unreadable request (400), not a verified one" {
+    evaluate "$(pod "$(image signed-a)" | jq -c '.object.spec = {}')" "$(settings a)"
+    denied
+    assert_equal "$(field .status.code)" 400
+    assert_equal "$(message)" "cannot read the admission request: spec.containers is missing: a pod spec runs at least one container"
+    # A Deployment's object sent as a Pod.
+    evaluate "$(request deployment "$(image signed-a)" | jq -c '.kind = {group: "", version: "v1", kind: "Pod"}')" "$(settings a)"
+    denied
+    assert_equal "$(field .status.code)" 400
+}
+
+@test "settings: one key under two names cannot make a threshold of two" {
+    refused "$(settings a | jq -c '.verification.keys += [.verification.keys[0] | .name = "a-again"]
+        | .verification.images[0].keys = [{name: "a"}, {name: "a-again"}] | .verification.images[0].threshold = 2')" \
+        'verification.images[0].threshold: 2 keys must verify, but the entry names only 1 distinct key'
+}
+
+@test "settings: a urlPrefix that is not a URL, in either shape" {
+    local issuer=https://token.actions.githubusercontent.com
+    refused "$(jq -nc --arg i "$issuer" '{verification: {keys: [{name: "k", keyless: {issuer: $i, urlPrefix: "github.com/my-org"}}]}}')" \
+        'verification.keys[0] (k): keyless.urlPrefix: "github.com/my-org" is not an http(s) URL the host can read'
+    refused "$(peer_settings keyless-prefix | jq -c '.signatures[0].keylessPrefix[0].url_prefix = "github.com/my-org"')" \
+        'keyless.urlPrefix: "github.com/my-org" is not an http(s) URL the host can read'
+}
+
+@test "settings: a rules key written as null" {
+    refused '{"verification": null}' 'verification: must not be null: give it a value or leave the field out'
+    refused '{"signatures": null}' 'signatures: must not be null'
+    refused "$(settings a | jq -c '.verification.images[0].annotations = null')" 'verification.images[0].annotations: must not be null'
 }
 
 # ---- packaging: the stock tools read the metadata ---------------------------------

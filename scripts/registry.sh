@@ -8,15 +8,21 @@
 #
 # The registry binds port 0 and the port it got is read from its log, so two
 # registries started at once never race for a port.
+#   scripts/registry.sh start-fault DIR FAULT
+#                                   a registry that misbehaves (the fixtures
+#                                   tool's serve-fault: status:CODE:BYTES,
+#                                   garbage or silent), likewise on a free port
 #   scripts/registry.sh stop DIR    stop the registry started in DIR
 #
-# REGISTRY_BIN overrides the registry binary (default /usr/bin/docker-registry).
+# REGISTRY_BIN overrides the registry binary (default /usr/bin/docker-registry),
+# FIXTURES_BIN the fixtures tool (default target/debug/fixtures).
 set -euo pipefail
 
 REGISTRY_BIN="${REGISTRY_BIN:-/usr/bin/docker-registry}"
+FIXTURES_BIN="${FIXTURES_BIN:-$(cd "$(dirname "$0")/.." && pwd)/${CARGO_TARGET_DIR:-target}/debug/fixtures}"
 
 usage() {
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start DIR | start-fault DIR FAULT | stop DIR" >&2
     exit 2
 }
 
@@ -27,12 +33,8 @@ running() {
 
 start() {
     local dir="$1"
-    mkdir -p "$dir/storage"
+    prepare "$dir"
     dir="$(cd "$dir" && pwd)"
-    if running "$dir"; then
-        echo "a registry is already running from $dir at $(cat "$dir/address" 2>/dev/null)" >&2
-        exit 1
-    fi
     [[ -x "$REGISTRY_BIN" ]] || { echo "$REGISTRY_BIN not found (apt-get install docker-registry)" >&2; exit 1; }
 
     cat >"$dir/config.yml" <<EOF
@@ -50,12 +52,34 @@ http:
   addr: 127.0.0.1:0
   secret: signed-images-local-registry
 EOF
-    rm -f "$dir/address" "$dir/pid"
     nohup "$REGISTRY_BIN" serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
-    local pid=$!
-    echo "$pid" >"$dir/pid"
+    wait_for_address "$dir" $! http
+}
 
-    local i address=""
+start_fault() {
+    local dir="$1" fault="$2"
+    prepare "$dir"
+    dir="$(cd "$dir" && pwd)"
+    [[ -x "$FIXTURES_BIN" ]] || { echo "$FIXTURES_BIN not found (cargo build -p signed-images-fixtures)" >&2; exit 1; }
+    nohup "$FIXTURES_BIN" serve-fault "$fault" >"$dir/registry.log" 2>&1 </dev/null &
+    wait_for_address "$dir" $! none
+}
+
+prepare() {
+    local dir="$1"
+    mkdir -p "$dir/storage"
+    if running "$dir"; then
+        echo "a registry is already running from $dir at $(cat "$dir/address" 2>/dev/null)" >&2
+        exit 1
+    fi
+    rm -f "$dir/address" "$dir/pid"
+}
+
+# wait_for_address DIR PID CHECK: reads the port the server got from its log;
+# with CHECK http, also waits until /v2/ answers.
+wait_for_address() {
+    local dir="$1" pid="$2" check="$3" i address=""
+    echo "$pid" >"$dir/pid"
     for ((i = 0; i < 100; i++)); do
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "the registry exited during startup; log:" >&2
@@ -66,14 +90,15 @@ EOF
         if [[ -z "$address" ]]; then
             address="$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$dir/registry.log" | head -n 1 | cut -d' ' -f3 || true)"
         fi
-        if [[ -n "$address" && "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$address/v2/" || true)" == "200" ]]; then
+        if [[ -n "$address" ]] && { [[ "$check" == none ]] ||
+            [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$address/v2/" || true)" == "200" ]]; }; then
             echo "$address" >"$dir/address"
             echo "$address"
             return 0
         fi
         sleep 0.1
     done
-    echo "the registry did not answer on /v2/ within 10s; log:" >&2
+    echo "the registry did not come up within 10s; log:" >&2
     tail -n 20 "$dir/registry.log" >&2
     kill "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
@@ -98,9 +123,9 @@ stop() {
     rm -f "$dir/pid" "$dir/address"
 }
 
-[[ $# -eq 2 ]] || usage
-case "$1" in
-start) start "$2" ;;
-stop) stop "$2" ;;
+case "${1:-}:$#" in
+start:2) start "$2" ;;
+start-fault:3) start_fault "$2" "$3" ;;
+stop:2) stop "$2" ;;
 *) usage ;;
 esac

@@ -12,7 +12,7 @@ use crate::raw_json::{self, Annotations, Object, Type};
 use crate::settings::{
     parse_proven_settings, parse_settings, PinDigests, Policy, RuleSource, Rules,
 };
-use crate::workload::{api_group, find_images};
+use crate::workload::{api_group, find_images, ImageSite};
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -267,25 +267,84 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     }
 
     let sites = find_images(&request.kind, &object).map_err(bad_request)?;
-    let verdict = judge(
-        &sites,
-        rules,
-        policy.unmatched_images,
-        policy.max_verifications,
-        host,
-    );
-    if !verdict.failures.is_empty() {
-        let mut denied = response(false, Some(verdict.failures.join("\n")), Some(403));
+    let verdict = judge(&sites, rules, &policy, host);
+    let status = verdict.status();
+    let mut failures = verdict.failures;
+    if failures.is_empty() && request.sub_resource == EPHEMERAL_CONTAINERS {
+        failures = stale_record_failures(&policy, &request, &object, &verdict.unmatched)?;
+    }
+    if !failures.is_empty() {
+        let mut denied = response(false, Some(decision::denial_message(&failures)), Some(403));
         denied.warnings = non_empty(verdict.warnings);
         return Ok(denied);
     }
     let admitted = Admitted {
-        status: verdict.status(),
+        status,
         verified: verdict.verified,
         warnings: verdict.warnings,
         audit_note: None,
     };
     finish(&policy, &request, &object, admitted)
+}
+
+/// Through `pods/ephemeralcontainers` the API server keeps only the ephemeral
+/// containers, so the record cannot follow: on a Pod recorded as verified,
+/// an image the request adds that passed only as unmatched would leave the
+/// record false, so it is denied. (Verified ephemeral images keep the record
+/// true; `verified-images` keeps listing what was verified when the Pod was
+/// written.)
+fn stale_record_failures(
+    policy: &Policy,
+    request: &Request,
+    object: &Object,
+    unmatched: &[ImageSite],
+) -> Result<Vec<String>, Rejection> {
+    if unmatched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let status = format!(
+        "{}/{}",
+        policy.annotation_prefix,
+        mutation::STATUS_ANNOTATION
+    );
+    let recorded = match object.annotations("request.object").map_err(bad_request)? {
+        Annotations::Present(_, annotations) => annotations.get(&status).cloned(),
+        Annotations::NoMetadata(_) | Annotations::Missing(_) => None,
+    };
+    if recorded.as_ref().and_then(Value::as_str) != Some(Status::Verified.as_str()) {
+        return Ok(Vec::new());
+    }
+    let old = OldImages::read(request)?;
+    let mut failures: Vec<String> = Vec::new();
+    for site in unmatched.iter().filter(|site| old.changed(site)) {
+        let message = decision::unmatched_ephemeral_message(&site.image, &policy.annotation_prefix);
+        if !failures.contains(&message) {
+            failures.push(message);
+        }
+    }
+    Ok(failures)
+}
+
+/// The old object of an UPDATE, read only when a decision needs to know
+/// which images the request changes.
+struct OldImages(Option<Value>);
+
+impl OldImages {
+    fn read(request: &Request) -> Result<OldImages, Rejection> {
+        match request.old_object {
+            Some(old) if request.operation == "UPDATE" => serde_json::from_str(old.get())
+                .map(|old| OldImages(Some(old)))
+                .map_err(|e| bad_request(format!("request.oldObject: {e}"))),
+            _ => Ok(OldImages(None)),
+        }
+    }
+
+    /// Whether the request writes another image at the site than the old
+    /// object had there (always, on CREATE).
+    fn changed(&self, site: &ImageSite) -> bool {
+        let old = self.0.as_ref().and_then(|old| old.pointer(&site.pointer));
+        old.and_then(Value::as_str) != Some(site.image.as_str())
+    }
 }
 
 fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
@@ -318,14 +377,15 @@ fn guard_status_write(request: &Request, policy: Policy) -> Result<ValidationRes
     if changed.is_empty() {
         return Ok(response(true, None, None));
     }
+    let message = format!(
+        "The annotations under {prefix} record this policy's verification and cannot be \
+         changed through the {} status subresource (changed: {}).",
+        request.kind,
+        changed.join(", ")
+    );
     Ok(response(
         false,
-        Some(format!(
-            "The annotations under {prefix} record this policy's verification and cannot be \
-             changed through the {} status subresource (changed: {}).",
-            request.kind,
-            changed.join(", ")
-        )),
+        Some(decision::denial_message(&[message])),
         Some(403),
     ))
 }
@@ -415,20 +475,9 @@ fn pins(
         return Ok(Vec::new());
     }
     // The old object is read only when an UPDATE has images to pin.
-    let old_object: Option<Value> = match request.old_object {
-        Some(old) if request.operation == "UPDATE" => Some(
-            serde_json::from_str(old.get())
-                .map_err(|e| bad_request(format!("request.oldObject: {e}")))?,
-        ),
-        _ => None,
-    };
+    let old = OldImages::read(request)?;
     Ok(candidates
-        .filter(|v| {
-            let old = old_object
-                .as_ref()
-                .and_then(|old| old.pointer(&v.site.pointer));
-            old.and_then(Value::as_str) != Some(v.site.image.as_str())
-        })
+        .filter(|v| old.changed(&v.site))
         .map(|v| Pin {
             span: v.site.span.clone(),
             image: v.image.pinned(&v.digest),
@@ -447,6 +496,7 @@ fn response(accepted: bool, message: Option<String>, code: Option<u16>) -> Valid
     }
 }
 
+/// The warnings of a response, bounded; `None` when there are none.
 fn non_empty(warnings: Vec<String>) -> Option<Vec<String>> {
-    (!warnings.is_empty()).then_some(warnings)
+    (!warnings.is_empty()).then(|| decision::bounded_warnings(warnings))
 }

@@ -1,7 +1,7 @@
 //! The cluster's `image-policy` ClusterImagePolicy, read through the host on
 //! every evaluation, as SCST-Sign's webhook did.
 
-use crate::host::Host;
+use crate::host::{condensed_reason, Host};
 use crate::settings::{compile_verification, Checks, RawVerification, Rules};
 use crate::settings_error::{Problem, SettingsError};
 use crate::strict_json::from_json_strict;
@@ -25,7 +25,12 @@ struct Spec {
 pub fn load<H: Host>(host: &H) -> Result<Option<Rules>, String> {
     let list = host
         .list_all_resources(API_VERSION, KIND, &format!("metadata.name={NAME}"))
-        .map_err(|e| format!("cannot read ClusterImagePolicy {NAME:?}: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot read ClusterImagePolicy {NAME:?}: {}",
+                condensed_reason(&e)
+            )
+        })?;
     let items = list.get("items").and_then(Value::as_array).ok_or_else(|| {
         format!("cannot read ClusterImagePolicy {NAME:?}: the host's answer has no items list")
     })?;

@@ -1,9 +1,9 @@
 //! Decision: turns the outcome of every image into admit or deny, with
 //! SCST-Sign's exact sentences, and the status recorded on the resource.
 
-use crate::host::Host;
+use crate::host::{cut, Host};
 use crate::reference::ImageRef;
-use crate::settings::{Rules, UnmatchedImages};
+use crate::settings::{Policy, Rules, UnmatchedImages};
 use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
 use std::collections::BTreeSet;
@@ -38,8 +38,77 @@ pub fn ignored_secret_warning(image: &str, secret: &str) -> String {
     )
 }
 
+/// Through `pods/ephemeralcontainers` the API server keeps no metadata
+/// change, so a Pod recorded as verified would keep saying so.
+pub fn unmatched_ephemeral_message(image: &str, prefix: &str) -> String {
+    format!(
+        "The image: {image} matches no image policy, and the Pod is recorded as {}: an \
+         ephemeral container cannot change that record ({prefix}/{}), so only verified images can be added to it.",
+        Status::Verified.as_str(),
+        crate::mutation::STATUS_ANNOTATION
+    )
+}
+
+pub fn unnamed_registry_message(image: &str, registry: &str) -> String {
+    format!(
+        "The image: {image} was not verified: no image policy names its registry {registry}, and the \
+         policy asks only about registries a pattern names (namedRegistriesOnly)."
+    )
+}
+
 pub fn not_signed_message(image: &str) -> String {
     format!("The image: {image} is not signed.")
+}
+
+/// The most one image's line of a denial, or one warning, holds (an image
+/// reference may be long, an entry may list many keys).
+pub const MAX_LINE_BYTES: usize = 1024;
+/// The most a whole denial message holds; the images past it are counted.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// The most warnings a response carries; the rest are counted.
+pub const MAX_WARNINGS: usize = 10;
+
+/// A line cut to [`MAX_LINE_BYTES`], marked when it was cut.
+fn bounded_line(line: &str) -> String {
+    match cut(line, MAX_LINE_BYTES) {
+        kept if kept.len() == line.len() => line.to_string(),
+        kept => format!("{kept}…"),
+    }
+}
+
+/// The denial message: one line per failed image, in order, at most
+/// [`MAX_MESSAGE_BYTES`] in all, then `... and N more images`.
+pub fn denial_message(failures: &[String]) -> String {
+    // Room for the closing count, whatever N.
+    const TAIL: usize = 40;
+    let mut message = String::new();
+    for (i, failure) in failures.iter().enumerate() {
+        let line = bounded_line(failure);
+        if message.len() + line.len() + 1 > MAX_MESSAGE_BYTES - TAIL {
+            message.push_str(&format!("\n... and {} more images", failures.len() - i));
+            break;
+        }
+        if !message.is_empty() {
+            message.push('\n');
+        }
+        message.push_str(&line);
+    }
+    message
+}
+
+/// At most [`MAX_WARNINGS`] warnings of at most [`MAX_LINE_BYTES`] each, the
+/// last one counting those left out.
+pub fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
+    let count = warnings.len();
+    let mut kept: Vec<String> = warnings
+        .iter()
+        .take(MAX_WARNINGS)
+        .map(|w| bounded_line(w))
+        .collect();
+    if count > MAX_WARNINGS {
+        kept.push(format!("... and {} more warnings", count - MAX_WARNINGS));
+    }
+    kept
 }
 
 /// The verification status written to `<prefix>/status`.
@@ -78,12 +147,13 @@ pub struct Verdict {
     pub failures: Vec<String>,
     pub warnings: Vec<String>,
     pub verified: Vec<VerifiedSite>,
-    pub unmatched_allowed: bool,
+    /// The sites admitted only because unmatched images are allowed.
+    pub unmatched: Vec<ImageSite>,
 }
 
 impl Verdict {
     pub fn status(&self) -> Status {
-        if self.unmatched_allowed {
+        if !self.unmatched.is_empty() {
             Status::UnmatchedAllowed
         } else {
             Status::Verified
@@ -95,14 +165,14 @@ impl Verdict {
 /// reported once however many containers run it.
 /// Past the verification limit nothing more is asked and the request is
 /// denied: a truncated check must never pass for a complete one.
-pub fn judge<H: Host>(
-    sites: &[ImageSite],
-    rules: &Rules,
-    unmatched: UnmatchedImages,
-    max_verifications: usize,
-    host: &H,
-) -> Verdict {
-    let mut verifier = Verifier::new(host, rules, max_verifications);
+pub fn judge<H: Host>(sites: &[ImageSite], rules: &Rules, policy: &Policy, host: &H) -> Verdict {
+    let unmatched = policy.unmatched_images;
+    let mut verifier = Verifier::new(
+        host,
+        rules,
+        policy.max_verifications,
+        policy.named_registries_only,
+    );
     let mut verdict = Verdict::default();
     let mut reported = BTreeSet::new();
     for site in sites {
@@ -142,10 +212,10 @@ pub fn judge<H: Host>(
                 }
             }
             Outcome::Unmatched if unmatched == UnmatchedImages::Admit => {
-                verdict.unmatched_allowed = true;
+                verdict.unmatched.push(site.clone());
             }
             Outcome::Unmatched if unmatched == UnmatchedImages::AdmitWithWarning => {
-                verdict.unmatched_allowed = true;
+                verdict.unmatched.push(site.clone());
                 if reported.insert(site.image.clone()) {
                     verdict
                         .warnings
@@ -157,10 +227,19 @@ pub fn judge<H: Host>(
                     verdict.failures.push(unmatched_denied_message(&site.image));
                 }
             }
+            Outcome::UnnamedRegistry => {
+                if reported.insert(site.image.clone()) {
+                    verdict
+                        .failures
+                        .push(unnamed_registry_message(&site.image, &image.registry));
+                }
+            }
             Outcome::OverLimit { limit } => {
+                // First: it says why the request was not checked to the end,
+                // and a long denial is cut after its first lines.
                 verdict
                     .failures
-                    .push(over_limit_message(&site.image, limit));
+                    .insert(0, over_limit_message(&site.image, limit));
                 break;
             }
         }

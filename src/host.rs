@@ -20,4 +20,144 @@ pub trait Host {
         kind: &str,
         field_selector: &str,
     ) -> Result<Value, String>;
+    /// `kubewarden/oci/v1/oci_manifest`: the manifest `image` names, as the
+    /// registry serves it (the host caches successes for 60 s).
+    fn oci_manifest(&self, image: &str) -> Result<Value, String>;
+}
+
+/// The most of one host reason a message keeps.
+pub const MAX_REASON_BYTES: usize = 200;
+
+/// The cause in a host error, in one short line. The host's errors carry
+/// whole constraint lists (PEM keys included), chains of causes and the
+/// registry's own error body (twice), so a reason is condensed as soon as it
+/// is read: the known causes to a few words, anything else to its first line,
+/// at most [`MAX_REASON_BYTES`].
+pub fn condensed_reason(error: &str) -> String {
+    // The known causes are named near the start; a body of megabytes is
+    // never searched whole.
+    let head = cut(error, 1024);
+    let known = [
+        ("no signatures found for image", "no signatures found"),
+        (
+            "Image verification failed: missing signatures",
+            "no signature satisfies this key",
+        ),
+        (
+            "Several Signature Layers failed verification",
+            "no signature verifies with this certificate",
+        ),
+        (
+            "No Signature Layer passed verification",
+            "no signature passed the host's checks",
+        ),
+        (
+            "Not authorized: url",
+            "the registry refused: not authorized (401)",
+        ),
+        ("Image manifest not found", "the registry has no such image"),
+        (
+            "error sending request for url",
+            "cannot reach the registry (connection failed)",
+        ),
+    ];
+    if let Some((_, cause)) = known.iter().find(|(marker, _)| head.contains(marker)) {
+        return cause.to_string();
+    }
+    // The registry's own words for a refusal (an OCI error envelope).
+    if let Some((_, rest)) = head.split_once("envelope: OCI API errors: [OCI API error: ") {
+        let words = rest.split([']', '\n']).next().unwrap_or_default().trim();
+        return format!("the registry refused: {}", cut(words, 120));
+    }
+    if let Some(code) = head
+        .split_once(", code: ")
+        .map(|(_, rest)| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap_or("")
+        })
+        .filter(|code| !code.is_empty())
+    {
+        return match code {
+            "401" | "403" => format!("the registry refused: HTTP {code}"),
+            _ => format!("the registry answered HTTP {code}"),
+        };
+    }
+    let first_line = head
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut reason = cut(first_line, MAX_REASON_BYTES).to_string();
+    if reason.len() < first_line.len() || first_line.len() < error.trim().len() {
+        reason.push('…');
+    }
+    reason
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_s_errors_are_condensed_to_their_cause() {
+        let image = "127.0.0.1:5000/app:v1";
+        for (error, cause) in [
+            (format!("no signatures found for image: {image} "), "no signatures found"),
+            (
+                "Image verification failed: missing signatures\nThe following constraints were not satisfied:\n- kind: pubKey\n  key: |\n    -----BEGIN PUBLIC KEY-----\n".to_string(),
+                "no signature satisfies this key",
+            ),
+            (
+                format!("failed to get image trusted layers: Cannot fetch manifest of {image}: Not authorized: url http://127.0.0.1:5000/v2/app/manifests/v1"),
+                "the registry refused: not authorized (401)",
+            ),
+            (
+                "failed to get image trusted layers: Registry error: url http://r/v2/app/manifests/v1, envelope: OCI API errors: [OCI API error: requested access to the resource is denied]".to_string(),
+                "the registry refused: requested access to the resource is denied",
+            ),
+            (
+                format!("Cannot fetch manifest of {image}: Server error: url http://r/v2/app/manifests/v1, code: 403, message: no"),
+                "the registry refused: HTTP 403",
+            ),
+            (
+                format!("Cannot fetch manifest of {image}: Server error: url http://r, code: 502, message: {}", "x".repeat(5000)),
+                "the registry answered HTTP 502",
+            ),
+            (
+                format!("Cannot fetch manifest of {image}: error sending request for url (http://127.0.0.1:5000/v2/)"),
+                "cannot reach the registry (connection failed)",
+            ),
+            (
+                "Policy has not been granted access to the 'oci/v2/verify' host capability. The violation has been reported.".to_string(),
+                "Policy has not been granted access to the 'oci/v2/verify' host capability. The violation has been reported.",
+            ),
+        ] {
+            assert_eq!(condensed_reason(&error), cause, "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_error_keeps_its_first_line_cut_at_a_character() {
+        let error = format!(
+            "{}é and more\nsecond line",
+            "a".repeat(MAX_REASON_BYTES - 1)
+        );
+        let reason = condensed_reason(&error);
+        assert_eq!(reason, format!("{}…", "a".repeat(MAX_REASON_BYTES - 1)));
+        assert_eq!(condensed_reason("short"), "short");
+        assert_eq!(condensed_reason("first\nsecond"), "first…");
+    }
 }

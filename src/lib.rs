@@ -9,6 +9,7 @@ pub mod cluster_policy;
 pub mod decision;
 pub mod host;
 pub mod key_material;
+pub mod keyless_proof;
 pub mod matching;
 pub mod mutation;
 pub mod peer_settings;
@@ -94,6 +95,12 @@ mod guest {
                 "field_masks": null,
             });
             let answer = self.call("kubernetes", "list_resources_all", &request)?;
+            serde_json::from_slice(&answer)
+                .map_err(|e| format!("unreadable answer from the host: {e}"))
+        }
+
+        fn oci_manifest(&self, image: &str) -> Result<Value, String> {
+            let answer = self.call("oci", "v1/oci_manifest", &image)?;
             serde_json::from_slice(&answer)
                 .map_err(|e| format!("unreadable answer from the host: {e}"))
         }

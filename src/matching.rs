@@ -3,11 +3,11 @@
 //! without a tag matches every tag.
 //!
 //! Both sides are compared in one spelling: the image's registry and the
-//! pattern's are normalised by the same rule ([`normalize_registry`]), and a
+//! pattern's are normalised by the same rule ([`canonical_registry`]), and a
 //! `*` in the registry part only ever matches a host name, never a path.
 
 use crate::reference::{
-    is_registry_component, normalize_registry, split_tag, ImageRef, InvalidReference, DOCKER_HUB,
+    canonical_registry, is_registry_component, split_tag, ImageRef, InvalidReference, DOCKER_HUB,
 };
 use thiserror::Error;
 use wildmatch::WildMatch;
@@ -92,7 +92,7 @@ impl NamePattern {
                 registry: first.to_string(),
             });
         }
-        let sample = source.replace('*', "0");
+        let sample = source.replace('*', "1");
         ImageRef::parse(&sample).map_err(|reason| PatternError::NotAName {
             pattern: source.to_string(),
             reason,
@@ -107,7 +107,7 @@ impl NamePattern {
             _ if name == "*" => Scope::AnyRegistry(WildMatch::new(name)),
             Some(("*", _)) => Scope::AnyRegistry(WildMatch::new(name)),
             Some((first, path)) if is_registry_component(first) => Scope::Registry {
-                registry: WildMatch::new(&normalize_registry(first)),
+                registry: WildMatch::new(&canonical_registry(first)),
                 path: WildMatch::new(path),
             },
             _ => Scope::Registry {
@@ -119,6 +119,16 @@ impl NamePattern {
             source: source.to_string(),
             scope,
             tag: tag.filter(|t| *t != "*").map(WildMatch::new),
+        }
+    }
+
+    /// Whether the pattern names the registry (in its one spelling): its
+    /// registry part matches it. A pattern for any registry (`*`, `*/...`)
+    /// names none.
+    pub fn names_registry(&self, registry: &str) -> bool {
+        match &self.scope {
+            Scope::Registry { registry: glob, .. } => glob.matches(registry),
+            Scope::AnyRegistry(_) => false,
         }
     }
 
@@ -278,6 +288,61 @@ mod tests {
                 assert!(matches(pattern, image), "{pattern} vs {image}");
             }
             assert!(!matches(pattern, "registry.example.org:5000/myproject/a"));
+        }
+    }
+
+    /// A port is compared as a number, so a leading zero is no way around a
+    /// pattern (and no way into a catch-all entry's trust instead).
+    #[test]
+    fn respelled_ports_match_the_same_patterns() {
+        for (pattern, image) in [
+            ("127.0.0.1:5000/test/*", "127.0.0.1:05000/test/unsigned:v1"),
+            ("127.0.0.1:05000/test/*", "127.0.0.1:5000/test/unsigned:v1"),
+            (
+                "registry.example.org/myproject/*",
+                "registry.example.org:0443/myproject/evil:1.0",
+            ),
+            (
+                "docker.io/library/*",
+                "registry-1.docker.io:0443/library/nginx:1.25",
+            ),
+            ("nginx", "registry-1.docker.io:0443/library/nginx:1.25"),
+        ] {
+            assert!(matches(pattern, image), "{pattern} vs {image}");
+        }
+        assert!(!matches("127.0.0.1:5000/test/*", "127.0.0.1:50000/test/a"));
+    }
+
+    #[test]
+    fn a_dotless_registry_is_never_docker_hub() {
+        for pattern in ["myreg:443/*", "MYREG/*", "myreg:0443/*"] {
+            assert!(matches(pattern, "MYREG/app:1"), "{pattern}");
+            assert!(matches(pattern, "myreg:443/app:1"), "{pattern}");
+            assert!(
+                !matches(pattern, "myreg/app:1"),
+                "{pattern}: Docker Hub's myreg/app"
+            );
+        }
+        assert!(!matches("docker.io/myreg/*", "myreg:443/app:1"));
+        assert!(matches("docker.io/myreg/*", "myreg/app:1"));
+    }
+
+    #[test]
+    fn a_pattern_with_a_port_that_is_no_number_is_refused() {
+        for pattern in ["reg.io:0/*", "reg.io:99999/app"] {
+            assert!(
+                matches!(
+                    NamePattern::compile(pattern).unwrap_err(),
+                    PatternError::NotAName {
+                        reason: InvalidReference {
+                            reason: crate::reference::ReferenceError::InvalidPort,
+                            ..
+                        },
+                        ..
+                    }
+                ),
+                "{pattern}"
+            );
         }
     }
 

@@ -13,6 +13,7 @@ use crate::settings::{
     RawKey, RawKeyless, Rules,
 };
 use crate::settings_error::{Problem, SettingsError};
+use crate::strict_json::not_null;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +32,7 @@ pub struct RawSignature {
     pub certificates: Option<Vec<String>>,
     pub certificate_chain: Option<Vec<String>>,
     pub require_rekor_bundle: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
@@ -66,7 +68,12 @@ pub fn compile_signatures(
             let index = match keys.iter().position(|key| key.root == root) {
                 Some(index) => index,
                 None => {
-                    keys.push(NamedKey { name, root });
+                    // All of an entry's keys must verify: each counts for itself.
+                    keys.push(NamedKey {
+                        name,
+                        root,
+                        signer: keys.len(),
+                    });
                     keys.len() - 1
                 }
             };

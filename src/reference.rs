@@ -19,7 +19,7 @@ pub const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_ALIASES: [&str; 2] = ["index.docker.io", "registry-1.docker.io"];
 const DOCKER_OFFICIAL_PREFIX: &str = "library/";
 /// The port every registry host name means when it names none (HTTPS).
-const DEFAULT_PORT_SUFFIX: &str = ":443";
+const DEFAULT_PORT: &str = "443";
 
 /// Why a reference does not parse; the reasons are distribution's own words
 /// (the differential test compares them with `oci-spec`'s).
@@ -29,6 +29,10 @@ pub enum ReferenceError {
     Empty,
     #[error("invalid reference format")]
     InvalidFormat,
+    /// distribution's grammar takes any digits; runtimes read them as a
+    /// number, so `:05000` is port 5000 and `:0` or `:99999` no port at all.
+    #[error("invalid registry port: a port is a number from 1 to 65535")]
+    InvalidPort,
     #[error("repository name must not be more than 255 characters")]
     NameTooLong,
     #[error("invalid checksum digest format")]
@@ -52,8 +56,8 @@ pub struct InvalidReference {
 pub struct ImageRef {
     /// The reference exactly as written in the workload.
     pub written: String,
-    /// Registry host, normalised by [`normalize_registry`] (lower case, no
-    /// `:443`, `docker.io` for every name of Docker Hub).
+    /// Registry host, in its one spelling ([`canonical_registry`]: lower
+    /// case, the port as a number, `docker.io` for every name of Docker Hub).
     pub registry: String,
     /// Repository path, `library/x` for Docker Hub official images.
     pub repository: String,
@@ -129,6 +133,12 @@ fn parse_reference(written: &str) -> Result<ImageRef, ReferenceError> {
     let (name, tag) = split_tag(rest);
     if !is_name(name) || !tag.is_none_or(is_tag) || !digest.is_none_or(is_digest_syntax) {
         return Err(ReferenceError::InvalidFormat);
+    }
+    let written_port = name
+        .split_once('/')
+        .and_then(|(first, _)| first.split_once(':'));
+    if written_port.is_some_and(|(_, port)| port_number(port).is_none()) {
+        return Err(ReferenceError::InvalidPort);
     }
     let (registry, repository) = split_domain(name);
     if repository.len() > NAME_TOTAL_LENGTH_MAX {
@@ -225,11 +235,11 @@ fn is_digest_syntax(digest: &str) -> bool {
 }
 
 /// Docker's domain split (distribution `normalize.go`), then one spelling per
-/// registry: [`normalize_registry`].
+/// registry: [`canonical_registry`].
 fn split_domain(name: &str) -> (String, String) {
     let (domain, mut remainder) = match name.split_once('/') {
         Some((first, rest)) if is_registry_component(first) => {
-            (normalize_registry(first), rest.to_string())
+            (canonical_registry(first), rest.to_string())
         }
         _ => (DOCKER_HUB.to_string(), name.to_string()),
     };
@@ -249,17 +259,40 @@ pub fn is_registry_component(first: &str) -> bool {
 }
 
 /// One spelling for each registry, so that every way of writing it matches
-/// the same patterns and asks the host the same question: host names are
-/// case-insensitive, `:443` is the port a host name means anyway, and
-/// Docker Hub answers to several names.
-pub fn normalize_registry(registry: &str) -> String {
+/// the same patterns and asks the host the same question, and one that every
+/// reader (the runtime, the host, this policy) takes for the same registry:
+///
+/// - host names are case-insensitive: lower case;
+/// - a port is a number: `:05000` is `:5000` (a port that is no number from 1
+///   to 65535 is refused by the parser; a pattern's `*` is kept as written);
+/// - `:443` is the port a host name means anyway, so it is dropped where the
+///   name still reads as a registry without it (a `.` in it, or `localhost`)
+///   and kept, or added, where it would otherwise read as a Docker Hub
+///   repository: `MYREG/app` and `myreg:443/app` are `myreg:443/app`, never
+///   Docker Hub's `myreg/app`;
+/// - Docker Hub answers to several names, all `docker.io`.
+pub fn canonical_registry(registry: &str) -> String {
     let lower = registry.to_ascii_lowercase();
-    let host = lower.strip_suffix(DEFAULT_PORT_SUFFIX).unwrap_or(&lower);
-    if DOCKER_HUB_ALIASES.contains(&host) {
-        DOCKER_HUB.to_string()
-    } else {
-        host.to_string()
+    let (host, port) = match lower.split_once(':') {
+        Some((host, port)) => (host, Some(port.trim_start_matches('0'))),
+        None => (lower.as_str(), None),
+    };
+    match port {
+        Some(port) if port != DEFAULT_PORT => format!("{host}:{port}"),
+        _ if host == DOCKER_HUB || DOCKER_HUB_ALIASES.contains(&host) => DOCKER_HUB.to_string(),
+        _ if host.contains('.') || host == "localhost" => host.to_string(),
+        _ => format!("{host}:{DEFAULT_PORT}"),
     }
+}
+
+/// A registry port as a number, as runtimes read it: decimal, leading zeros
+/// allowed, from 1 to 65535.
+fn port_number(port: &str) -> Option<u16> {
+    let digits = port.trim_start_matches('0');
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 5 {
+        return None;
+    }
+    digits.parse::<u16>().ok().filter(|n| *n > 0)
 }
 
 /// Splits `name[:tag]` (references and patterns alike): only a `:` in the
@@ -350,6 +383,68 @@ mod tests {
             let image = ImageRef::parse(written).unwrap();
             assert_eq!(image.registry, "registry.example.org", "{written}");
             assert_eq!(image.canonical(), "registry.example.org/team/app:1.0");
+        }
+    }
+
+    #[test]
+    fn a_port_is_a_number() {
+        for (written, registry) in [
+            ("127.0.0.1:05000/test/app:v1", "127.0.0.1:5000"),
+            ("127.0.0.1:5000/test/app:v1", "127.0.0.1:5000"),
+            (
+                "registry.example.org:0443/myproject/evil:1.0",
+                "registry.example.org",
+            ),
+            ("registry-1.docker.io:0443/library/nginx:1.25", "docker.io"),
+            ("reg.io:00080/app", "reg.io:80"),
+            ("reg.io:65535/app", "reg.io:65535"),
+        ] {
+            assert_eq!(
+                ImageRef::parse(written).unwrap().registry,
+                registry,
+                "{written}"
+            );
+        }
+        for written in [
+            "reg.io:0/app",
+            "reg.io:00/app",
+            "reg.io:65536/app",
+            "reg.io:99999/app",
+        ] {
+            assert_eq!(
+                ImageRef::parse(written).unwrap_err().reason,
+                ReferenceError::InvalidPort,
+                "{written}"
+            );
+        }
+    }
+
+    /// A host without a dot reads as a registry only with a port, an
+    /// upper-case letter or as `localhost`: its one spelling keeps `:443`, so
+    /// that the host (and a runtime reading that spelling) never takes it for
+    /// a Docker Hub repository.
+    #[test]
+    fn a_dotless_registry_keeps_its_port() {
+        for written in [
+            "myreg:443/app:1",
+            "MYREG/app:1",
+            "MyReg:0443/app:1",
+            "myreg:00443/app:1",
+        ] {
+            let image = ImageRef::parse(written).unwrap();
+            assert_eq!(image.registry, "myreg:443", "{written}");
+            assert_eq!(image.canonical(), "myreg:443/app:1", "{written}");
+        }
+        assert_eq!(
+            ImageRef::parse("myreg/app:1").unwrap().canonical(),
+            "docker.io/myreg/app:1"
+        );
+        for written in ["localhost/app", "LOCALHOST:443/app", "localhost:0443/app"] {
+            assert_eq!(
+                ImageRef::parse(written).unwrap().registry,
+                "localhost",
+                "{written}"
+            );
         }
     }
 
@@ -498,6 +593,12 @@ mod tests {
             "reg.io:5000:6000/app",
             "[::1]:5000/app",
             "127.0.0.1:5000/app:v1",
+            "127.0.0.1:05000/app:v1",
+            "reg.io:65535/app",
+            "reg.io:0443/app",
+            "myreg:443/app:1",
+            "myreg:0443/app:1",
+            "localhost:443/app",
         ];
         let long_tag = format!("reg.io/app:{}", "t".repeat(129));
         let ok_tag = format!("reg.io/app:{}", "t".repeat(128));
@@ -512,9 +613,29 @@ mod tests {
         let mut all: Vec<String> = samples.iter().map(|s| s.to_string()).collect();
         all.extend([long_tag, ok_tag, long_name]);
         all.extend(digested);
+        // Where the two differ on purpose: distribution's grammar (and
+        // oci-spec's) takes any digits as a port, runtimes read a number.
+        let not_a_port = [
+            "reg.io:0/app",
+            "reg.io:000/app",
+            "reg.io:65536/app",
+            "reg.io:99999/app",
+            "reg.io:123456789012345678901234567890/app",
+        ];
+        for sample in not_a_port {
+            assert!(
+                oci_spec::distribution::Reference::try_from(sample).is_ok(),
+                "{sample}"
+            );
+            assert_eq!(
+                parse_reference(sample).unwrap_err(),
+                ReferenceError::InvalidPort,
+                "{sample}"
+            );
+        }
         for sample in &all {
             let theirs = oci_spec::distribution::Reference::try_from(sample.as_str());
-            let theirs = theirs.map(|r| (normalize_registry(r.registry()), r));
+            let theirs = theirs.map(|r| (canonical_registry(r.registry()), r));
             let ours = parse_reference(sample);
             match (&theirs, &ours) {
                 (Ok((registry, r)), Ok(o)) => {
@@ -535,7 +656,7 @@ mod tests {
     /// names are lower case), so here the two differ on purpose.
     #[test]
     fn an_upper_case_first_component_is_a_registry_host() {
-        for (written, registry) in [("Localhost/app", "localhost"), ("MYREG/app:1", "myreg")] {
+        for (written, registry) in [("Localhost/app", "localhost"), ("MYREG/app:1", "myreg:443")] {
             let image = ImageRef::parse(written).unwrap();
             assert_eq!(image.registry, registry, "{written}");
             assert_eq!(image.repository, "app", "{written}");

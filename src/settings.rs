@@ -12,7 +12,7 @@
 use crate::matching::NamePattern;
 use crate::peer_settings::{compile_signatures, RawSignature};
 use crate::settings_error::{KeyProblem, Problem, SettingsError};
-use crate::strict_json::from_json_strict;
+use crate::strict_json::{from_json_strict, not_null};
 use crate::trust_roots::{check_certificate, check_public_key, TrustRoot};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +27,7 @@ pub const DEFAULT_MAX_VERIFICATIONS_PER_REQUEST: usize = 100;
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSettings {
+    #[serde(default, deserialize_with = "not_null")]
     pub verification: Option<RawVerification>,
     /// SCST-Sign's install value, under its current and former names.
     #[serde(alias = "allow_unmatched_images", alias = "warn_on_unmatched")]
@@ -34,9 +35,14 @@ pub struct RawSettings {
     pub pin_digests: Option<PinDigests>,
     pub annotation_prefix: Option<String>,
     /// Read the rules from the cluster's `image-policy` ClusterImagePolicy.
+    /// (`null` is false: Kubewarden's UI writes it for the other shape.)
     pub cluster_image_policy: Option<bool>,
     pub max_verifications_per_request: Option<usize>,
+    /// Ask the host only about images of registries a pattern names (no
+    /// `*` alone standing for "any registry").
+    pub named_registries_only: Option<bool>,
     /// verify-image-signatures' rules, instead of `verification`.
+    #[serde(default, deserialize_with = "not_null")]
     pub signatures: Option<Vec<RawSignature>>,
     /// verify-image-signatures' pinning switch (default true: every kind).
     pub modify_images_with_digest: Option<bool>,
@@ -101,11 +107,13 @@ pub struct RawImage {
     pub name_pattern: String,
     #[serde(default)]
     pub keys: Vec<RawKeyRef>,
+    #[serde(default, deserialize_with = "not_null")]
     pub annotations: Option<BTreeMap<String, String>>,
     /// Accepted so SCST-Sign policies load; the policy-server's own
     /// credentials are used to read registries.
     pub secret_ref: Option<RawSecretRef>,
     /// How many distinct keys of the entry must verify an image (default 1).
+    #[serde(default, deserialize_with = "not_null")]
     pub threshold: Option<usize>,
 }
 
@@ -163,6 +171,10 @@ pub struct Policy {
     pub annotation_prefix: String,
     /// Most host verifications one request may cause; past it, deny.
     pub max_verifications: usize,
+    /// Refuse, before any host call, an image whose registry no pattern
+    /// names: a `*` pattern then never sends the host to a registry the
+    /// operator did not name (one that never answers ties up a worker).
+    pub named_registries_only: bool,
 }
 
 /// Compiled `verification` (or `signatures`): keys by index, patterns ready to match.
@@ -188,6 +200,10 @@ pub enum EntriesNeeded {
 pub struct NamedKey {
     pub name: String,
     pub root: TrustRoot,
+    /// The first key of [`Rules::keys`] whose signature could also satisfy
+    /// this one (itself when there is none): keys with one signer count once
+    /// towards a threshold ([`TrustRoot::may_share_signer`]).
+    pub signer: usize,
 }
 
 #[derive(Debug)]
@@ -260,6 +276,7 @@ pub fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, 
         pin_digests: raw.pin_digests.unwrap_or_default(),
         annotation_prefix,
         max_verifications: max_verifications(raw.max_verifications_per_request)?,
+        named_registries_only: raw.named_registries_only.unwrap_or(false),
     })
 }
 
@@ -290,6 +307,7 @@ fn compile_peer_settings(
         },
         annotation_prefix: annotation_prefix(raw.annotation_prefix)?,
         max_verifications: max_verifications(raw.max_verifications_per_request)?,
+        named_registries_only: raw.named_registries_only.unwrap_or(false),
     })
 }
 
@@ -353,7 +371,20 @@ pub fn compile_verification(
         let name = key.name.clone();
         let root = compile_key(key, checks)
             .map_err(|e| SettingsError::at(format!("{path} ({name})"), e.into()))?;
-        keys.push(NamedKey { name, root });
+        keys.push(NamedKey {
+            name,
+            root,
+            signer: keys.len(),
+        });
+    }
+    // Only a threshold above one counts signers; the comparison decodes key
+    // material, so it is not done for policies that never need it.
+    if raw
+        .images
+        .iter()
+        .any(|image| image.threshold.unwrap_or(1) > 1)
+    {
+        group_signers(&mut keys);
     }
 
     let mut images = Vec::with_capacity(raw.images.len());
@@ -399,7 +430,7 @@ pub fn compile_verification(
                 ));
             }
         }
-        let threshold = check_threshold(image.threshold.unwrap_or(1), key_indexes.len())
+        let threshold = check_threshold(image.threshold.unwrap_or(1), &key_indexes, &keys)
             .map_err(|problem| SettingsError::at(format!("{path}.threshold"), problem))?;
         images.push(ImageRule {
             pattern,
@@ -434,15 +465,43 @@ pub(crate) fn check_annotations(
     }
 }
 
-/// N of M: at least one key, and no more than the entry names.
-fn check_threshold(threshold: usize, distinct_keys: usize) -> Result<usize, Problem> {
+/// Sets each key's [`NamedKey::signer`] to the first key that may share its
+/// signer, directly or through others.
+fn group_signers(keys: &mut [NamedKey]) {
+    for i in 0..keys.len() {
+        for j in 0..i {
+            if keys[i].root.may_share_signer(&keys[j].root) {
+                let (from, to) = (
+                    keys[i].signer.max(keys[j].signer),
+                    keys[i].signer.min(keys[j].signer),
+                );
+                for key in keys.iter_mut() {
+                    if key.signer == from {
+                        key.signer = to;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// N of M: at least one key, and no more than the distinct signers among the
+/// entry's keys (two names for one key count once).
+fn check_threshold(
+    threshold: usize,
+    entry_keys: &[usize],
+    keys: &[NamedKey],
+) -> Result<usize, Problem> {
     if threshold == 0 {
         return Err(Problem::Zero);
     }
-    if threshold > distinct_keys {
+    let mut signers: Vec<usize> = entry_keys.iter().map(|&k| keys[k].signer).collect();
+    signers.sort_unstable();
+    signers.dedup();
+    if threshold > signers.len() {
         return Err(Problem::ThresholdAboveKeys {
             threshold,
-            keys: distinct_keys,
+            keys: signers.len(),
         });
     }
     Ok(threshold)
@@ -481,7 +540,7 @@ pub(crate) fn compile_key(key: RawKey, checks: Checks) -> Result<TrustRoot, KeyP
             }),
             (None, Some(url_prefix)) => Ok(TrustRoot::KeylessPrefix {
                 issuer: keyless.issuer,
-                url_prefix: non_empty("keyless.urlPrefix", url_prefix)?,
+                url_prefix: check_url_prefix(non_empty("keyless.urlPrefix", url_prefix)?)?,
             }),
             _ => Err(KeyProblem::NotSubjectOrPrefix),
         };
@@ -520,6 +579,44 @@ fn non_empty(field: &'static str, value: String) -> Result<String, KeyProblem> {
         return Err(KeyProblem::EmptyIdentity(field));
     }
     Ok(value)
+}
+
+/// A `urlPrefix` the host can read. The host parses it as a URL when it is
+/// asked (and panics when that fails, so every such request would fail), so
+/// every value its parser could reject is refused here: only `http://` or
+/// `https://`, a host of letters, digits, `-` and `.`, an optional port and
+/// a path of printable characters that need no escaping.
+fn check_url_prefix(prefix: String) -> Result<String, KeyProblem> {
+    let rest = prefix
+        .strip_prefix("https://")
+        .or_else(|| prefix.strip_prefix("http://"));
+    let well_formed = rest.is_some_and(|rest| {
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let label = |l: &str| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        let port_ok = port.is_none_or(|p| {
+            !p.is_empty()
+                && p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n))
+        });
+        let path_ok = path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !br#""<>\^`{|}#"#.contains(&b));
+        host.split('.').all(label) && port_ok && path_ok
+    });
+    if !well_formed {
+        return Err(KeyProblem::UrlPrefixNotAUrl(prefix));
+    }
+    Ok(prefix)
 }
 
 /// An annotation prefix is a DNS subdomain (RFC 1123), as Kubernetes requires.

@@ -77,7 +77,8 @@ pub enum Problem {
     #[error("annotation name {0:?} must not be empty")]
     EmptyAnnotationName(String),
     #[error(
-        "{threshold} keys must verify, but the entry names only {keys} distinct key{}",
+        "{threshold} keys must verify, but the entry names only {keys} distinct key{} (keys with the \
+         same key material, or keyless identities one signature can satisfy, count once)",
         if *keys == 1 { "" } else { "s" }
     )]
     ThresholdAboveKeys { threshold: usize, keys: usize },
@@ -112,6 +113,10 @@ pub enum KeyProblem {
     IssuerNotAUrl(String),
     #[error("keyless: exactly one of subject or urlPrefix must be set")]
     NotSubjectOrPrefix,
+    #[error(
+        "keyless.urlPrefix: {0:?} is not an http(s) URL the host can read (e.g. https://github.com/my-org/)"
+    )]
+    UrlPrefixNotAUrl(String),
     #[error("{0} must not be empty (leave the field out if it is not wanted)")]
     EmptyIdentity(&'static str),
     #[error("certificateChain: must list at least one certificate when set")]

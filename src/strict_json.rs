@@ -26,3 +26,20 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>, root: &str) -> S
     let message = message.split(" at line ").next().unwrap_or_default();
     SettingsError::at(path, Problem::Unreadable(message.to_string()))
 }
+
+/// An optional field that may be left out but not set to `null`. For the
+/// rules keys a `null` (a key whose contents are all commented out) would
+/// otherwise read as "not set": no rules, no required annotations, a
+/// threshold of one, each less checking than the operator wrote down.
+pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "must not be null: give it a value or leave the field out",
+        )),
+    }
+}

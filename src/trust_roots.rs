@@ -96,6 +96,92 @@ impl TrustRoot {
     }
 }
 
+/// The issuer of GitHub Actions' tokens, the one `githubActions` keys trust.
+const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+impl TrustRoot {
+    /// Whether one signature could satisfy both roots, so that counting them
+    /// as two towards a threshold would count one signer twice: two keys
+    /// with the same key material (the same PEM, or the same key written
+    /// otherwise, or a certificate for it), or two keyless identities that one
+    /// certificate can claim. Keyless identities are compared generously: when
+    /// in doubt they are one signer, which can only make a threshold harder.
+    pub fn may_share_signer(&self, other: &TrustRoot) -> bool {
+        use TrustRoot::*;
+        fn identity(root: &TrustRoot) -> Option<(&str, Identity<'_>)> {
+            match root {
+                Keyless { issuer, subject } => Some((issuer, Identity::Subject(subject))),
+                KeylessPrefix { issuer, url_prefix } => {
+                    Some((issuer, Identity::Prefix(url_prefix)))
+                }
+                GithubActions { owner, repo } => Some((
+                    GITHUB_ACTIONS_ISSUER,
+                    Identity::Github(owner, repo.as_deref()),
+                )),
+                PublicKey(_) | Certificate { .. } => None,
+            }
+        }
+        match (identity(self), identity(other)) {
+            (Some((a_issuer, a)), Some((b_issuer, b))) => a_issuer == b_issuer && a.overlaps(&b),
+            (None, None) => match (self.key_material(), other.key_material()) {
+                (Some(a), Some(b)) => a == b,
+                _ => self == other,
+            },
+            _ => false,
+        }
+    }
+
+    /// The SubjectPublicKeyInfo (its DER contents) of a public key or of a
+    /// certificate's key; `None` for keyless roots or material that does not decode.
+    fn key_material(&self) -> Option<Vec<u8>> {
+        match self {
+            TrustRoot::PublicKey(pem) => {
+                let der = pem_contents(pem, "PUBLIC KEY").ok()?;
+                let mut reader = Reader::new(&der);
+                Some(
+                    reader
+                        .expect(SEQUENCE, "SubjectPublicKeyInfo")
+                        .ok()?
+                        .to_vec(),
+                )
+            }
+            TrustRoot::Certificate { certificate, .. } => {
+                let der = pem_contents(certificate, "CERTIFICATE").ok()?;
+                Some(certificate_key(&der).ok()?.spki.to_vec())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a keyless root asks of the certificate's identity.
+enum Identity<'a> {
+    /// The subject, exactly.
+    Subject(&'a str),
+    /// A subject under this URL prefix.
+    Prefix(&'a str),
+    /// A GitHub Actions workflow of this owner (and repository).
+    Github(&'a str, Option<&'a str>),
+}
+
+impl Identity<'_> {
+    /// Whether some certificate could satisfy both.
+    fn overlaps(&self, other: &Identity) -> bool {
+        use Identity::*;
+        match (self, other) {
+            (Subject(a), Subject(b)) => a == b,
+            (Subject(s), Prefix(p)) | (Prefix(p), Subject(s)) => s.starts_with(p),
+            (Prefix(a), Prefix(b)) => a.starts_with(b) || b.starts_with(a),
+            (Github(a_owner, a_repo), Github(b_owner, b_repo)) => {
+                a_owner == b_owner && (a_repo.is_none() || b_repo.is_none() || a_repo == b_repo)
+            }
+            // The host reads a workflow's owner and repository from an
+            // extension, not from the subject: any subject may come with any.
+            (Github(..), _) | (_, Github(..)) => true,
+        }
+    }
+}
+
 /// Parses a PEM public key and checks it is one cosign can verify with:
 /// ECDSA P-256/P-384, RSA of at least 2048 bits, or Ed25519.
 pub fn check_public_key(pem: &str) -> Result<(), String> {
@@ -120,6 +206,13 @@ pub fn check_certificate(pem: &str) -> Result<(), String> {
 
 /// The key of a DER certificate.
 fn certificate_key(der: &[u8]) -> Result<KeyInfo<'_>, String> {
+    let (key, _) = certificate_parts(der)?;
+    Ok(key)
+}
+
+/// A DER certificate's key, and the reader left after it in the
+/// tbsCertificate (the optional unique IDs and extensions).
+fn certificate_parts(der: &[u8]) -> Result<(KeyInfo<'_>, Reader<'_>), String> {
     let mut reader = Reader::new(der);
     let certificate = reader.expect(SEQUENCE, "Certificate")?;
     reader.finish("Certificate")?;
@@ -139,12 +232,154 @@ fn certificate_key(der: &[u8]) -> Result<KeyInfo<'_>, String> {
     for what in ["signature", "issuer", "validity", "subject"] {
         tbs.expect(SEQUENCE, what)?;
     }
-    KeyInfo::read(tbs.expect(SEQUENCE, "subjectPublicKeyInfo")?)
+    let key = KeyInfo::read(tbs.expect(SEQUENCE, "subjectPublicKeyInfo")?)?;
+    Ok((key, tbs))
+}
+
+// The extensions a keyless certificate's identity is read from.
+/// 2.5.29.17, subjectAltName.
+const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
+/// 1.3.6.1.4.1.57264.1.1, Fulcio's OIDC issuer (the raw UTF-8 of its value).
+const FULCIO_ISSUER: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x01];
+/// 1.3.6.1.4.1.57264.1.5, the GitHub workflow's `owner/repo` (raw UTF-8).
+const FULCIO_GITHUB_REPOSITORY: &[u8] =
+    &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x05];
+/// GeneralName tags: [1] rfc822Name, [6] uniformResourceIdentifier.
+const RFC822_NAME: u8 = 0x81;
+const URI: u8 = 0x86;
+const EXTENSIONS: u8 = 0xa3;
+const BOOLEAN: u8 = 0x01;
+const OCTET_STRING: u8 = 0x04;
+
+/// Who a keyless certificate says signed, read as the host reads it: the
+/// subject is the first email or URI of the subjectAltName, the issuer and
+/// the GitHub repository the raw text of Fulcio's extensions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertificateIdentity {
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub github_repository: Option<String>,
+}
+
+/// The identity a PEM certificate claims. Only the structure is read (the
+/// host checks the signatures); what cannot be read is an error.
+pub fn certificate_identity(pem: &str) -> Result<CertificateIdentity, String> {
+    let der = pem_contents(pem, "CERTIFICATE")?;
+    let (_, mut rest) = certificate_parts(&der)?;
+    let mut identity = CertificateIdentity::default();
+    let text = |bytes: &[u8], what: &str| {
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| format!("the certificate's {what} is not UTF-8"))
+    };
+    while let Ok(element) = rest.element() {
+        if element.tag != EXTENSIONS {
+            continue;
+        }
+        let mut outer = Reader::new(element.contents);
+        let mut extensions = Reader::new(outer.expect(SEQUENCE, "extensions")?);
+        while let Ok(extension) = extensions.expect(SEQUENCE, "extension") {
+            let mut extension = Reader::new(extension);
+            let oid = extension.expect(OBJECT_IDENTIFIER, "extension")?;
+            let mut value = extension.element()?;
+            if value.tag == BOOLEAN {
+                value = extension.element()?;
+            }
+            if value.tag != OCTET_STRING {
+                return Err("an extension's value is not an OCTET STRING".to_string());
+            }
+            match oid {
+                SUBJECT_ALT_NAME => {
+                    let mut san = Reader::new(value.contents);
+                    let mut names = Reader::new(san.expect(SEQUENCE, "subjectAltName")?);
+                    while let Ok(name) = names.element() {
+                        if matches!(name.tag, RFC822_NAME | URI) && identity.subject.is_none() {
+                            identity.subject = Some(text(name.contents, "subject")?);
+                        }
+                    }
+                }
+                FULCIO_ISSUER => identity.issuer = Some(text(value.contents, "issuer")?),
+                FULCIO_GITHUB_REPOSITORY => {
+                    identity.github_repository = Some(text(value.contents, "GitHub repository")?)
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(identity)
+}
+
+impl TrustRoot {
+    /// Whether a certificate's identity is the one this keyless root asks
+    /// for, as the host compares them; `false` for keys and certificates.
+    pub fn claimed_by(&self, identity: &CertificateIdentity) -> bool {
+        let (Some(issuer), Some(subject)) = (&identity.issuer, &identity.subject) else {
+            return false;
+        };
+        match self {
+            TrustRoot::Keyless {
+                issuer: i,
+                subject: s,
+            } => i == issuer && s == subject,
+            TrustRoot::KeylessPrefix {
+                issuer: i,
+                url_prefix,
+            } => i == issuer && subject.starts_with(&url_prefix_as_the_host_reads_it(url_prefix)),
+            TrustRoot::GithubActions { owner, repo } => {
+                let on_github = subject.strip_prefix("https://github.com/").is_some();
+                let mut repository = identity
+                    .github_repository
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split('/');
+                let (found_owner, found_repo) = (repository.next(), repository.next());
+                issuer == GITHUB_ACTIONS_ISSUER
+                    && on_github
+                    && found_owner == Some(owner.as_str())
+                    && repo
+                        .as_ref()
+                        .is_none_or(|repo| found_repo == Some(repo.as_str()))
+            }
+            TrustRoot::PublicKey(_) | TrustRoot::Certificate { .. } => false,
+        }
+    }
+
+    /// Whether the host verifies this root from certificates it trusts, with
+    /// no signature check of its own (keyless and GitHub Actions).
+    pub fn is_keyless(&self) -> bool {
+        matches!(
+            self,
+            TrustRoot::Keyless { .. }
+                | TrustRoot::KeylessPrefix { .. }
+                | TrustRoot::GithubActions { .. }
+        )
+    }
+}
+
+/// A `urlPrefix` as the host compares it: parsed as a URL (scheme and host
+/// in lower case, a default port dropped, an empty path `/`) and ending with
+/// `/`, so `https://github.com/org` does not cover `https://github.com/org-evil/`.
+/// The settings only take prefixes that read so ([`crate::settings`]).
+fn url_prefix_as_the_host_reads_it(prefix: &str) -> String {
+    let (scheme, rest) = prefix.split_once("://").unwrap_or(("https", prefix));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = authority.to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    let mut normalized = format!(
+        "{scheme}://{authority}{}",
+        if path.is_empty() { "/" } else { path }
+    );
+    if !normalized.ends_with('/') {
+        normalized.push('/');
+    }
+    normalized
 }
 
 /// A SubjectPublicKeyInfo:
 /// `SEQUENCE { SEQUENCE { algorithm OID, parameters ANY OPTIONAL }, BIT STRING }`.
 struct KeyInfo<'a> {
+    /// The contents of the whole sequence.
+    spki: &'a [u8],
     algorithm: &'a [u8],
     parameters: Reader<'a>,
     key_bytes: &'a [u8],
@@ -152,8 +387,8 @@ struct KeyInfo<'a> {
 
 impl<'a> KeyInfo<'a> {
     /// Reads the contents of a SubjectPublicKeyInfo sequence.
-    fn read(info: &'a [u8]) -> Result<KeyInfo<'a>, String> {
-        let mut info = Reader::new(info);
+    fn read(contents: &'a [u8]) -> Result<KeyInfo<'a>, String> {
+        let mut info = Reader::new(contents);
         let mut algorithm = Reader::new(info.expect(SEQUENCE, "the key's algorithm")?);
         let key_bits = info.expect(BIT_STRING, "the public key")?;
         info.finish("SubjectPublicKeyInfo")?;
@@ -162,6 +397,7 @@ impl<'a> KeyInfo<'a> {
             _ => return Err("the public key bit string is not a whole number of bytes".to_string()),
         };
         Ok(KeyInfo {
+            spki: contents,
             algorithm: algorithm.expect(OBJECT_IDENTIFIER, "the key's algorithm")?,
             parameters: algorithm,
             key_bytes,

@@ -2,9 +2,12 @@
 //! the entries whose patterns match it (N of M per entry; one entry or every
 //! entry, as the rules say), each distinct question at most once per request.
 
-use crate::host::Host;
+use crate::host::{condensed_reason, Host};
+use crate::keyless_proof::{certificates, signature_tag};
 use crate::reference::{is_valid_digest, ImageRef};
 use crate::settings::{EntriesNeeded, ImageRule, Rules};
+use crate::trust_roots::certificate_identity;
+use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use std::collections::BTreeMap;
 
 /// What became of one distinct image.
@@ -23,6 +26,9 @@ pub enum Outcome {
     Unmatched,
     /// Verifying it would take the request past its verification limit.
     OverLimit { limit: usize },
+    /// Only patterns for any registry match it, and the policy asks the
+    /// host only about registries a pattern names.
+    UnnamedRegistry,
 }
 
 /// What one matching entry made of an image.
@@ -39,23 +45,31 @@ type Question<'r> = (usize, Option<&'r BTreeMap<String, String>>);
 /// Per-request verifier. Outcomes are remembered by canonical reference and
 /// the answers for one image by question, so every (image, key, annotations)
 /// question reaches the host at most once per request, and at most `limit`
-/// questions reach it in all.
+/// questions reach it in all (the checks of keyless answers included).
 pub struct Verifier<'a, H: Host> {
     host: &'a H,
     rules: &'a Rules,
     limit: usize,
+    named_registries_only: bool,
     asked: usize,
     outcomes: BTreeMap<String, Outcome>,
+    /// The certificates of each `.sig` manifest read, by its reference.
+    signatures: BTreeMap<String, Result<Vec<String>, String>>,
+    /// Whether a certificate signs the image at a digest: (`repo@digest`, PEM).
+    certificate_checks: BTreeMap<(String, String), Result<(), String>>,
 }
 
 impl<'a, H: Host> Verifier<'a, H> {
-    pub fn new(host: &'a H, rules: &'a Rules, limit: usize) -> Self {
+    pub fn new(host: &'a H, rules: &'a Rules, limit: usize, named_registries_only: bool) -> Self {
         Verifier {
             host,
             rules,
             limit,
+            named_registries_only,
             asked: 0,
             outcomes: BTreeMap::new(),
+            signatures: BTreeMap::new(),
+            certificate_checks: BTreeMap::new(),
         }
     }
 
@@ -82,6 +96,14 @@ impl<'a, H: Host> Verifier<'a, H> {
             .collect();
         if matching.is_empty() {
             return Outcome::Unmatched;
+        }
+        if self.named_registries_only
+            && !rules
+                .images
+                .iter()
+                .any(|r| r.pattern.names_registry(&image.registry))
+        {
+            return Outcome::UnnamedRegistry;
         }
         let not_verified = |reasons: Vec<String>| {
             let mut ignored_secrets: Vec<String> = Vec::new();
@@ -152,16 +174,26 @@ impl<'a, H: Host> Verifier<'a, H> {
         answers: &mut Vec<(Question<'a>, Result<String, String>)>,
     ) -> EntryOutcome {
         let needed = rule.threshold;
+        let keys = &self.rules.keys;
         let mut verified: Vec<usize> = Vec::new();
+        // The signers of the keys that verified: a key whose signer is among
+        // them cannot add to the count, so it is not asked.
+        let mut signers: Vec<usize> = Vec::new();
         let mut digest: Option<String> = None;
         let mut reasons = Vec::new();
         let mut not_asked = Vec::new();
         for (tried, &key) in rule.keys.iter().enumerate() {
-            let name = &self.rules.keys[key].name;
-            if verified.len() == needed {
+            let name = &keys[key].name;
+            if signers.len() == needed {
                 break;
             }
-            if verified.len() + (rule.keys.len() - tried) < needed {
+            let mut reachable = signers.clone();
+            for &later in &rule.keys[tried..] {
+                if !reachable.contains(&keys[later].signer) {
+                    reachable.push(keys[later].signer);
+                }
+            }
+            if reachable.len() < needed || signers.contains(&keys[key].signer) {
                 not_asked.push(name.as_str());
                 continue;
             }
@@ -169,11 +201,10 @@ impl<'a, H: Host> Verifier<'a, H> {
             let answer = match answers.iter().find(|(asked, _)| *asked == question) {
                 Some((_, answer)) => answer.clone(),
                 None => {
-                    if self.asked == self.limit {
+                    let Some(answer) = self.ask(image, canonical, key, rule.annotations.as_ref())
+                    else {
                         return EntryOutcome::OverLimit;
-                    }
-                    self.asked += 1;
-                    let answer = self.ask(canonical, key, rule.annotations.as_ref());
+                    };
                     answers.push((question, answer.clone()));
                     answer
                 }
@@ -188,12 +219,13 @@ impl<'a, H: Host> Verifier<'a, H> {
                 (Ok(found), _, _) => {
                     digest = Some(found);
                     verified.push(key);
+                    signers.push(keys[key].signer);
                 }
                 (Err(reason), _, _) => reasons.push(format!("key {name}: {reason}")),
             }
         }
         match digest {
-            Some(digest) if verified.len() >= needed => EntryOutcome::Passed {
+            Some(digest) if signers.len() >= needed => EntryOutcome::Passed {
                 digest,
                 keys: verified,
             },
@@ -220,25 +252,135 @@ impl<'a, H: Host> Verifier<'a, H> {
         }
     }
 
-    /// One host question; a host error, an untrusted answer or a missing
-    /// digest all count as "this key does not verify".
+    /// Counts one host call against the limit; `None` when none is left.
+    fn spend(&mut self) -> Option<()> {
+        if self.asked == self.limit {
+            return None;
+        }
+        self.asked += 1;
+        Some(())
+    }
+
+    /// One host question, and for a keyless root the check of its answer
+    /// ([`crate::keyless_proof`]); a host error, an untrusted answer, a
+    /// missing digest or a failed check all count as "this key does not
+    /// verify". `None` when the request's limit is reached first.
     fn ask(
-        &self,
+        &mut self,
+        image: &ImageRef,
         canonical: &str,
         key: usize,
         annotations: Option<&BTreeMap<String, String>>,
-    ) -> Result<String, String> {
-        let question = self.rules.keys[key].root.question(canonical, annotations);
-        match self.host.verify(&question) {
-            Ok(response) if !response.is_trusted => {
-                Err("the host reported the signature as not trusted".to_string())
+    ) -> Option<Result<String, String>> {
+        self.spend()?;
+        let root = &self.rules.keys[key].root;
+        let digest = trusted_digest(self.host, &root.question(canonical, annotations));
+        match digest {
+            Ok(digest) if root.is_keyless() => {
+                Some(self.prove_keyless(image, key, &digest)?.map(|()| digest))
             }
-            Ok(response) if !is_valid_digest(&response.digest) => Err(format!(
-                "the host returned no valid digest for the verified image ({:?})",
-                response.digest
-            )),
-            Ok(response) => Ok(response.digest),
-            Err(error) => Err(error),
+            answer => Some(answer),
         }
+    }
+
+    /// The host trusted a keyless signature of `image` at `digest`: that
+    /// counts only when the `.sig` manifest holds a certificate claiming the
+    /// identity and every certificate in it signed the digest.
+    fn prove_keyless(
+        &mut self,
+        image: &ImageRef,
+        key: usize,
+        digest: &str,
+    ) -> Option<Result<(), String>> {
+        let repository = format!("{}/{}", image.registry, image.repository);
+        let tag = signature_tag(&repository, digest);
+        let read = match self.signatures.get(&tag) {
+            Some(known) => known.clone(),
+            None => {
+                self.spend()?;
+                let read = self
+                    .host
+                    .oci_manifest(&tag)
+                    .map_err(|e| format!("cannot read its signatures: {}", condensed_reason(&e)))
+                    .and_then(|manifest| certificates(&manifest));
+                self.signatures.insert(tag, read.clone());
+                read
+            }
+        };
+        let pems = match read {
+            Ok(pems) => pems,
+            Err(reason) => return Some(Err(reason)),
+        };
+        let mut subjects = Vec::with_capacity(pems.len());
+        let mut claimed = false;
+        for pem in &pems {
+            match certificate_identity(pem) {
+                Ok(identity) => {
+                    claimed |= self.rules.keys[key].root.claimed_by(&identity);
+                    subjects.push(identity.subject.unwrap_or_default());
+                }
+                Err(e) => {
+                    return Some(Err(format!(
+                        "cannot read the certificate of one of its signatures ({e}), so the host's answer cannot be checked"
+                    )))
+                }
+            }
+        }
+        if !claimed {
+            return Some(Err(
+                "no certificate among its signatures claims this identity, so the host's answer is not backed by one"
+                    .to_string(),
+            ));
+        }
+        let pinned = format!("{repository}@{digest}");
+        for (pem, subject) in pems.into_iter().zip(subjects) {
+            let check = (pinned.clone(), pem);
+            let signs = match self.certificate_checks.get(&check) {
+                Some(known) => known.clone(),
+                None => {
+                    self.spend()?;
+                    let question = SigstoreVerificationInputV2::SigstoreCertificateVerify {
+                        image: pinned.clone(),
+                        certificate: check.1.clone().into_bytes(),
+                        certificate_chain: None,
+                        require_rekor_bundle: false,
+                        annotations: None,
+                    };
+                    let signs = match trusted_digest(self.host, &question) {
+                        Ok(found) if found == digest => Ok(()),
+                        Ok(found) => Err(format!("it covers {found}")),
+                        Err(reason) => Err(reason),
+                    };
+                    self.certificate_checks.insert(check, signs.clone());
+                    signs
+                }
+            };
+            if signs.is_err() {
+                return Some(Err(format!(
+                    "its signatures carry a certificate for {subject:?} that signs none of them (copied from another signature?)"
+                )));
+            }
+        }
+        Some(Ok(()))
+    }
+}
+
+/// The digest the host trusted for a question; a host error, an untrusted
+/// answer or a malformed digest is the reason it does not count.
+fn trusted_digest<H: Host>(
+    host: &H,
+    question: &SigstoreVerificationInputV2,
+) -> Result<String, String> {
+    match host.verify(question) {
+        Ok(response) if !response.is_trusted => {
+            Err("the host reported the signature as not trusted".to_string())
+        }
+        Ok(response) if !is_valid_digest(&response.digest) => Err(format!(
+            "the host returned no valid digest for the verified image ({:?})",
+            response.digest
+        )),
+        Ok(response) => Ok(response.digest),
+        // Condensed at once: the rest of a host error is not kept.
+        Err(error) => Err(condensed_reason(&error)),
     }
 }

@@ -129,6 +129,14 @@ pub fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String
     }
     let spec_name = dotted(path);
     let spec_fields = Fields::of(spec, &spec_name)?;
+    // Kubernetes runs no pod without a container: a spec with none is not
+    // a pod spec (`spec: {}`, or another kind's object under this kind).
+    let containers_at = format!("{spec_name}.containers");
+    if objects(spec_fields.containers, &containers_at)?.is_empty() {
+        return Err(format!(
+            "{containers_at} is missing: a pod spec runs at least one container"
+        ));
+    }
 
     let mut sites = Vec::new();
     for (list_name, field) in CONTAINER_LISTS {
@@ -328,6 +336,31 @@ mod tests {
     fn unreadable_objects_are_errors_that_name_the_field() {
         for (kind, object, message) in [
             ("Pod", json!({}), "spec is missing"),
+            (
+                "Pod",
+                json!({"spec": {}}),
+                "spec.containers is missing: a pod spec runs at least one container",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"containers": []}}),
+                "spec.containers is missing",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"containers": null}}),
+                "spec.containers is missing",
+            ),
+            (
+                "Pod",
+                json!({"spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}}),
+                "spec.containers is missing",
+            ),
+            (
+                "Deployment",
+                json!({"spec": {"template": {"spec": {"initContainers": [{"image": "a"}]}}}}),
+                "spec.template.spec.containers is missing",
+            ),
             ("Pod", json!({"spec": []}), "spec must be an object"),
             (
                 "Deployment",
@@ -366,17 +399,17 @@ mod tests {
             ),
             (
                 "Pod",
-                json!({"spec": {"initContainers": [{"image": null}]}}),
+                json!({"spec": {"containers": [{"image": "a"}], "initContainers": [{"image": null}]}}),
                 "spec.initContainers[0].image is missing",
             ),
             (
                 "Pod",
-                json!({"spec": {"volumes": [{"image": {}}]}}),
+                json!({"spec": {"containers": [{"image": "a"}], "volumes": [{"image": {}}]}}),
                 "spec.volumes[0].image.reference is missing",
             ),
             (
                 "Pod",
-                json!({"spec": {"volumes": [{"image": "x"}]}}),
+                json!({"spec": {"containers": [{"image": "a"}], "volumes": [{"image": "x"}]}}),
                 "spec.volumes[0].image must be an object",
             ),
         ] {

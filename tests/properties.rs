@@ -1,6 +1,7 @@
 //! Properties over generated inputs: no input makes the module panic, every
-//! spelling of one image gets one decision and one host question, and a
-//! pinned reference reads back as the image it pins.
+//! spelling of one image (host case, ports with or without leading zeros,
+//! Docker Hub's names) gets one decision and one host question, and a pinned
+//! reference reads back as the image it pins.
 
 mod common;
 
@@ -124,13 +125,16 @@ fn any_place_in_settings() -> impl Strategy<Value = &'static str> {
     ])
 }
 
-/// How a registry may be written: (host, whether it is Docker Hub).
+/// A registry in its one spelling, and whether it is Docker Hub: dotted hosts
+/// with and without a port, `localhost`, and hosts without a dot, which read
+/// as a registry only with a port or an upper-case letter.
 fn any_registry() -> impl Strategy<Value = (String, bool)> {
     prop_oneof![
         Just(("docker.io".to_string(), true)),
         "[a-z][a-z0-9]{0,5}\\.(example\\.org|io|com)".prop_map(|h| (h, false)),
         Just(("localhost".to_string(), false)),
         "[a-z]{1,5}\\.[a-z]{2,3}:(5000|8443)".prop_map(|h| (h, false)),
+        "[a-z]{2,6}:(443|5000)".prop_map(|h| (h, false)),
     ]
 }
 
@@ -161,7 +165,9 @@ fn any_image() -> impl Strategy<Value = Image> {
 #[derive(Debug, Clone)]
 struct Spelling {
     upper_case: Vec<bool>,
-    default_port: bool,
+    /// 0: the port left out where the name reads as a registry without it;
+    /// 1: written; 2, 3: written with leading zeros.
+    port_form: usize,
     hub_name: usize,
     library: bool,
     latest: bool,
@@ -170,15 +176,15 @@ struct Spelling {
 fn any_spelling() -> impl Strategy<Value = Spelling> {
     (
         prop::collection::vec(any::<bool>(), 24),
-        any::<bool>(),
+        0usize..4,
         0usize..4,
         any::<bool>(),
         any::<bool>(),
     )
         .prop_map(
-            |(upper_case, default_port, hub_name, library, latest)| Spelling {
+            |(upper_case, port_form, hub_name, library, latest)| Spelling {
                 upper_case,
-                default_port,
+                port_form,
                 hub_name,
                 library,
                 latest,
@@ -187,23 +193,33 @@ fn any_spelling() -> impl Strategy<Value = Spelling> {
 }
 
 fn write_registry(image: &Image, spelling: &Spelling) -> Option<String> {
-    let host = if image.docker_hub {
-        match spelling.hub_name {
+    let (host, port) = if image.docker_hub {
+        let host = match spelling.hub_name {
             0 => return None,
             1 => "docker.io",
             2 => "index.docker.io",
             _ => "registry-1.docker.io",
-        }
+        };
+        (host, 443)
     } else {
-        &image.registry
+        match image.registry.split_once(':') {
+            Some((host, port)) => (host, port.parse().unwrap()),
+            None => (image.registry.as_str(), 443u16),
+        }
     };
     let mut written: String = host
         .chars()
         .zip(spelling.upper_case.iter().chain(std::iter::repeat(&false)))
         .map(|(c, upper)| if *upper { c.to_ascii_uppercase() } else { c })
         .collect();
-    if spelling.default_port && !written.contains(':') {
-        written.push_str(":443");
+    let reads_as_registry = host.contains('.')
+        || host == "localhost"
+        || written.bytes().any(|b| b.is_ascii_uppercase());
+    match spelling.port_form {
+        0 if port == 443 && reads_as_registry => {}
+        0 | 1 => written.push_str(&format!(":{port}")),
+        2 => written.push_str(&format!(":0{port}")),
+        _ => written.push_str(&format!(":000{port}")),
     }
     Some(written)
 }

@@ -9,12 +9,13 @@ use signed_images_policy::admission::validate_settings;
 use signed_images_policy::settings::{parse_settings, PinDigests, RuleSource, UnmatchedImages};
 
 /// Every file of test_data/settings: each loads, and the README shows each.
-const SETTINGS_FILES: [&str; 6] = [
+const SETTINGS_FILES: [&str; 7] = [
     "scst-policy.yaml",
     "full.yaml",
     "allow-unmatched.yaml",
     "cluster.yaml",
     "threshold.yaml",
+    "keyless.yaml",
     "verify-image-signatures.yaml",
 ];
 

@@ -49,6 +49,11 @@ struct Signature {
     signer: String,
     digest: String,
     annotations: BTreeMap<String, String>,
+    /// A keyless signature's certificate (PEM), in its `.sig` layer.
+    certificate: Option<String>,
+    /// Whether the layer's signature verifies under that certificate (a
+    /// forgery copies a genuine certificate next to a signature it did not make).
+    signed_by_certificate: bool,
 }
 
 #[derive(Default)]
@@ -61,6 +66,8 @@ pub struct FakeHost {
     pub list_calls: RefCell<usize>,
     /// When set, listing cluster resources fails with this message.
     pub list_error: RefCell<Option<String>>,
+    /// The `.sig` manifests the policy read, by reference.
+    pub manifests_read: RefCell<Vec<String>>,
 }
 
 impl FakeHost {
@@ -76,6 +83,31 @@ impl FakeHost {
             signer: signer.to_string(),
             digest: digest_of(image.split('@').next().unwrap()),
             annotations: BTreeMap::new(),
+            certificate: None,
+            signed_by_certificate: false,
+        });
+        self
+    }
+
+    /// A keyless signature of `image` by `signer` (`issuer|subject`, or
+    /// `github|owner|repo`) whose `.sig` layer carries `certificate`: as the
+    /// host does, keyless questions are answered from the signer alone;
+    /// `signed` says whether the layer's signature verifies under the
+    /// certificate, which only a `certificate` question checks.
+    pub fn sign_keyless(
+        mut self,
+        image: &str,
+        signer: &str,
+        certificate: &str,
+        signed: bool,
+    ) -> Self {
+        self.signatures.push(Signature {
+            image: image.to_string(),
+            signer: signer.to_string(),
+            digest: digest_of(image.split('@').next().unwrap()),
+            annotations: BTreeMap::new(),
+            certificate: Some(certificate.to_string()),
+            signed_by_certificate: signed,
         });
         self
     }
@@ -94,6 +126,8 @@ impl FakeHost {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            certificate: None,
+            signed_by_certificate: false,
         });
         self
     }
@@ -110,6 +144,25 @@ impl FakeHost {
 
     pub fn verify_calls(&self) -> usize {
         self.questions.borrow().len()
+    }
+
+    /// The certificate questions asked, as (image, certificate PEM).
+    pub fn certificate_questions(&self) -> Vec<(String, String)> {
+        self.questions
+            .borrow()
+            .iter()
+            .filter_map(|q| {
+                let certificate = q.get("certificate")?.as_array()?;
+                let bytes: Vec<u8> = certificate
+                    .iter()
+                    .map(|b| b.as_u64().unwrap() as u8)
+                    .collect();
+                Some((
+                    q["image"].as_str()?.to_string(),
+                    String::from_utf8(bytes).ok()?,
+                ))
+            })
+            .collect()
     }
 
     /// Images the policy asked about, in order.
@@ -185,10 +238,19 @@ impl Host for FakeHost {
             return answer.clone();
         }
         let required = annotations.clone().unwrap_or_default();
+        let is_certificate_question =
+            matches!(question, Question::SigstoreCertificateVerify { .. });
         let found = self.signatures.iter().find(|s| {
-            let same_image = s.image == image || s.image == image.split('@').next().unwrap();
-            same_image
-                && signers.contains(&s.signer)
+            let signs = match (&s.certificate, is_certificate_question) {
+                // A certificate question checks the layer's signature with the
+                // certificate's key, whoever the layer names as signer.
+                (Some(certificate), true) => {
+                    signers.contains(certificate) && s.signed_by_certificate
+                }
+                _ => signers.contains(&s.signer),
+            };
+            names(s, image)
+                && signs
                 && required
                     .iter()
                     .all(|(k, v)| s.annotations.get(k) == Some(v))
@@ -226,6 +288,50 @@ impl Host for FakeHost {
             .collect();
         Ok(json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}))
     }
+
+    fn oci_manifest(&self, image: &str) -> Result<Value, String> {
+        self.manifests_read.borrow_mut().push(image.to_string());
+        let layers: Vec<Value> = self
+            .signatures
+            .iter()
+            .filter(|s| signature_tag(s) == image)
+            .map(|s| match &s.certificate {
+                Some(certificate) => {
+                    json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "annotations": {"dev.sigstore.cosign/certificate": certificate,
+                        "dev.cosignproject.cosign/signature": "c2lnbmF0dXJl"}})
+                }
+                None => json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "annotations": {"dev.cosignproject.cosign/signature": "c2lnbmF0dXJl"}}),
+            })
+            .collect();
+        if layers.is_empty() {
+            return Err(format!("Image manifest not found: {image}"));
+        }
+        Ok(json!({"schemaVersion": 2, "layers": layers}))
+    }
+}
+
+/// The repository a signature's image is in (no tag, no digest).
+fn repository(s: &Signature) -> &str {
+    let name = s.image.split('@').next().unwrap();
+    match name.rfind(':') {
+        Some(colon) if !name[colon..].contains('/') => &name[..colon],
+        _ => name,
+    }
+}
+
+/// The tag cosign would write the signature under.
+fn signature_tag(s: &Signature) -> String {
+    format!("{}:{}.sig", repository(s), s.digest.replacen(':', "-", 1))
+}
+
+/// Whether a question about `image` is about the signature's image: the same
+/// reference, the tag of a digest reference, or the repository at its digest.
+fn names(s: &Signature, image: &str) -> bool {
+    s.image == image
+        || s.image == image.split('@').next().unwrap()
+        || format!("{}@{}", repository(s), s.digest) == image
 }
 
 /// A request fixture of `test_data/requests` with every image set to `image`.
