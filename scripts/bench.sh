@@ -10,6 +10,7 @@
 # bench's mean time per evaluation for both modules and their ratio. A kwctl
 # bench run warms up BENCH_WARM_UP seconds (default 1) and measures
 # BENCH_MEASURE seconds (default 2). PEER_WASM overrides the peer's module.
+# BENCH_CASES picks cases by letter (e.g. "a i"; default: all).
 # The host is kwctl 1.35, the host of record; KUBEWARDEN_HOST=1.31 runs the
 # same cases in kwctl 1.31 (scripts/hosts.sh).
 set -euo pipefail
@@ -70,6 +71,13 @@ peer_settings() {
         pubKeys: [$ARGS.positional[] | $keys[.]]}], modifyImagesWithDigest: true}' \
         --argjson keys "$(jq -n --rawfile a "$(key a)" --rawfile b "$(key b)" '{a: $a, b: $b}')" --args "$@"
 }
+# A GitHub Actions identity, in each module's words.
+jq -n --arg p "$registry/*" --argjson id "$(jq .keyless.github "$fixtures")" '{verification: {keys: [{name: "gha",
+    githubActions: {owner: $id.owner, repo: $id.repo}}], images: [{namePattern: $p, keys: [{name: "gha"}]}]},
+    allowUnmatchedImages: true}' >"$work/ours-gha.json"
+jq -n --arg p "$registry/*" --argjson id "$(jq .keyless.github "$fixtures")" '{signatures: [{image: $p,
+    githubActions: {owner: $id.owner, repo: $id.repo}}], modifyImagesWithDigest: true}' >"$work/peer-gha.json"
+pod "$(image keyless-github)" >"$work/keyless.json"
 ours_settings a >"$work/ours-a.json"
 ours_settings a b >"$work/ours-ab.json"
 peer_settings a >"$work/peer-a.json"
@@ -119,6 +127,9 @@ cases=(
     # The same settings file for both: ours reads verify-image-signatures' settings.
     "(g) Pod, one signed image, the peer's settings file for both|peer-a|peer-a|signed|2"
     "(h) Deployment, 50 containers, the peer's settings file for both|peer-a|peer-a|fleet|2"
+    # Ours checks the host's keyless answer (the .sig manifest, a certificate
+    # question); the peer takes it as it comes.
+    "(i) Pod, one keyless image (GitHub Actions key)|ours-gha|peer-gha|keyless|2"
 )
 
 echo "kwctl $(kwctl --version | head -n 1 | awk '{ print $NF }'), KWCTL_FRESH_INSTANCE=1, registry $registry;" \
@@ -129,6 +140,8 @@ echo "| request | ours | peer | ours / peer | decision (ours, peer) |"
 echo "|---|---|---|---|---|"
 for case in "${cases[@]}"; do
     IFS='|' read -r label ours_settings peer_settings request column <<<"$case"
+    letter="${label:1:1}"
+    [[ -z "${BENCH_CASES:-}" || " $BENCH_CASES " == *" $letter "* ]] || continue
     ours_settings="$work/$ours_settings.json" peer_settings="$work/$peer_settings.json" request="$work/$request.json"
     ours_times=() peer_times=()
     for ((run = 0; run < runs; run++)); do
