@@ -26,7 +26,7 @@ FIXTURES := $(TARGET_DIR)/debug/fixtures
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
 	--enable-mutable-globals --enable-nontrapping-float-to-int
 
-.PHONY: setup test unit-tests e2e-tests test-all lint fmt demo bench bench-host clean
+.PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint fmt demo bench load bench-host clean
 
 setup:
 	@scripts/setup.sh
@@ -60,10 +60,15 @@ e2e-tests: $(FIXTURES)
 	@if scripts/hosts.sh bin 1.35 >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
 	status=0; for host in $(E2E_HOSTS); do KUBEWARDEN_HOST=$$host scripts/bats.sh e2e.bats || status=1; done; exit $$status
 
+# The module in policy-server 1.35: published, pulled, served, under faults.
+policy-server-tests: $(FIXTURES)
+	@if scripts/hosts.sh bin 1.35 >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
+	KUBEWARDEN_HOST=1.35 scripts/bats.sh policy-server.bats
+
 test-all: setup
 	$(MAKE) lint
 	$(MAKE) policy.wasm
-	$(MAKE) unit-tests e2e-tests
+	$(MAKE) unit-tests e2e-tests policy-server-tests
 
 lint:
 	cargo fmt --all -- --check
@@ -85,6 +90,12 @@ demo: setup
 bench:
 	@CARGO_TERM_QUIET=true $(MAKE) --no-print-directory -s annotated-policy.wasm $(FIXTURES)
 	@scripts/bench.sh
+
+# Ours and verify-image-signatures under load in one policy-server 1.35, wrk
+# on loopback (scripts/load.sh).
+load:
+	@CARGO_TERM_QUIET=true $(MAKE) --no-print-directory -s annotated-policy.wasm $(FIXTURES)
+	@scripts/load.sh
 
 # The policy's own work on the host target, without a wasm runtime (a developer tool).
 bench-host:

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Throw-away local OCI registry (CNCF distribution) for development and tests.
 #
-#   scripts/registry.sh start DIR   start on a free 127.0.0.1 port, print
+#   scripts/registry.sh start DIR [HTPASSWD]
+#                                   start on a free 127.0.0.1 port, print
 #                                   127.0.0.1:PORT and write it to DIR/address;
 #                                   also writes DIR/pid, DIR/config.yml,
-#                                   DIR/registry.log and DIR/storage
+#                                   DIR/registry.log and DIR/storage; with
+#                                   HTPASSWD (an htpasswd file, bcrypt), every
+#                                   request needs those credentials
 #
 # The registry binds port 0 and the port it got is read from its log, so two
 # registries started at once never race for a port.
@@ -32,7 +35,7 @@ running() {
 }
 
 start() {
-    local dir="$1"
+    local dir="$1" htpasswd="${2:-}"
     prepare "$dir"
     dir="$(cd "$dir" && pwd)"
     [[ -x "$REGISTRY_BIN" ]] || { echo "$REGISTRY_BIN not found (apt-get install docker-registry)" >&2; exit 1; }
@@ -52,8 +55,12 @@ http:
   addr: 127.0.0.1:0
   secret: signed-images-local-registry
 EOF
+    if [[ -n "$htpasswd" ]]; then
+        printf 'auth:\n  htpasswd:\n    realm: signed-images-local-registry\n    path: %s\n' \
+            "$(cd "$(dirname "$htpasswd")" && pwd)/$(basename "$htpasswd")" >>"$dir/config.yml"
+    fi
     nohup "$REGISTRY_BIN" serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
-    wait_for_address "$dir" $! http
+    wait_for_address "$dir" $! "${htpasswd:+auth}"
 }
 
 start_fault() {
@@ -75,10 +82,12 @@ prepare() {
     rm -f "$dir/address" "$dir/pid"
 }
 
-# wait_for_address DIR PID CHECK: reads the port the server got from its log;
-# with CHECK http, also waits until /v2/ answers.
+# wait_for_address DIR PID [CHECK]: reads the port the server got from its
+# log; with CHECK http (the default) or auth, also waits until /v2/ answers
+# (200, or 401 for a registry that wants credentials); none: no check.
 wait_for_address() {
-    local dir="$1" pid="$2" check="$3" i address=""
+    local dir="$1" pid="$2" check="${3:-http}" i address="" want=200
+    [[ "$check" == auth ]] && want=401
     echo "$pid" >"$dir/pid"
     for ((i = 0; i < 100; i++)); do
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -90,8 +99,9 @@ wait_for_address() {
         if [[ -z "$address" ]]; then
             address="$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$dir/registry.log" | head -n 1 | cut -d' ' -f3 || true)"
         fi
+        # /v2/ answers 200, or 401 when the registry wants credentials.
         if [[ -n "$address" ]] && { [[ "$check" == none ]] ||
-            [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$address/v2/" || true)" == "200" ]]; }; then
+            [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$address/v2/" || true)" == "$want" ]]; }; then
             echo "$address" >"$dir/address"
             echo "$address"
             return 0
@@ -124,7 +134,7 @@ stop() {
 }
 
 case "${1:-}:$#" in
-start:2) start "$2" ;;
+start:2 | start:3) start "${@:2}" ;;
 start-fault:3) start_fault "$2" "$3" ;;
 stop:2) stop "$2" ;;
 *) usage ;;
