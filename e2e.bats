@@ -13,7 +13,6 @@
 bats_require_minimum_version 1.5.0
 load tests/bats/helpers
 
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 POLICY="${POLICY:-annotated-policy.wasm}"
 KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-1.35}"
 NO_POLICY='clusterimagepolicies.signing.apps.tanzu.vmware.com "image-policy" not found. Image policy enforcement was not applied.'
@@ -34,11 +33,10 @@ setup_file() {
     fi
     [[ -f "$POLICY" ]] || { echo "$POLICY is missing: run 'make e2e-tests'" >&2; return 1; }
     export WORK="$(mktemp -d)"
-    export REGISTRY="$(scripts/registry.sh start "$WORK/registry")"
-    "$TARGET_DIR/debug/fixtures" --registry "$REGISTRY" --out "$WORK/fixtures" 2>/dev/null
-    # The registry also answers as localhost:PORT, a second spelling of it.
+    testbed_up "$WORK"
+    # The registry also answers as localhost:PORT, a second spelling of it
+    # (the sources list both).
     export LOCALHOST_REGISTRY="localhost:${REGISTRY##*:}"
-    printf 'insecure_sources:\n- "%s"\n- "%s"\n' "$REGISTRY" "$LOCALHOST_REGISTRY" >"$WORK/sources.yaml"
     # Every key of the fixtures, by name, for the settings below.
     local f="$WORK/fixtures/fixtures.json" certs="$WORK/fixtures"
     jq -n \
@@ -72,7 +70,7 @@ setup_file() {
 
 teardown_file() {
     if [[ -n "${WORK:-}" ]]; then
-        scripts/registry.sh stop "$WORK/registry" || true
+        testbed_down "$WORK"
         rm -rf "$WORK"
     fi
 }
@@ -675,7 +673,7 @@ EOF
 
 # ---- verify-image-signatures' settings, and the module itself beside ours ------
 # The same settings file and the same request go to both modules; their
-# decisions must agree, except for the differences the README lists, which are
+# decisions must agree, except for the differences docs/migrating.md lists, which are
 # asserted as differences. Every case runs; a failure lists every disagreement.
 
 PEER="${PEER_WASM:-../shared/peer/verify-image-signatures-1.0.11.wasm}"

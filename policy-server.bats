@@ -35,17 +35,14 @@ setup_file() {
     [[ -f "$POLICY" ]] || { echo "$POLICY is missing: run 'make policy-server-tests'" >&2; return 1; }
     export WORK
     WORK="$(mktemp -d)"
-    export REGISTRY
-    REGISTRY="$(scripts/registry.sh start "$WORK/registry")"
-    "$FIXTURES_BIN" --registry "$REGISTRY" --out "$WORK/fixtures" 2>/dev/null
+    testbed_up "$WORK"
     export TRUST="$WORK/fixtures/trust-config.json"
-    printf 'insecure_sources:\n- "%s"\n' "$REGISTRY" >"$WORK/sources.yml"
 
     # The release path, locally: push, sign the pushed digest, require the signature.
     local version published
     version="$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)"
     export ARTIFACT="$REGISTRY/policies/signed-images-policy:v$version"
-    published="$(scripts/publish.sh push "$POLICY" "$ARTIFACT" --sources-path "$WORK/sources.yml" 2>/dev/null)"
+    published="$(scripts/publish.sh push "$POLICY" "$ARTIFACT" --sources-path "$WORK/sources.yaml" 2>/dev/null)"
     "$FIXTURES_BIN" sign-artifact "$REGISTRY" policies/signed-images-policy "${published#*@}" "$WORK/artifact.pub"
     export PUBLISHED="$published"
     verification_config "$WORK/artifact.pub" >"$WORK/verification.yml"
@@ -98,7 +95,7 @@ settings_for() {
 # fixtures' trust config and DIR/sources.yml (the suite's, unless DIR has one);
 # prints its address.
 start_in() {
-    [[ -f "$1/sources.yml" ]] || cp "$WORK/sources.yml" "$1/sources.yml"
+    [[ -f "$1/sources.yml" ]] || cp "$WORK/sources.yaml" "$1/sources.yml"
     scripts/policy-server.sh start "$1" --sigstore-trust-config "$TRUST" "${@:2}"
 }
 
@@ -130,9 +127,9 @@ post() {
 # ---- published, pulled, verified ------------------------------------------------------
 
 @test "published: kwctl pushed the module, it is signed, and kwctl verify checks the signature policy-server will" {
-    scripts/publish.sh verify "$PUBLISHED" --sources-path "$WORK/sources.yml" --sigstore-trust-config "$TRUST" \
+    scripts/publish.sh verify "$PUBLISHED" --sources-path "$WORK/sources.yaml" --sigstore-trust-config "$TRUST" \
         --verification-key "$WORK/artifact.pub" 2>/dev/null
-    run scripts/publish.sh verify "$PUBLISHED" --sources-path "$WORK/sources.yml" --sigstore-trust-config "$TRUST" \
+    run scripts/publish.sh verify "$PUBLISHED" --sources-path "$WORK/sources.yaml" --sigstore-trust-config "$TRUST" \
         --verification-key "$(jq -r '.keys.b' "$WORK/fixtures/fixtures.json")"
     [[ "$status" -ne 0 ]]
 }
@@ -145,7 +142,7 @@ post() {
 }
 
 @test "an unsigned artifact is refused when policy-server starts, with its message" {
-    scripts/publish.sh push "$POLICY" "$REGISTRY/policies/unsigned:v1" --sources-path "$WORK/sources.yml" >/dev/null 2>&1
+    scripts/publish.sh push "$POLICY" "$REGISTRY/policies/unsigned:v1" --sources-path "$WORK/sources.yaml" >/dev/null 2>&1
     mkdir -p "$WORK/unsigned"
     policy signed-images "registry://$REGISTRY/policies/unsigned:v1" "$(settings_for "$REGISTRY/*")" >"$WORK/unsigned/policies.yml"
     start_fails "$WORK/unsigned" "Error: Policy 'signed-images' cannot be verified: no signatures found for image" \

@@ -2,7 +2,7 @@
 # The benchmark of record: this policy and Kubewarden's verify-image-signatures
 # (the peer) side by side in one run, in kwctl, on the same requests against
 # the same local registry, each evaluation in a fresh module instance as
-# policy-server runs it (KWCTL_FRESH_INSTANCE=1; see README.md, "Size and speed").
+# policy-server runs it (KWCTL_FRESH_INSTANCE=1; see docs/performance.md).
 #
 #   scripts/bench.sh        (make bench builds the module and fixtures first)
 #
@@ -20,29 +20,21 @@ export PATH RUST_BACKTRACE=0 KWCTL_FRESH_INSTANCE=1
 runs="${BENCH_RUNS:-3}" warm_up="${BENCH_WARM_UP:-1}" measure="${BENCH_MEASURE:-2}"
 ours="annotated-policy.wasm"
 peer="${PEER_WASM:-../shared/peer/verify-image-signatures-1.0.11.wasm}"
-fixtures_bin="${CARGO_TARGET_DIR:-target}/debug/fixtures"
 [[ -f "$peer" ]] || { echo "the peer module $peer is missing (set PEER_WASM)" >&2; exit 1; }
 [[ -f "$ours" ]] || { echo "$ours is missing: run 'make bench'" >&2; exit 1; }
 
+# shellcheck source=scripts/testbed.sh
+. scripts/testbed.sh
 work="$(mktemp -d)"
 cleanup() {
-    scripts/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
+    testbed_down "$work"
     rm -rf "$work"
 }
 trap cleanup EXIT
-registry="$(scripts/registry.sh start "$work/registry")"
-"$fixtures_bin" --registry "$registry" --out "$work/fixtures" 2>/dev/null
-fixtures="$work/fixtures/fixtures.json"
-printf 'insecure_sources:\n- "%s"\n' "$registry" >"$work/sources.yaml"
-image() { jq -r ".images[\"$1\"].ref" "$fixtures"; }
-key() { jq -r ".keys[\"$1\"]" "$fixtures"; }
+testbed_up "$work"
+registry="$REGISTRY" fixtures="$FIXTURES"
 
 # ---- requests ----------------------------------------------------------------
-# pod IMAGE...: a Pod CREATE whose containers run the images.
-pod() {
-    sed 's|__IMAGE__|placeholder|g' test_data/requests/pod.json | jq -c '.object.spec = {containers:
-        [$ARGS.positional | to_entries[] | {name: "c\(.key)", image: .value}]}' --args "$@"
-}
 pod "$(image signed-a)" >"$work/signed.json"
 pod nginx:1.25 >"$work/unmatched.json"
 pod "$(image signed-b)" >"$work/second-key.json"
@@ -53,8 +45,7 @@ jq -c '.operation = "UPDATE" | .subResource = "status"
     | .oldObject = .object | .object.status = {phase: "Running"}' "$work/unmatched.json" >"$work/status.json"
 fleet=()
 for i in $(seq 0 49); do fleet+=("$(image "fleet-$((i % 5 + 1))")"); done
-sed 's|__IMAGE__|placeholder|g' test_data/requests/deployment.json | jq -c '.object.spec.template.spec = {containers:
-    [$ARGS.positional | to_entries[] | {name: "c\(.key)", image: .value}]}' --args "${fleet[@]}" >"$work/fleet.json"
+workload deployment "${fleet[@]}" >"$work/fleet.json"
 
 # ---- settings: the same rules in each module's words -------------------------
 # ours_settings KEY...: every image of the registry needs one of the keys.
@@ -162,7 +153,8 @@ done
 # ---- cold verifications ---------------------------------------------------------
 # kwctl run starts with an empty verification cache, like a policy-server that
 # has not seen the images yet: the wall time of one evaluation with N distinct
-# signed images, less the time with none, is what N cold verifications cost.
+# signed images, less the time with one that no rule names (no host call), is
+# what N cold verifications cost.
 cold=(signed-a signed-ab annotated multiarch fleet-1 fleet-2 fleet-3 fleet-4 fleet-5)
 wall_ms() {
     local start end
@@ -171,7 +163,7 @@ wall_ms() {
     end=$(date +%s%N)
     echo $(((end - start) / 1000000))
 }
-pod "$(image signed-a)" | jq -c '.object.spec.containers = []' >"$work/none.json"
+pod nginx:1.25 >"$work/none.json"
 cold_images=()
 for name in "${cold[@]}"; do cold_images+=("$(image "$name")"); done
 pod "${cold_images[@]}" >"$work/cold.json"

@@ -8,10 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PATH="$(scripts/hosts.sh bin "${KUBEWARDEN_HOST:-1.35}"):$PATH"
 export PATH RUST_BACKTRACE=0
-fixtures_bin="${CARGO_TARGET_DIR:-target}/debug/fixtures"
+# shellcheck source=scripts/testbed.sh
+. scripts/testbed.sh
 work="$(mktemp -d)"
 cleanup() {
-    scripts/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
+    testbed_down "$work"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -19,17 +20,13 @@ trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 echo "host: $(kwctl --version | head -n 1)"
-step "Starting a local OCI registry"
-registry="$(scripts/registry.sh start "$work/registry")"
+step "A local OCI registry, with images pushed and signed in cosign's format"
+testbed_up "$work"
+registry="$REGISTRY"
 echo "registry at $registry (CNCF distribution, storage in $work/registry)"
-
-step "Building, pushing and signing images in cosign's format"
-"$fixtures_bin" --registry "$registry" --out "$work/fixtures" 2>/dev/null
-printf 'insecure_sources:\n- "%s"\n' "$registry" >"$work/sources.yaml"
-fixtures="$work/fixtures/fixtures.json"
-signed="$(jq -r '.images["signed-a"].ref' "$fixtures")"
-unsigned="$(jq -r '.images["unsigned"].ref' "$fixtures")"
-echo "signed with key A: $signed ($(jq -r '.images["signed-a"].digest' "$fixtures"))"
+signed="$(image signed-a)"
+unsigned="$(image unsigned)"
+echo "signed with key A: $signed ($(digest signed-a))"
 echo "not signed:        $unsigned"
 
 step "Settings: images of $registry must be signed by key A"
@@ -38,7 +35,7 @@ step "Settings: images of $registry must be signed by key A"
     echo "  keys:"
     echo "  - name: key-a"
     echo "    publicKey: |"
-    sed 's/^/      /' "$(jq -r '.keys.a' "$fixtures")"
+    sed 's/^/      /' "$(key a)"
     echo "  images:"
     echo "  - namePattern: $registry/*"
     echo "    keys:"
@@ -47,8 +44,7 @@ step "Settings: images of $registry must be signed by key A"
 cat "$work/settings.yaml"
 
 run() {
-    local kind="$1" image="$2"
-    sed "s|__IMAGE__|$image|g" "test_data/requests/$kind.json" >"$work/request.json"
+    request "$1" "$2" >"$work/request.json"
     # kwctl logs to stderr and prints the AdmissionResponse on stdout; its
     # trust config is the fixtures' offline one, so nothing goes to the network.
     kwctl run --sigstore-trust-config "$work/fixtures/trust-config.json" --sources-path "$work/sources.yaml" \

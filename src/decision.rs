@@ -1,28 +1,29 @@
 //! Decision: turns the outcome of every image into admit or deny, with
 //! SCST-Sign's exact sentences, and the status recorded on the resource.
 
-use crate::host::{cut, Host};
-use crate::reference::ImageRef;
-use crate::settings::{Policy, Rules, UnmatchedImages};
+use crate::host::reasons::cut;
+use crate::host::Host;
+use crate::image::reference::ImageRef;
+use crate::rules::{Policy, Rules, UnmatchedImages};
 use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
 use std::collections::BTreeSet;
 
-pub const NO_POLICY_WARNING: &str = "clusterimagepolicies.signing.apps.tanzu.vmware.com \"image-policy\" not found. Image policy enforcement was not applied.";
+pub(crate) const NO_POLICY_WARNING: &str = "clusterimagepolicies.signing.apps.tanzu.vmware.com \"image-policy\" not found. Image policy enforcement was not applied.";
 
-pub fn excluded_message(namespace: &str) -> String {
+pub(crate) fn excluded_message(namespace: &str) -> String {
     format!("{namespace} is excluded. The ImagePolicy will not be applied.")
 }
 
-pub fn unmatched_denied_message(image: &str) -> String {
+pub(crate) fn unmatched_denied_message(image: &str) -> String {
     format!("Could not verify against any image policies for container image: {image}.")
 }
 
-pub fn unmatched_allowed_warning(image: &str) -> String {
+pub(crate) fn unmatched_allowed_warning(image: &str) -> String {
     format!("{image} did not match any image policies. Container will be created as AllowUnmatchedImages flag is true.")
 }
 
-pub fn over_limit_message(image: &str, limit: usize) -> String {
+pub(crate) fn over_limit_message(image: &str, limit: usize) -> String {
     format!(
         "The image: {image} was not verified: the request needs more than {limit} signature \
          verifications, the most the policy makes for one request (maxVerificationsPerRequest)."
@@ -31,7 +32,7 @@ pub fn over_limit_message(image: &str, limit: usize) -> String {
 
 /// Given only when an image fails, so that an operator who relied on the
 /// entry's `secretRef` for a private registry learns why.
-pub fn ignored_secret_warning(image: &str, secret: &str) -> String {
+pub(crate) fn ignored_secret_warning(image: &str, secret: &str) -> String {
     format!(
         "{image}: the secretRef {secret} of its image policy is not used; the policy-server reads \
          registries with its own credentials (the PolicyServer's imagePullSecret)."
@@ -39,24 +40,24 @@ pub fn ignored_secret_warning(image: &str, secret: &str) -> String {
 }
 
 /// Through `pods/ephemeralcontainers` the API server keeps no metadata
-/// change, so a Pod recorded as verified would keep saying so.
-pub fn unmatched_ephemeral_message(image: &str, prefix: &str) -> String {
+/// change, so a Pod recorded as verified would keep saying so;
+/// `status_annotation` is the record's name.
+pub(crate) fn unmatched_ephemeral_message(image: &str, status_annotation: &str) -> String {
     format!(
         "The image: {image} matches no image policy, and the Pod is recorded as {}: an \
-         ephemeral container cannot change that record ({prefix}/{}), so only verified images can be added to it.",
+         ephemeral container cannot change that record ({status_annotation}), so only verified images can be added to it.",
         Status::Verified.as_str(),
-        crate::mutation::STATUS_ANNOTATION
     )
 }
 
-pub fn unnamed_registry_message(image: &str, registry: &str) -> String {
+pub(crate) fn unnamed_registry_message(image: &str, registry: &str) -> String {
     format!(
         "The image: {image} was not verified: no image policy names its registry {registry}, and the \
          policy asks only about registries a pattern names (namedRegistriesOnly)."
     )
 }
 
-pub fn not_signed_message(image: &str) -> String {
+pub(crate) fn not_signed_message(image: &str) -> String {
     format!("The image: {image} is not signed.")
 }
 
@@ -78,7 +79,7 @@ fn bounded_line(line: &str) -> String {
 
 /// The denial message: one line per failed image, in order, at most
 /// [`MAX_MESSAGE_BYTES`] in all, then `... and N more images`.
-pub fn denial_message(failures: &[String]) -> String {
+pub(crate) fn denial_message(failures: &[String]) -> String {
     // Room for the closing count, whatever N.
     const TAIL: usize = 40;
     let mut message = String::new();
@@ -98,7 +99,7 @@ pub fn denial_message(failures: &[String]) -> String {
 
 /// At most [`MAX_WARNINGS`] warnings of at most [`MAX_LINE_BYTES`] each, the
 /// last one counting those left out.
-pub fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
+pub(crate) fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
     let count = warnings.len();
     let mut kept: Vec<String> = warnings
         .iter()
@@ -113,7 +114,7 @@ pub fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
 
 /// The verification status written to `<prefix>/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Verified,
     Excluded,
     UnmatchedAllowed,
@@ -133,7 +134,7 @@ impl Status {
 
 /// An image site whose image a key verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedSite {
+pub(crate) struct VerifiedSite {
     pub site: ImageSite,
     pub image: ImageRef,
     pub digest: String,
@@ -142,7 +143,7 @@ pub struct VerifiedSite {
 }
 
 #[derive(Debug, Default)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// One sentence per failed image, in the order the images appear.
     pub failures: Vec<String>,
     pub warnings: Vec<String>,
@@ -165,7 +166,12 @@ impl Verdict {
 /// reported once however many containers run it.
 /// Past the verification limit nothing more is asked and the request is
 /// denied: a truncated check must never pass for a complete one.
-pub fn judge<H: Host>(sites: &[ImageSite], rules: &Rules, policy: &Policy, host: &H) -> Verdict {
+pub(crate) fn judge<H: Host>(
+    sites: &[ImageSite],
+    rules: &Rules,
+    policy: &Policy,
+    host: &H,
+) -> Verdict {
     let unmatched = policy.unmatched_images;
     let mut verifier = Verifier::new(
         host,

@@ -2,17 +2,18 @@
 //! request's own JSON text, so every other field (known or not) is kept as sent.
 
 use crate::decision::{Status, VerifiedSite};
-use crate::raw_json::{self, Annotations, Edit, Object, Type};
+use crate::json_text::{self, Edit, Type};
+use crate::workload::object::{Annotations, Object};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::ops::Range;
 
-pub const STATUS_ANNOTATION: &str = "status";
-pub const VERIFIED_IMAGES_ANNOTATION: &str = "verified-images";
+pub(crate) const STATUS_ANNOTATION: &str = "status";
+pub(crate) const VERIFIED_IMAGES_ANNOTATION: &str = "verified-images";
 
 /// What to change on the object.
 #[derive(Debug, Default)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// The annotations to write; `None` leaves metadata alone.
     pub metadata: Option<Stamp>,
     pub pins: Vec<Pin>,
@@ -20,7 +21,7 @@ pub struct Changes {
 
 /// The verification record written under `<prefix>/`.
 #[derive(Debug)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     pub prefix: String,
     pub status: Status,
     pub verified: Vec<VerifiedSite>,
@@ -29,13 +30,13 @@ pub struct Stamp {
 /// An image string to rewrite: where its token lies in the object's text,
 /// and the pinned reference that replaces it.
 #[derive(Debug)]
-pub struct Pin {
+pub(crate) struct Pin {
     pub span: Range<usize>,
     pub image: String,
 }
 
 /// `<prefix>/verified-images`: each verified reference to its digest and key.
-pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
+pub(crate) fn verified_images_json(verified: &[VerifiedSite]) -> String {
     // serde_json's own map (ordered by name), inserted one by one: another map
     // type, or collecting (which sorts first), would add code to the module.
     let mut entries = Map::new();
@@ -50,7 +51,7 @@ pub fn verified_images_json(verified: &[VerifiedSite]) -> String {
 
 /// The object (JSON text) with the changes applied; `None` when nothing
 /// changes (the annotations already say the same and no image is pinned).
-pub fn apply(object: &Object, changes: &Changes) -> Result<Option<String>, String> {
+pub(crate) fn apply(object: &Object, changes: &Changes) -> Result<Option<String>, String> {
     let mut edits: Vec<Edit> = changes
         .pins
         .iter()
@@ -80,7 +81,7 @@ pub fn apply(object: &Object, changes: &Changes) -> Result<Option<String>, Strin
     if edits.is_empty() {
         return Ok(None);
     }
-    raw_json::apply_edits(object.text.get(), edits).map(Some)
+    json_text::apply_edits(object.text.get(), edits).map(Some)
 }
 
 /// The edit that makes `metadata.annotations` hold the wanted annotations,
@@ -101,7 +102,7 @@ fn annotations_edit(
         Annotations::NoMetadata(Some(null)) => {
             let annotations = object_text(Map::new(), wanted);
             return Ok(Some(Edit {
-                range: raw_json::span(object.text, null)?,
+                range: json_text::span(object.text, null)?,
                 text: format!(r#"{{"annotations":{annotations}}}"#),
             }));
         }
@@ -109,12 +110,12 @@ fn annotations_edit(
             let edit = insert_member(metadata, "annotations", &object_text(Map::new(), wanted));
             return Ok(Some(shift(
                 edit,
-                raw_json::span(object.text, metadata)?.start,
+                json_text::span(object.text, metadata)?.start,
             )));
         }
         Annotations::Present(annotations, existing) => (annotations, existing),
     };
-    let unchanged = raw_json::type_of(annotations) == Type::Object
+    let unchanged = json_text::type_of(annotations) == Type::Object
         && wanted
             .iter()
             .all(|(name, value)| existing.get(name).and_then(Value::as_str) == Some(value));
@@ -122,7 +123,7 @@ fn annotations_edit(
         return Ok(None);
     }
     Ok(Some(Edit {
-        range: raw_json::span(object.text, annotations)?,
+        range: json_text::span(object.text, annotations)?,
         text: object_text(existing, wanted),
     }))
 }
@@ -137,7 +138,7 @@ fn object_text(mut existing: Map<String, Value>, wanted: [(String, String); 2]) 
 
 /// Inserts `"name":value` as the first member of `object` (which lacks it).
 fn insert_member(object: &RawValue, name: &str, value: &str) -> Edit {
-    let separator = if raw_json::is_empty_object(object) {
+    let separator = if json_text::is_empty_object(object) {
         ""
     } else {
         ","

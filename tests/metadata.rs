@@ -7,7 +7,7 @@ mod common;
 
 use common::yaml_to_json;
 use serde_json::Value;
-use signed_images_policy::cluster_policy;
+use signed_images_policy::settings::cluster_policy;
 use signed_images_policy::workload::{api_group, pod_spec_path};
 
 fn read(name: &str) -> Value {

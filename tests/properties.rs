@@ -9,8 +9,8 @@ use common::*;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use signed_images_policy::admission;
-use signed_images_policy::matching::NamePattern;
-use signed_images_policy::reference::ImageRef;
+use signed_images_policy::image::pattern::NamePattern;
+use signed_images_policy::image::reference::ImageRef;
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

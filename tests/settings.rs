@@ -6,9 +6,10 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use signed_images_policy::admission::validate_settings;
-use signed_images_policy::settings::{parse_settings, PinDigests, RuleSource, UnmatchedImages};
+use signed_images_policy::rules::{PinDigests, RuleSource, UnmatchedImages};
+use signed_images_policy::settings::parse_settings;
 
-/// Every file of test_data/settings: each loads, and the README shows each.
+/// Every file of test_data/settings: each loads (and the docs show each: tests/docs.rs).
 const SETTINGS_FILES: [&str; 7] = [
     "scst-policy.yaml",
     "full.yaml",
@@ -272,20 +273,6 @@ fn unknown_fields_are_errors_that_name_their_path() {
     }
 }
 
-/// The settings examples of the README are the files the tests load.
-#[test]
-fn readme_examples_are_the_test_settings() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for name in SETTINGS_FILES {
-        let example = test_data(&format!("settings/{name}"));
-        assert!(
-            readme.contains(&example),
-            "README.md must show test_data/settings/{name} verbatim"
-        );
-    }
-}
-
 #[test]
 fn threshold_must_be_between_one_and_the_distinct_keys_named() {
     let entry = |threshold: Value, keys: Value| {
@@ -318,8 +305,8 @@ fn threshold_must_be_between_one_and_the_distinct_keys_named() {
 /// Each kind of mistake is its own variant, with the path of the field.
 #[test]
 fn mistakes_are_typed_and_name_their_field() {
-    use signed_images_policy::matching::PatternError;
-    use signed_images_policy::settings_error::{KeyProblem, Problem, SettingsError};
+    use signed_images_policy::image::pattern::PatternError;
+    use signed_images_policy::settings::errors::{KeyProblem, Problem, SettingsError};
     let error = |settings: Value| parse_settings(&settings.to_string()).unwrap_err();
     let entry = |image: Value| {
         json!({"verification": {
@@ -376,4 +363,76 @@ fn mistakes_are_typed_and_name_their_field() {
         error(json!({"verification": {"keyz": []}})).problem,
         Problem::Unreadable(_)
     ));
+}
+
+#[test]
+fn a_url_prefix_that_is_no_url_is_refused_when_the_policy_loads() {
+    let gha = "https://token.actions.githubusercontent.com";
+    for prefix in [
+        "github.com/my-org",
+        "/my-org",
+        "https://",
+        "https:///my-org",
+        "ftp://github.com/my-org",
+        "https://github com/my-org",
+        "https://github.com:99999/my-org",
+        "https://git[hub.com/",
+        "https://user@github.com/",
+        "https://github.com/my org",
+    ] {
+        for settings in [
+            json!({"verification": {"keys": [{"name": "k", "keyless": {"issuer": gha, "urlPrefix": prefix}}]}}),
+            json!({"signatures": [{"image": "*", "keylessPrefix": [{"issuer": gha, "url_prefix": prefix}]}]}),
+        ] {
+            let refused = validate_settings(settings.to_string().as_bytes());
+            assert!(!refused.valid, "{prefix}");
+            let message = refused.message.unwrap();
+            assert!(
+                message.contains("is not an http(s) URL the host can read"),
+                "{prefix}: {message}"
+            );
+        }
+    }
+    for prefix in [
+        "https://github.com/my-org",
+        "http://git.example.org:8080/team/",
+        "https://github.com",
+    ] {
+        let settings = json!({"verification": {"keys": [{"name": "k", "keyless": {"issuer": gha, "urlPrefix": prefix}}]}});
+        assert!(
+            validate_settings(settings.to_string().as_bytes()).valid,
+            "{prefix}"
+        );
+    }
+}
+
+#[test]
+fn a_rules_key_written_as_null_is_a_settings_error() {
+    for (settings, path) in [
+        (json!({"verification": null}), "verification"),
+        (json!({"signatures": null}), "signatures"),
+        (
+            json!({"verification": {"keys": [{"name": "a", "publicKey": key("p256.pub")}],
+            "images": [{"namePattern": "*", "keys": [{"name": "a"}], "annotations": null}]}}),
+            "verification.images[0].annotations",
+        ),
+        (
+            json!({"verification": {"keys": [{"name": "a", "publicKey": key("p256.pub")}],
+            "images": [{"namePattern": "*", "keys": [{"name": "a"}], "threshold": null}]}}),
+            "verification.images[0].threshold",
+        ),
+        (
+            json!({"signatures": [{"image": "*", "pubKeys": [key("p256.pub")], "annotations": null}]}),
+            "signatures[0].annotations",
+        ),
+    ] {
+        let refused = validate_settings(settings.to_string().as_bytes());
+        assert!(!refused.valid, "{settings}");
+        assert_eq!(
+            refused.message.unwrap(),
+            format!("{path}: must not be null: give it a value or leave the field out")
+        );
+    }
+    // What Kubewarden's UI writes for the other shape's switch stays readable.
+    assert!(validate_settings(br#"{"clusterImagePolicy": null}"#).valid);
 }

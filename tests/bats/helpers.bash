@@ -1,20 +1,14 @@
 # Helpers shared by the bats suites (e2e.bats through kwctl, policy-server.bats
 # through policy-server): the fixtures' images, requests, and reading a
 # response (kwctl's AdmissionResponse, or an AdmissionReview's response).
-# $WORK/fixtures holds the fixtures tool's output; $response and $request are
+# A suite's setup_file calls testbed_up "$WORK"; $response and $request are
 # set by the suite's own runner.
 
-image() { jq -r ".images[\"$1\"].ref" "$WORK/fixtures/fixtures.json"; }
-digest() { jq -r ".images[\"$1\"].digest" "$WORK/fixtures/fixtures.json"; }
-
-# The request fixture of test_data/requests for KIND with every image set to IMAGE.
-request() { sed "s|__IMAGE__|$2|g" "test_data/requests/$1.json"; }
-
-# A Pod CREATE whose containers run IMAGE...
-pod() {
-    request pod placeholder | jq -c '.object.spec = {containers: [$ARGS.positional | to_entries[] |
-        {name: "c\(.key)", image: .value}]}' --args "$@"
-}
+# The fixtures' images, keys and requests (image, digest, key, request, pod,
+# workload), and the test bed itself (testbed_up, testbed_down): the same
+# as the demo's and the benchmarks'.
+# shellcheck source=../../scripts/testbed.sh
+. "$BATS_TEST_DIRNAME/scripts/testbed.sh"
 
 # ---- reading the response -----------------------------------------------------
 

@@ -378,3 +378,75 @@ pub fn annotation<'a>(response: &'a ValidationResponse, name: &str) -> Option<&'
         [format!("image-policy.signing/{name}")]
     .as_str()
 }
+
+/// The kinds `for_every_kind!` (at the end) writes one test for, by name.
+pub const KINDS: [&str; 8] = [
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+/// A respelling of [`SIGNED_CANONICAL`] (host case, the default port), so the
+/// main flows go through canonicalisation: the host is asked about the
+/// canonical form, and messages and annotations keep the written one.
+pub const SIGNED: &str = "Registry.Example.org:443/myproject/app:1.0";
+
+pub const SIGNED_CANONICAL: &str = "registry.example.org/myproject/app:1.0";
+
+pub const UNSIGNED: &str = "registry.example.org/myproject/evil:1.0";
+
+pub fn signed_host() -> FakeHost {
+    FakeHost::new().sign(SIGNED_CANONICAL, &key("p256.pub"))
+}
+
+pub fn scst_settings() -> Value {
+    settings_file("scst-policy.yaml")
+}
+
+pub fn one_key(pattern: &str) -> Value {
+    json!({"verification": {
+        "keys": [{"name": "a", "publicKey": key("p256.pub")}],
+        "images": [{"namePattern": pattern, "keys": [{"name": "a"}]}]
+    }})
+}
+
+/// The same key in another PEM layout: other line lengths, CRLF, indented.
+pub fn rewrapped(pem: &str) -> String {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut out = "-----BEGIN PUBLIC KEY-----\r\n".to_string();
+    for chunk in body.as_bytes().chunks(40) {
+        out.push_str("  ");
+        out.push_str(std::str::from_utf8(chunk).unwrap());
+        out.push_str("\r\n");
+    }
+    out.push_str("-----END PUBLIC KEY-----\r\n");
+    out
+}
+
+/// The checks every covered kind must pass, one test per kind each
+/// (`every_kind::<check>::<kind>`), so that a failing kind hides no other.
+#[macro_export]
+macro_rules! for_every_kind {
+    ($($check:ident),* $(,)?) => {
+        mod every_kind {
+            $(
+                mod $check {
+                    use super::super::$check as check;
+                    #[test] fn pod() { check("Pod") }
+                    #[test] fn deployment() { check("Deployment") }
+                    #[test] fn replica_set() { check("ReplicaSet") }
+                    #[test] fn stateful_set() { check("StatefulSet") }
+                    #[test] fn daemon_set() { check("DaemonSet") }
+                    #[test] fn job() { check("Job") }
+                    #[test] fn cron_job() { check("CronJob") }
+                    #[test] fn replication_controller() { check("ReplicationController") }
+                }
+            )*
+        }
+    };
+}

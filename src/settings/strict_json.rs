@@ -2,7 +2,7 @@
 //! errors (the types say `deny_unknown_fields`), and an error names the path
 //! of the field, not a position in JSON the host built from the user's YAML.
 
-use crate::settings_error::{Problem, SettingsError};
+use crate::settings::errors::{Problem, SettingsError};
 use serde::Deserialize;
 
 /// Deserialises JSON so that an error names the field's path below `root`.
@@ -31,7 +31,7 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>, root: &str) -> S
 /// rules keys a `null` (a key whose contents are all commented out) would
 /// otherwise read as "not set": no rules, no required annotations, a
 /// threshold of one, each less checking than the operator wrote down.
-pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

@@ -1,16 +1,19 @@
 //! The cluster's `image-policy` ClusterImagePolicy, read through the host on
 //! every evaluation, as SCST-Sign's webhook did.
 
-use crate::host::{condensed_reason, Host};
-use crate::settings::{compile_verification, Checks, RawVerification, Rules};
-use crate::settings_error::{Problem, SettingsError};
-use crate::strict_json::from_json_strict;
+use crate::host::reasons::condensed_reason;
+use crate::host::Host;
+use crate::rules::Rules;
+use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::keys::Checks;
+use crate::settings::scst::{compile_verification, RawVerification};
+use crate::settings::strict_json::from_json_strict;
 use serde::Deserialize;
 use serde_json::Value;
 
 pub const API_VERSION: &str = "signing.apps.tanzu.vmware.com/v1beta1";
 pub const KIND: &str = "ClusterImagePolicy";
-pub const NAME: &str = "image-policy";
+pub(crate) const NAME: &str = "image-policy";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +25,7 @@ struct Spec {
 /// exist. An invalid resource is an error that says which field is wrong.
 /// Read once per request and checked fully every time: the resource can
 /// change between requests, and no load-time check ever saw it.
-pub fn load<H: Host>(host: &H) -> Result<Option<Rules>, String> {
+pub(crate) fn load<H: Host>(host: &H) -> Result<Option<Rules>, String> {
     let list = host
         .list_all_resources(API_VERSION, KIND, &format!("metadata.name={NAME}"))
         .map_err(|e| {
@@ -48,7 +51,7 @@ pub fn load<H: Host>(host: &H) -> Result<Option<Rules>, String> {
 }
 
 /// Compiles a ClusterImagePolicy `spec`, naming bad fields from `spec.`.
-pub fn compile_spec(spec_json: &str) -> Result<Rules, SettingsError> {
+pub(crate) fn compile_spec(spec_json: &str) -> Result<Rules, SettingsError> {
     let spec: Spec = from_json_strict(spec_json, "spec")?;
     let verification = spec
         .verification

@@ -7,13 +7,12 @@
 //! kinds of key, empty lists and key material that does not parse are refused
 //! when the policy loads.
 
-use crate::matching::NamePattern;
-use crate::settings::{
-    check_annotations, compile_key, Checks, EntriesNeeded, ImageRule, NamedKey, RawGithubActions,
-    RawKey, RawKeyless, Rules,
-};
-use crate::settings_error::{Problem, SettingsError};
-use crate::strict_json::not_null;
+use crate::image::pattern::NamePattern;
+use crate::rules::{EntriesNeeded, ImageRule, NamedKey, Rules};
+use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::keys::{compile_key, Checks, RawGithubActions, RawKey, RawKeyless};
+use crate::settings::scst::check_annotations;
+use crate::settings::strict_json::not_null;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// both are read).
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawSignature {
+pub(crate) struct RawSignature {
     pub image: String,
     pub pub_keys: Option<Vec<String>>,
     pub keyless: Option<Vec<RawKeyless>>,
@@ -38,7 +37,7 @@ pub struct RawSignature {
 
 /// Compiles `signatures`. A key listed by several entries is one key, so the
 /// host is asked about it once per image.
-pub fn compile_signatures(
+pub(crate) fn compile_signatures(
     signatures: Vec<RawSignature>,
     checks: Checks,
 ) -> Result<Rules, SettingsError> {

@@ -6,7 +6,7 @@
 //! pattern's are normalised by the same rule ([`canonical_registry`]), and a
 //! `*` in the registry part only ever matches a host name, never a path.
 
-use crate::reference::{
+use crate::image::reference::{
     canonical_registry, is_registry_component, split_tag, ImageRef, InvalidReference, DOCKER_HUB,
 };
 use thiserror::Error;
@@ -335,7 +335,7 @@ mod tests {
                     NamePattern::compile(pattern).unwrap_err(),
                     PatternError::NotAName {
                         reason: InvalidReference {
-                            reason: crate::reference::ReferenceError::InvalidPort,
+                            reason: crate::image::reference::ReferenceError::InvalidPort,
                             ..
                         },
                         ..
@@ -428,7 +428,7 @@ mod tests {
             NamePattern::compile("reg.io/App").unwrap_err(),
             PatternError::NotAName {
                 reason: InvalidReference {
-                    reason: crate::reference::ReferenceError::InvalidFormat,
+                    reason: crate::image::reference::ReferenceError::InvalidFormat,
                     ..
                 },
                 ..

@@ -25,7 +25,7 @@ pub const MAX_SIGNATURE_LAYERS: usize = 32;
 const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 
 /// The tag cosign writes an image's signatures under: `sha256-<hex>.sig`.
-pub fn signature_tag(registry_and_repository: &str, digest: &str) -> String {
+pub(crate) fn signature_tag(registry_and_repository: &str, digest: &str) -> String {
     format!(
         "{registry_and_repository}:{}.sig",
         digest.replacen(':', "-", 1)
@@ -34,7 +34,7 @@ pub fn signature_tag(registry_and_repository: &str, digest: &str) -> String {
 
 /// The distinct certificates (PEM, as written) the layers of a `.sig`
 /// manifest carry, in layer order.
-pub fn certificates(manifest: &Value) -> Result<Vec<String>, String> {
+pub(crate) fn certificates(manifest: &Value) -> Result<Vec<String>, String> {
     let layers = manifest
         .get("layers")
         .and_then(Value::as_array)

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 const DEFAULT_TAG: &str = "latest";
-pub const DOCKER_HUB: &str = "docker.io";
+pub(crate) const DOCKER_HUB: &str = "docker.io";
 /// Other host names of Docker Hub's registry: a runtime pulls each of them
 /// from the same place as `docker.io`.
 const DOCKER_HUB_ALIASES: [&str; 2] = ["index.docker.io", "registry-1.docker.io"];
@@ -252,7 +252,7 @@ fn split_domain(name: &str) -> (String, String) {
 /// Whether a reference's first component names a registry rather than a
 /// Docker Hub repository: it has a `.`, a port or an upper-case letter (a
 /// repository has none), or is `localhost`.
-pub fn is_registry_component(first: &str) -> bool {
+pub(crate) fn is_registry_component(first: &str) -> bool {
     first.contains(['.', ':'])
         || first == "localhost"
         || first.bytes().any(|b| b.is_ascii_uppercase())
@@ -271,7 +271,7 @@ pub fn is_registry_component(first: &str) -> bool {
 ///   repository: `MYREG/app` and `myreg:443/app` are `myreg:443/app`, never
 ///   Docker Hub's `myreg/app`;
 /// - Docker Hub answers to several names, all `docker.io`.
-pub fn canonical_registry(registry: &str) -> String {
+pub(crate) fn canonical_registry(registry: &str) -> String {
     let lower = registry.to_ascii_lowercase();
     let (host, port) = match lower.split_once(':') {
         Some((host, port)) => (host, Some(port.trim_start_matches('0'))),
@@ -297,7 +297,7 @@ fn port_number(port: &str) -> Option<u16> {
 
 /// Splits `name[:tag]` (references and patterns alike): only a `:` in the
 /// last path segment starts a tag; one before the last `/` is a registry port.
-pub fn split_tag(name_and_tag: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_tag(name_and_tag: &str) -> (&str, Option<&str>) {
     let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
     match name_and_tag[last_slash..].find(':') {
         Some(colon) => {
@@ -321,7 +321,7 @@ fn digest_hex_length(algorithm: &str) -> Option<usize> {
 
 /// A well-formed content digest (`algorithm:hex` of the right length), as the
 /// host must return for a verified image.
-pub fn is_valid_digest(digest: &str) -> bool {
+pub(crate) fn is_valid_digest(digest: &str) -> bool {
     let Some((algorithm, hex)) = digest.split_once(':') else {
         return false;
     };

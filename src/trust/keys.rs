@@ -1,12 +1,11 @@
-//! Trust roots: the named keys of a ClusterImagePolicy, checked when the policy
-//! loads and turned into the host's `v2/verify` questions.
+//! Public keys and certificates as operators paste them (and as keyless
+//! signatures carry them): checked when the policy loads, and read as far as
+//! the policy needs (a key's material, a keyless certificate's identity).
+//! The host does the cryptography; only structure is read here.
 
-use crate::key_material::{
+use crate::trust::der::{
     oid_text, pem_contents, Reader, BIT_STRING, INTEGER, OBJECT_IDENTIFIER, SEQUENCE,
 };
-use kubewarden_policy_sdk::host_capabilities::verification::{KeylessInfo, KeylessPrefixInfo};
-use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
-use std::collections::BTreeMap;
 
 // Object identifiers, as the contents of their DER encoding.
 /// 1.2.840.10045.2.1
@@ -21,170 +20,9 @@ const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 
 const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 const MIN_RSA_BITS: usize = 2048;
 
-/// One way of establishing that an image was signed by someone trusted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TrustRoot {
-    PublicKey(String),
-    Keyless {
-        issuer: String,
-        subject: String,
-    },
-    KeylessPrefix {
-        issuer: String,
-        url_prefix: String,
-    },
-    GithubActions {
-        owner: String,
-        repo: Option<String>,
-    },
-    Certificate {
-        certificate: String,
-        chain: Option<Vec<String>>,
-        require_rekor_bundle: bool,
-    },
-}
-
-impl TrustRoot {
-    /// The host question "is `image` signed by this root, with these annotations?".
-    pub fn question(
-        &self,
-        image: &str,
-        annotations: Option<&BTreeMap<String, String>>,
-    ) -> SigstoreVerificationInputV2 {
-        let image = image.to_string();
-        let annotations = annotations.cloned();
-        match self.clone() {
-            TrustRoot::PublicKey(pem) => SigstoreVerificationInputV2::SigstorePubKeyVerify {
-                image,
-                pub_keys: vec![pem],
-                annotations,
-            },
-            TrustRoot::Keyless { issuer, subject } => {
-                SigstoreVerificationInputV2::SigstoreKeylessVerify {
-                    image,
-                    keyless: vec![KeylessInfo { issuer, subject }],
-                    annotations,
-                }
-            }
-            TrustRoot::KeylessPrefix { issuer, url_prefix } => {
-                SigstoreVerificationInputV2::SigstoreKeylessPrefixVerify {
-                    image,
-                    keyless_prefix: vec![KeylessPrefixInfo { issuer, url_prefix }],
-                    annotations,
-                }
-            }
-            TrustRoot::GithubActions { owner, repo } => {
-                SigstoreVerificationInputV2::SigstoreGithubActionsVerify {
-                    image,
-                    owner,
-                    repo,
-                    annotations,
-                }
-            }
-            TrustRoot::Certificate {
-                certificate,
-                chain,
-                require_rekor_bundle,
-            } => SigstoreVerificationInputV2::SigstoreCertificateVerify {
-                image,
-                certificate: certificate.into_bytes(),
-                certificate_chain: chain.map(|c| c.into_iter().map(String::into_bytes).collect()),
-                require_rekor_bundle,
-                annotations,
-            },
-        }
-    }
-}
-
-/// The issuer of GitHub Actions' tokens, the one `githubActions` keys trust.
-const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
-
-impl TrustRoot {
-    /// Whether one signature could satisfy both roots, so that counting them
-    /// as two towards a threshold would count one signer twice: two keys
-    /// with the same key material (the same PEM, or the same key written
-    /// otherwise, or a certificate for it), or two keyless identities that one
-    /// certificate can claim. Keyless identities are compared generously: when
-    /// in doubt they are one signer, which can only make a threshold harder.
-    pub fn may_share_signer(&self, other: &TrustRoot) -> bool {
-        use TrustRoot::*;
-        fn identity(root: &TrustRoot) -> Option<(&str, Identity<'_>)> {
-            match root {
-                Keyless { issuer, subject } => Some((issuer, Identity::Subject(subject))),
-                KeylessPrefix { issuer, url_prefix } => {
-                    Some((issuer, Identity::Prefix(url_prefix)))
-                }
-                GithubActions { owner, repo } => Some((
-                    GITHUB_ACTIONS_ISSUER,
-                    Identity::Github(owner, repo.as_deref()),
-                )),
-                PublicKey(_) | Certificate { .. } => None,
-            }
-        }
-        match (identity(self), identity(other)) {
-            (Some((a_issuer, a)), Some((b_issuer, b))) => a_issuer == b_issuer && a.overlaps(&b),
-            (None, None) => match (self.key_material(), other.key_material()) {
-                (Some(a), Some(b)) => a == b,
-                _ => self == other,
-            },
-            _ => false,
-        }
-    }
-
-    /// The SubjectPublicKeyInfo (its DER contents) of a public key or of a
-    /// certificate's key; `None` for keyless roots or material that does not decode.
-    fn key_material(&self) -> Option<Vec<u8>> {
-        match self {
-            TrustRoot::PublicKey(pem) => {
-                let der = pem_contents(pem, "PUBLIC KEY").ok()?;
-                let mut reader = Reader::new(&der);
-                Some(
-                    reader
-                        .expect(SEQUENCE, "SubjectPublicKeyInfo")
-                        .ok()?
-                        .to_vec(),
-                )
-            }
-            TrustRoot::Certificate { certificate, .. } => {
-                let der = pem_contents(certificate, "CERTIFICATE").ok()?;
-                Some(certificate_key(&der).ok()?.spki.to_vec())
-            }
-            _ => None,
-        }
-    }
-}
-
-/// What a keyless root asks of the certificate's identity.
-enum Identity<'a> {
-    /// The subject, exactly.
-    Subject(&'a str),
-    /// A subject under this URL prefix.
-    Prefix(&'a str),
-    /// A GitHub Actions workflow of this owner (and repository).
-    Github(&'a str, Option<&'a str>),
-}
-
-impl Identity<'_> {
-    /// Whether some certificate could satisfy both.
-    fn overlaps(&self, other: &Identity) -> bool {
-        use Identity::*;
-        match (self, other) {
-            (Subject(a), Subject(b)) => a == b,
-            (Subject(s), Prefix(p)) | (Prefix(p), Subject(s)) => s.starts_with(p),
-            (Prefix(a), Prefix(b)) => a.starts_with(b) || b.starts_with(a),
-            (Github(a_owner, a_repo), Github(b_owner, b_repo)) => {
-                a_owner == b_owner && (a_repo.is_none() || b_repo.is_none() || a_repo == b_repo)
-            }
-            // The host reads a workflow's owner and repository from an
-            // extension, not from the subject: any subject may come with any.
-            (Github(..), _) | (_, Github(..)) => true,
-        }
-    }
-}
-
 /// Parses a PEM public key and checks it is one cosign can verify with:
 /// ECDSA P-256/P-384, RSA of at least 2048 bits, or Ed25519.
-pub fn check_public_key(pem: &str) -> Result<(), String> {
+pub(crate) fn check_public_key(pem: &str) -> Result<(), String> {
     let not_a_key = |e: String| format!("not a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo): {e}");
     let der = pem_contents(pem, "PUBLIC KEY").map_err(not_a_key)?;
     let mut reader = Reader::new(&der);
@@ -198,7 +36,7 @@ pub fn check_public_key(pem: &str) -> Result<(), String> {
 
 /// Parses a PEM certificate and checks the key it carries. Only the outline
 /// (RFC 5280, section 4.1) is read: the host verifies the certificate itself.
-pub fn check_certificate(pem: &str) -> Result<(), String> {
+pub(crate) fn check_certificate(pem: &str) -> Result<(), String> {
     let not_a_certificate = |e: String| format!("not a PEM certificate: {e}");
     let der = pem_contents(pem, "CERTIFICATE").map_err(not_a_certificate)?;
     certificate_key(&der).map_err(not_a_certificate)?.check()
@@ -308,71 +146,21 @@ pub fn certificate_identity(pem: &str) -> Result<CertificateIdentity, String> {
     Ok(identity)
 }
 
-impl TrustRoot {
-    /// Whether a certificate's identity is the one this keyless root asks
-    /// for, as the host compares them; `false` for keys and certificates.
-    pub fn claimed_by(&self, identity: &CertificateIdentity) -> bool {
-        let (Some(issuer), Some(subject)) = (&identity.issuer, &identity.subject) else {
-            return false;
-        };
-        match self {
-            TrustRoot::Keyless {
-                issuer: i,
-                subject: s,
-            } => i == issuer && s == subject,
-            TrustRoot::KeylessPrefix {
-                issuer: i,
-                url_prefix,
-            } => i == issuer && subject.starts_with(&url_prefix_as_the_host_reads_it(url_prefix)),
-            TrustRoot::GithubActions { owner, repo } => {
-                let on_github = subject.strip_prefix("https://github.com/").is_some();
-                let mut repository = identity
-                    .github_repository
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split('/');
-                let (found_owner, found_repo) = (repository.next(), repository.next());
-                issuer == GITHUB_ACTIONS_ISSUER
-                    && on_github
-                    && found_owner == Some(owner.as_str())
-                    && repo
-                        .as_ref()
-                        .is_none_or(|repo| found_repo == Some(repo.as_str()))
-            }
-            TrustRoot::PublicKey(_) | TrustRoot::Certificate { .. } => false,
-        }
-    }
-
-    /// Whether the host verifies this root from certificates it trusts, with
-    /// no signature check of its own (keyless and GitHub Actions).
-    pub fn is_keyless(&self) -> bool {
-        matches!(
-            self,
-            TrustRoot::Keyless { .. }
-                | TrustRoot::KeylessPrefix { .. }
-                | TrustRoot::GithubActions { .. }
-        )
-    }
+/// The SubjectPublicKeyInfo (its DER contents) of a PEM public key.
+pub(crate) fn public_key_spki(pem: &str) -> Option<Vec<u8>> {
+    let der = pem_contents(pem, "PUBLIC KEY").ok()?;
+    Some(
+        Reader::new(&der)
+            .expect(SEQUENCE, "SubjectPublicKeyInfo")
+            .ok()?
+            .to_vec(),
+    )
 }
 
-/// A `urlPrefix` as the host compares it: parsed as a URL (scheme and host
-/// in lower case, a default port dropped, an empty path `/`) and ending with
-/// `/`, so `https://github.com/org` does not cover `https://github.com/org-evil/`.
-/// The settings only take prefixes that read so ([`crate::settings`]).
-fn url_prefix_as_the_host_reads_it(prefix: &str) -> String {
-    let (scheme, rest) = prefix.split_once("://").unwrap_or(("https", prefix));
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let authority = authority.to_ascii_lowercase();
-    let default_port = if scheme == "https" { ":443" } else { ":80" };
-    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
-    let mut normalized = format!(
-        "{scheme}://{authority}{}",
-        if path.is_empty() { "/" } else { path }
-    );
-    if !normalized.ends_with('/') {
-        normalized.push('/');
-    }
-    normalized
+/// The SubjectPublicKeyInfo (its DER contents) of a PEM certificate's key.
+pub(crate) fn certificate_spki(pem: &str) -> Option<Vec<u8>> {
+    let der = pem_contents(pem, "CERTIFICATE").ok()?;
+    Some(certificate_key(&der).ok()?.spki.to_vec())
 }
 
 /// A SubjectPublicKeyInfo:

@@ -223,3 +223,32 @@ fn the_verification_limit_applies_to_this_shape_too() {
         .unwrap()
         .contains("maxVerificationsPerRequest"));
 }
+
+#[test]
+fn the_verify_image_signatures_example_needs_both_keys() {
+    let settings = settings_file("verify-image-signatures.yaml");
+    let release = "registry.example.org/release/app:1.0";
+    let one = FakeHost::new().sign(release, &key("p256.pub"));
+    assert!(!validate(&one, &pod(&[release]), &settings).accepted);
+    let both = one.sign(release, &key("p384.pub"));
+    let admitted = validate(&both, &pod(&[release]), &settings);
+    assert!(admitted.accepted, "{:?}", admitted.message);
+    // modifyImagesWithDigest: true pins the Pod.
+    assert_eq!(
+        admitted.mutated_object.unwrap()["spec"]["containers"][0]["image"],
+        format!("{release}@{}", digest_of(release))
+    );
+}
+
+#[test]
+fn the_verify_image_signatures_shape_still_asks_every_key() {
+    let settings = json!({"signatures": [{"image": "*", "pubKeys": [key("p256.pub"), rewrapped(&key("p256.pub"))]}]});
+    assert!(validate_settings(settings.to_string().as_bytes()).valid);
+    let image = "registry.example.org/team/app:1";
+    let host = FakeHost::new().sign(image, &key("p256.pub"));
+    assert!(
+        !validate(&host, &pod(&[image]), &settings).accepted,
+        "the second PEM, as written, is asked too"
+    );
+    assert_eq!(host.verify_calls(), 2);
+}

@@ -5,13 +5,13 @@
 //! would be a tenth of the module.
 
 /// DER tags the policy reads.
-pub const INTEGER: u8 = 0x02;
-pub const BIT_STRING: u8 = 0x03;
-pub const OBJECT_IDENTIFIER: u8 = 0x06;
-pub const SEQUENCE: u8 = 0x30;
+pub(crate) const INTEGER: u8 = 0x02;
+pub(crate) const BIT_STRING: u8 = 0x03;
+pub(crate) const OBJECT_IDENTIFIER: u8 = 0x06;
+pub(crate) const SEQUENCE: u8 = 0x30;
 
 /// The bytes inside a PEM block labelled `label`.
-pub fn pem_contents(pem: &str, label: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn pem_contents(pem: &str, label: &str) -> Result<Vec<u8>, String> {
     let mut lines = pem.trim().lines().map(str::trim);
     let begin = lines.next().unwrap_or_default();
     let found = begin
@@ -69,13 +69,13 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
 
 /// One DER element: its tag and contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Element<'a> {
+pub(crate) struct Element<'a> {
     pub tag: u8,
     pub contents: &'a [u8],
 }
 
 /// Reads DER elements one after another.
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     rest: &'a [u8],
 }
 
@@ -137,7 +137,7 @@ impl<'a> Reader<'a> {
 }
 
 /// An object identifier's contents in dotted form, e.g. `1.2.840.10045.2.1`.
-pub fn oid_text(contents: &[u8]) -> String {
+pub(crate) fn oid_text(contents: &[u8]) -> String {
     let mut arcs: Vec<u64> = Vec::new();
     let mut value: u64 = 0;
     for &byte in contents {

@@ -2,17 +2,20 @@
 //! the entries whose patterns match it (N of M per entry; one entry or every
 //! entry, as the rules say), each distinct question at most once per request.
 
-use crate::host::{condensed_reason, Host};
-use crate::keyless_proof::{certificates, signature_tag};
-use crate::reference::{is_valid_digest, ImageRef};
-use crate::settings::{EntriesNeeded, ImageRule, Rules};
-use crate::trust_roots::certificate_identity;
+pub mod keyless_proof;
+
+use crate::host::reasons::condensed_reason;
+use crate::host::Host;
+use crate::image::reference::{is_valid_digest, ImageRef};
+use crate::rules::{EntriesNeeded, ImageRule, Rules};
+use crate::trust::keys::certificate_identity;
+use crate::verification::keyless_proof::{certificates, signature_tag};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use std::collections::BTreeMap;
 
 /// What became of one distinct image.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Enough keys verified it; `digest` is what their signatures cover.
     Verified { digest: String, keys: Vec<String> },
     /// Patterns matched but not enough keys verified it; the reasons say
@@ -46,7 +49,7 @@ type Question<'r> = (usize, Option<&'r BTreeMap<String, String>>);
 /// the answers for one image by question, so every (image, key, annotations)
 /// question reaches the host at most once per request, and at most `limit`
 /// questions reach it in all (the checks of keyless answers included).
-pub struct Verifier<'a, H: Host> {
+pub(crate) struct Verifier<'a, H: Host> {
     host: &'a H,
     rules: &'a Rules,
     limit: usize,

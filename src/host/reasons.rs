@@ -1,29 +1,4 @@
-//! The host: the Kubewarden capabilities the policy calls, behind a trait so
-//! that the decision logic runs on the host target with a fake.
-
-use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
-use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
-use serde_json::Value;
-
-/// The Kubewarden host capabilities the policy uses. The wasm build answers
-/// them over waPC; tests answer them with a fake.
-pub trait Host {
-    /// `kubewarden/oci/v2/verify`.
-    fn verify(
-        &self,
-        question: &SigstoreVerificationInputV2,
-    ) -> Result<VerificationResponse, String>;
-    /// `kubewarden/kubernetes/list_resources_all`, returning the List object.
-    fn list_all_resources(
-        &self,
-        api_version: &str,
-        kind: &str,
-        field_selector: &str,
-    ) -> Result<Value, String>;
-    /// `kubewarden/oci/v1/oci_manifest`: the manifest `image` names, as the
-    /// registry serves it (the host caches successes for 60 s).
-    fn oci_manifest(&self, image: &str) -> Result<Value, String>;
-}
+//! The host's errors, condensed to their cause as soon as they are read.
 
 /// The most of one host reason a message keeps.
 pub const MAX_REASON_BYTES: usize = 200;
@@ -33,7 +8,7 @@ pub const MAX_REASON_BYTES: usize = 200;
 /// registry's own error body (twice), so a reason is condensed as soon as it
 /// is read: the known causes to a few words, anything else to its first line,
 /// at most [`MAX_REASON_BYTES`].
-pub fn condensed_reason(error: &str) -> String {
+pub(crate) fn condensed_reason(error: &str) -> String {
     // The known causes are named near the start; a body of megabytes is
     // never searched whole.
     let head = cut(error, 1024);
@@ -96,7 +71,7 @@ pub fn condensed_reason(error: &str) -> String {
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.
-pub fn cut(text: &str, max: usize) -> &str {
+pub(crate) fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }

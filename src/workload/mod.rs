@@ -1,7 +1,10 @@
 //! Workload unwrapping: finds the pod spec inside each covered kind and every
 //! image it runs, with where the field that holds it lies in the object.
 
-use crate::raw_json::{self, Fields, Object, Type};
+pub(crate) mod object;
+
+use crate::json_text::{self, members, Type};
+use object::Object;
 use serde_json::value::RawValue;
 use std::ops::Range;
 
@@ -74,48 +77,33 @@ pub fn api_group(kind: &str) -> Option<&'static str> {
     covered(kind).map(|covered| covered.group)
 }
 
-/// Where an image comes from in the pod spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageField {
-    Container,
-    InitContainer,
-    EphemeralContainer,
-    Volume,
-}
-
 /// One image reference found in a workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageSite {
+pub(crate) struct ImageSite {
     /// JSON pointer (RFC 6901) of the string, from the object root.
     pub pointer: String,
     /// The string token's bytes in the object's JSON text.
     pub span: Range<usize>,
-    pub field: ImageField,
     pub image: String,
 }
-
-const CONTAINER_LISTS: [(&str, ImageField); 3] = [
-    ("containers", ImageField::Container),
-    ("initContainers", ImageField::InitContainer),
-    ("ephemeralContainers", ImageField::EphemeralContainer),
-];
 
 /// Every image of a covered kind's object (JSON text), in document order. A
 /// missing or mistyped field is an error that names it: an image we cannot
 /// see is an image we cannot verify.
-pub fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String> {
+pub(crate) fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String> {
     let path = pod_spec_path(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
     let mut spec = object.text;
     let mut pointer = String::new();
     for (depth, segment) in path.iter().enumerate() {
         let at = dotted(&path[..=depth]);
         let next = match depth {
-            0 => object.fields.get(segment),
-            _ => Fields::of(spec, &at)?.get(segment),
+            // Every pod spec path starts at the object's `spec`.
+            0 => object.spec,
+            _ => members(spec, &[segment], &dotted(&path[..depth]))?[0],
         };
-        let is_null = next.is_some_and(|v| raw_json::type_of(v) == Type::Null);
+        let is_null = next.is_some_and(|v| json_text::type_of(v) == Type::Null);
         spec = match next {
-            Some(next) if raw_json::type_of(next) == Type::Object => next,
+            Some(next) if json_text::type_of(next) == Type::Object => next,
             // A ReplicationController may omit its template: it then runs nothing.
             None if kind == "ReplicationController" && depth == 1 => return Ok(Vec::new()),
             Some(_) if is_null && kind == "ReplicationController" && depth == 1 => {
@@ -128,49 +116,61 @@ pub fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String
         pointer.push_str(segment);
     }
     let spec_name = dotted(path);
-    let spec_fields = Fields::of(spec, &spec_name)?;
+    let [containers, init_containers, ephemeral_containers, volumes] = members(
+        spec,
+        &[
+            "containers",
+            "initContainers",
+            "ephemeralContainers",
+            "volumes",
+        ],
+        &spec_name,
+    )?[..] else {
+        unreachable!("four names, four members")
+    };
     // Kubernetes runs no pod without a container: a spec with none is not
     // a pod spec (`spec: {}`, or another kind's object under this kind).
     let containers_at = format!("{spec_name}.containers");
-    if objects(spec_fields.containers, &containers_at)?.is_empty() {
+    if objects(containers, &containers_at)?.is_empty() {
         return Err(format!(
             "{containers_at} is missing: a pod spec runs at least one container"
         ));
     }
 
     let mut sites = Vec::new();
-    for (list_name, field) in CONTAINER_LISTS {
-        let list = spec_fields.get(list_name);
+    for (list, list_name) in [
+        (containers, "containers"),
+        (init_containers, "initContainers"),
+        (ephemeral_containers, "ephemeralContainers"),
+    ] {
         for (i, container) in objects(list, &format!("{spec_name}.{list_name}"))?
             .into_iter()
             .enumerate()
         {
             let at = format!("{spec_name}.{list_name}[{i}]");
-            let image = Fields::of(container, &at)?.image;
+            let image = members(container, &["image"], &at)?[0];
             sites.push(ImageSite {
                 pointer: format!("{pointer}/{list_name}/{i}/image"),
-                span: image.map_or(Ok(0..0), |image| raw_json::span(object.text, image))?,
-                field,
+                span: image.map_or(Ok(0..0), |image| json_text::span(object.text, image))?,
                 image: non_empty_string(image, &format!("{at}.image"))?,
             });
         }
     }
-    let volumes = objects(spec_fields.volumes, &format!("{spec_name}.volumes"))?;
+    let volumes = objects(volumes, &format!("{spec_name}.volumes"))?;
     for (i, volume) in volumes.into_iter().enumerate() {
         let at = format!("{spec_name}.volumes[{i}].image");
-        let image_source = match Fields::of(volume, &at)?.image {
+        let image_source = match members(volume, &["image"], &at)?[0] {
             None => continue,
-            Some(source) => match raw_json::type_of(source) {
+            Some(source) => match json_text::type_of(source) {
                 Type::Null => continue,
                 Type::Object => source,
                 _ => return Err(format!("{at} must be an object")),
             },
         };
-        let reference = Fields::of(image_source, &at)?.reference;
+        let reference = members(image_source, &["reference"], &at)?[0];
         sites.push(ImageSite {
             pointer: format!("{pointer}/volumes/{i}/image/reference"),
-            span: reference.map_or(Ok(0..0), |image| raw_json::span(object.text, image))?,
-            field: ImageField::Volume,
+            span: reference.map_or(Ok(0..0), |image| json_text::span(object.text, image))?,
             image: non_empty_string(reference, &format!("{at}.reference"))?,
         });
     }
@@ -182,13 +182,13 @@ fn objects<'a>(list: Option<&'a RawValue>, at: &str) -> Result<Vec<&'a RawValue>
     let Some(list) = list else {
         return Ok(Vec::new());
     };
-    match raw_json::type_of(list) {
+    match json_text::type_of(list) {
         Type::Null => Ok(Vec::new()),
         Type::Array => {
-            let items = raw_json::items(list, at)?;
+            let items = json_text::items(list, at)?;
             if let Some(i) = items
                 .iter()
-                .position(|item| raw_json::type_of(item) != Type::Object)
+                .position(|item| json_text::type_of(item) != Type::Object)
             {
                 return Err(format!("{at}[{i}] must be an object"));
             }
@@ -200,9 +200,9 @@ fn objects<'a>(list: Option<&'a RawValue>, at: &str) -> Result<Vec<&'a RawValue>
 
 fn non_empty_string(value: Option<&RawValue>, at: &str) -> Result<String, String> {
     let missing = || format!("{at} is missing: every image must be named to be verified");
-    match value.map(|v| (raw_json::type_of(v), v)) {
+    match value.map(|v| (json_text::type_of(v), v)) {
         None | Some((Type::Null, _)) => Err(missing()),
-        Some((Type::String, v)) => match raw_json::string(v)? {
+        Some((Type::String, v)) => match json_text::string(v)? {
             s if s.trim().is_empty() => Err(missing()),
             s => Ok(s),
         },
@@ -259,38 +259,18 @@ mod tests {
         ] {
             let object = wrap(kind, pod_spec());
             let sites = find_images(kind, &object).unwrap();
-            let found: Vec<(&str, ImageField, String)> = sites
+            let found: Vec<(&str, String)> = sites
                 .iter()
-                .map(|s| (s.image.as_str(), s.field, s.pointer.clone()))
+                .map(|s| (s.image.as_str(), s.pointer.clone()))
                 .collect();
             assert_eq!(
                 found,
                 vec![
-                    (
-                        "app:1",
-                        ImageField::Container,
-                        format!("{prefix}/containers/0/image")
-                    ),
-                    (
-                        "side:1",
-                        ImageField::Container,
-                        format!("{prefix}/containers/1/image")
-                    ),
-                    (
-                        "init:1",
-                        ImageField::InitContainer,
-                        format!("{prefix}/initContainers/0/image")
-                    ),
-                    (
-                        "debug:1",
-                        ImageField::EphemeralContainer,
-                        format!("{prefix}/ephemeralContainers/0/image")
-                    ),
-                    (
-                        "model:1",
-                        ImageField::Volume,
-                        format!("{prefix}/volumes/2/image/reference")
-                    ),
+                    ("app:1", format!("{prefix}/containers/0/image")),
+                    ("side:1", format!("{prefix}/containers/1/image")),
+                    ("init:1", format!("{prefix}/initContainers/0/image")),
+                    ("debug:1", format!("{prefix}/ephemeralContainers/0/image")),
+                    ("model:1", format!("{prefix}/volumes/2/image/reference")),
                 ],
                 "{kind}"
             );

@@ -3,7 +3,7 @@
 //! `validate_settings` answers and what a denial names; tests match the
 //! variants.
 
-use crate::matching::PatternError;
+use crate::image::pattern::PatternError;
 use std::fmt;
 use thiserror::Error;
 

@@ -1,0 +1,201 @@
+//! Admission: the waPC entry points. `validate` reads the request
+//! ([`request`]), the settings (or the cluster's ClusterImagePolicy), finds
+//! the images and has [`decision`] judge them, then answers ([`response`]),
+//! stamping and pinning what it admits ([`mutation`]); writes through status
+//! subresources only go through [`status_guard`], and what an UPDATE changes
+//! is read in [`update`].
+//!
+//! The request is read where it lies: the object stays JSON text, from which
+//! the images are located and into which the mutation is written.
+
+mod request;
+mod response;
+mod status_guard;
+mod update;
+
+pub use response::ValidationResponse;
+
+use crate::decision::{self, judge, Status, VerifiedSite};
+use crate::host::Host;
+use crate::mutation::{self, Changes, Stamp};
+use crate::rules::{Policy, RuleSource, Rules};
+use crate::settings::cluster_policy;
+use crate::settings::{parse_proven_settings, parse_settings};
+use crate::workload::object::Object;
+use crate::workload::{api_group, find_images};
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use request::{bad_request, Payload, Rejection, Request};
+use response::{non_empty, response};
+use std::collections::BTreeMap;
+
+pub const AUDIT_ANNOTATION: &str = "image-policy";
+const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
+const STATUS: &str = "status";
+
+/// No settings at all (empty or `null`) is `{}`: no rules.
+fn settings_text(settings_json: &str) -> &str {
+    match settings_json.trim() {
+        "" | "null" => "{}",
+        text => text,
+    }
+}
+
+/// waPC `validate_settings`.
+pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
+    let result = std::str::from_utf8(payload)
+        .map_err(|_| "settings are not UTF-8 JSON".to_string())
+        .and_then(|text| parse_settings(settings_text(text)).map_err(|e| e.to_string()));
+    match result {
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(message) => SettingsValidationResponse {
+            valid: false,
+            message: Some(message),
+        },
+    }
+}
+
+/// waPC `validate`: never fails; every problem becomes a denial that says why.
+pub fn validate<H: Host>(payload: &[u8], host: &H) -> ValidationResponse {
+    match evaluate(payload, host) {
+        Ok(response) => response,
+        Err(Rejection { message, code }) => response(false, Some(message), Some(code)),
+    }
+}
+
+fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rejection> {
+    let payload: Payload = serde_json::from_slice(payload).map_err(|e| {
+        bad_request(format!(
+            "the payload is not {{\"request\", \"settings\"}} JSON: {e}"
+        ))
+    })?;
+    let request = Request::read(payload.request)?;
+
+    let covered = api_group(&request.kind) == Some(request.group.as_str());
+    let checked_operation = matches!(request.operation.as_str(), "CREATE" | "UPDATE");
+    if !covered || !checked_operation {
+        return Ok(response(true, None, None));
+    }
+    match request.sub_resource.as_str() {
+        "" | EPHEMERAL_CONTAINERS => {}
+        STATUS if request.operation == "UPDATE" => {
+            return status_guard::guard_status_write(
+                &request,
+                parse_settings_for_request(&payload)?,
+            )
+        }
+        _ => return Ok(response(true, None, None)),
+    }
+    let object = match request.object {
+        Some(text) => Object::read(text, "request.object").map_err(bad_request)?,
+        None => return Err(bad_request("request.object must be an object".to_string())),
+    };
+
+    let policy = parse_settings_for_request(&payload)?;
+
+    let cluster_rules: Option<Rules> = match &policy.rules {
+        RuleSource::Cluster => {
+            cluster_policy::load(host).map_err(|message| Rejection { message, code: 500 })?
+        }
+        _ => None,
+    };
+    let rules: &Rules = match (&policy.rules, &cluster_rules) {
+        (RuleSource::Inline(rules), _) => rules,
+        (RuleSource::Cluster, Some(rules)) => rules,
+        (RuleSource::NoRules, _) | (RuleSource::Cluster, None) => {
+            let admitted = Admitted {
+                warnings: vec![decision::NO_POLICY_WARNING.to_string()],
+                ..Admitted::unverified(Status::NoPolicy)
+            };
+            return finish(&policy, &request, &object, admitted);
+        }
+    };
+
+    if rules.excluded_namespaces.contains(&request.namespace) {
+        let admitted = Admitted {
+            audit_note: Some(decision::excluded_message(&request.namespace)),
+            ..Admitted::unverified(Status::Excluded)
+        };
+        return finish(&policy, &request, &object, admitted);
+    }
+
+    let sites = find_images(&request.kind, &object).map_err(bad_request)?;
+    let verdict = judge(&sites, rules, &policy, host);
+    let status = verdict.status();
+    let mut failures = verdict.failures;
+    if failures.is_empty() && request.sub_resource == EPHEMERAL_CONTAINERS {
+        failures = update::stale_record_failures(&policy, &request, &object, &verdict.unmatched)?;
+    }
+    if !failures.is_empty() {
+        let mut denied = response(false, Some(decision::denial_message(&failures)), Some(403));
+        denied.warnings = non_empty(verdict.warnings);
+        return Ok(denied);
+    }
+    let admitted = Admitted {
+        status,
+        verified: verdict.verified,
+        warnings: verdict.warnings,
+        audit_note: None,
+    };
+    finish(&policy, &request, &object, admitted)
+}
+
+fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
+    let settings = settings_text(payload.settings.map_or("", |raw| raw.get()));
+    parse_proven_settings(settings).map_err(|e| Rejection {
+        message: format!("the policy settings are invalid: {e}"),
+        code: 500,
+    })
+}
+
+/// What an admitted request is stamped and answered with.
+struct Admitted {
+    status: Status,
+    verified: Vec<VerifiedSite>,
+    warnings: Vec<String>,
+    /// SCST-Sign's note for excluded namespaces, as an audit annotation.
+    audit_note: Option<String>,
+}
+
+impl Admitted {
+    /// Admitted without asking the host about any image.
+    fn unverified(status: Status) -> Self {
+        Admitted {
+            status,
+            verified: Vec::new(),
+            warnings: Vec::new(),
+            audit_note: None,
+        }
+    }
+}
+
+/// Admits the request, stamping the status and pinning digests as configured.
+fn finish(
+    policy: &Policy,
+    request: &Request,
+    object: &Object,
+    admitted: Admitted,
+) -> Result<ValidationResponse, Rejection> {
+    let pins = update::pins(policy.pin_digests, request, &admitted.verified)?;
+    // Through pods/ephemeralcontainers the API server keeps only the ephemeral
+    // containers, so metadata written there would be dropped.
+    let metadata = (request.sub_resource.is_empty()).then(|| Stamp {
+        prefix: policy.annotation_prefix.clone(),
+        status: admitted.status,
+        verified: admitted.verified,
+    });
+    let changes = Changes { metadata, pins };
+    let mutated = mutation::apply(object, &changes).map_err(bad_request)?;
+
+    let mut response = response(true, None, None);
+    response.mutated_object = mutated;
+    response.warnings = non_empty(admitted.warnings);
+    response.audit_annotations = admitted.audit_note.map(|note| {
+        let mut audit = BTreeMap::new();
+        audit.insert(AUDIT_ANNOTATION.to_string(), note);
+        audit
+    });
+    Ok(response)
+}

@@ -1,0 +1,240 @@
+//! SCST-Sign's shape: the `spec.verification` of a ClusterImagePolicy (in
+//! the settings, or read from the cluster), compiled into [`Rules`]: named
+//! keys, and image entries any of (or `threshold` of) whose keys may verify
+//! the images their pattern matches.
+
+use crate::image::pattern::NamePattern;
+use crate::rules::{EntriesNeeded, ImageRule, NamedKey, Rules};
+use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::keys::{compile_key, Checks, RawKey};
+use crate::settings::strict_json::not_null;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `spec.verification` of a ClusterImagePolicy.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawVerification {
+    pub exclude: Option<RawExclude>,
+    #[serde(default)]
+    pub keys: Vec<RawKey>,
+    #[serde(default)]
+    pub images: Vec<RawImage>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExclude {
+    pub resources: Option<RawExcludeResources>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExcludeResources {
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawImage {
+    pub name_pattern: String,
+    #[serde(default)]
+    pub keys: Vec<RawKeyRef>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// Accepted so SCST-Sign policies load; the policy-server's own
+    /// credentials are used to read registries.
+    pub secret_ref: Option<RawSecretRef>,
+    /// How many distinct keys of the entry must verify an image (default 1).
+    #[serde(default, deserialize_with = "not_null")]
+    pub threshold: Option<usize>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKeyRef {
+    pub name: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecretRef {
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// Validates and compiles a `verification` block; `at` is its path for errors.
+pub(crate) fn compile_verification(
+    raw: RawVerification,
+    at: &str,
+    checks: Checks,
+) -> Result<Rules, SettingsError> {
+    let mut excluded_namespaces = BTreeSet::new();
+    if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
+        for (i, namespace) in resources.namespaces.into_iter().enumerate() {
+            if namespace.trim().is_empty() {
+                return Err(SettingsError::at(
+                    format!("{at}.exclude.resources.namespaces[{i}]"),
+                    Problem::EmptyNamespace,
+                ));
+            }
+            excluded_namespaces.insert(namespace);
+        }
+    }
+
+    // Keys are found by name with a linear search: a policy names a few, and
+    // a map type of its own would cost the module its code.
+    let mut keys: Vec<NamedKey> = Vec::with_capacity(raw.keys.len());
+    for (i, key) in raw.keys.into_iter().enumerate() {
+        let path = format!("{at}.keys[{i}]");
+        if key.name.trim().is_empty() {
+            return Err(SettingsError::at(
+                format!("{path}.name"),
+                Problem::EmptyKeyName,
+            ));
+        }
+        if keys.iter().any(|known| known.name == key.name) {
+            return Err(SettingsError::at(
+                format!("{path}.name"),
+                Problem::DuplicateKeyName(key.name),
+            ));
+        }
+        let name = key.name.clone();
+        let root = compile_key(key, checks)
+            .map_err(|e| SettingsError::at(format!("{path} ({name})"), e.into()))?;
+        keys.push(NamedKey {
+            name,
+            root,
+            signer: keys.len(),
+        });
+    }
+    // Only a threshold above one counts signers; the comparison decodes key
+    // material, so it is not done for policies that never need it.
+    if raw
+        .images
+        .iter()
+        .any(|image| image.threshold.unwrap_or(1) > 1)
+    {
+        group_signers(&mut keys);
+    }
+
+    let mut images = Vec::with_capacity(raw.images.len());
+    for (i, image) in raw.images.into_iter().enumerate() {
+        let path = format!("{at}.images[{i}]");
+        let pattern = match checks {
+            Checks::Full => NamePattern::compile(&image.name_pattern)
+                .map_err(|e| SettingsError::at(format!("{path}.namePattern"), e.into()))?,
+            Checks::Proven => NamePattern::compile_proven(&image.name_pattern),
+        };
+        if image.keys.is_empty() {
+            return Err(SettingsError::at(
+                format!("{path}.keys"),
+                Problem::NoKeys(image.name_pattern),
+            ));
+        }
+        let mut key_indexes = Vec::with_capacity(image.keys.len());
+        for (j, key_ref) in image.keys.iter().enumerate() {
+            let index = keys
+                .iter()
+                .position(|key| key.name == key_ref.name)
+                .ok_or_else(|| {
+                    SettingsError::at(
+                        format!("{path}.keys[{j}].name"),
+                        Problem::UnknownKey {
+                            name: key_ref.name.clone(),
+                            keys_at: format!("{at}.keys"),
+                        },
+                    )
+                })?;
+            if !key_indexes.contains(&index) {
+                key_indexes.push(index);
+            }
+        }
+        if let Some(annotations) = &image.annotations {
+            check_annotations(&path, annotations)?;
+        }
+        if let Some(secret) = &image.secret_ref {
+            if secret.name.is_empty() {
+                return Err(SettingsError::at(
+                    format!("{path}.secretRef.name"),
+                    Problem::Empty,
+                ));
+            }
+        }
+        let threshold = check_threshold(image.threshold.unwrap_or(1), &key_indexes, &keys)
+            .map_err(|problem| SettingsError::at(format!("{path}.threshold"), problem))?;
+        images.push(ImageRule {
+            pattern,
+            keys: key_indexes,
+            threshold,
+            annotations: image.annotations.filter(|a| !a.is_empty()),
+            ignored_secret: image.secret_ref.map(|secret| match secret.namespace {
+                Some(namespace) => format!("{namespace}/{}", secret.name),
+                None => secret.name,
+            }),
+        });
+    }
+    Ok(Rules {
+        excluded_namespaces,
+        entries_needed: EntriesNeeded::Any,
+        keys,
+        images,
+    })
+}
+
+/// Signature annotations an entry requires: names must not be empty.
+pub(crate) fn check_annotations(
+    path: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), SettingsError> {
+    match annotations.keys().find(|k| k.is_empty()) {
+        Some(empty) => Err(SettingsError::at(
+            format!("{path}.annotations"),
+            Problem::EmptyAnnotationName(empty.clone()),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Sets each key's [`NamedKey::signer`] to the first key that may share its
+/// signer, directly or through others.
+fn group_signers(keys: &mut [NamedKey]) {
+    for i in 0..keys.len() {
+        for j in 0..i {
+            if keys[i].root.may_share_signer(&keys[j].root) {
+                let (from, to) = (
+                    keys[i].signer.max(keys[j].signer),
+                    keys[i].signer.min(keys[j].signer),
+                );
+                for key in keys.iter_mut() {
+                    if key.signer == from {
+                        key.signer = to;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// N of M: at least one key, and no more than the distinct signers among the
+/// entry's keys (two names for one key count once).
+fn check_threshold(
+    threshold: usize,
+    entry_keys: &[usize],
+    keys: &[NamedKey],
+) -> Result<usize, Problem> {
+    if threshold == 0 {
+        return Err(Problem::Zero);
+    }
+    let mut signers: Vec<usize> = entry_keys.iter().map(|&k| keys[k].signer).collect();
+    signers.sort_unstable();
+    signers.dedup();
+    if threshold > signers.len() {
+        return Err(Problem::ThresholdAboveKeys {
+            threshold,
+            keys: signers.len(),
+        });
+    }
+    Ok(threshold)
+}
