@@ -15,6 +15,8 @@
 # Both ports are chosen by the kernel (port 0) and read back with ss.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/pidfile.sh
+. "$here/pidfile.sh"
 
 usage() {
     echo "usage: $0 start DIR [OPTION...] | stop DIR" >&2
@@ -66,22 +68,8 @@ start() {
     exit 1
 }
 
-stop() {
-    local dir="$1" pid i
-    [[ -f "$dir/pid" ]] || return 0
-    pid="$(cat "$dir/pid")"
-    if kill "$pid" 2>/dev/null; then
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$dir/pid" "$dir/address"
-}
-
 case "${1:-}" in
 start) [[ $# -ge 2 ]] || usage; start "${@:2}" ;;
-stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
+stop) [[ $# -eq 2 ]] || usage; stop_recorded "$2" ;;
 *) usage ;;
 esac

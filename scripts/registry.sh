@@ -20,6 +20,8 @@
 # REGISTRY_BIN overrides the registry binary (default /usr/bin/docker-registry),
 # FIXTURES_BIN the fixtures tool (default target/debug/fixtures).
 set -euo pipefail
+# shellcheck source=scripts/pidfile.sh
+. "$(dirname "$0")/pidfile.sh"
 
 REGISTRY_BIN="${REGISTRY_BIN:-/usr/bin/docker-registry}"
 FIXTURES_BIN="${FIXTURES_BIN:-$(cd "$(dirname "$0")/.." && pwd)/${CARGO_TARGET_DIR:-target}/debug/fixtures}"
@@ -116,21 +118,10 @@ wait_for_address() {
 }
 
 stop() {
-    local dir="$1"
-    if [[ ! -f "$dir/pid" ]]; then
-        echo "no registry pid file in $dir" >&2
-        return 0
+    if [[ ! -f "$1/pid" ]]; then
+        echo "no registry pid file in $1" >&2
     fi
-    local pid i
-    pid="$(cat "$dir/pid")"
-    if kill "$pid" 2>/dev/null; then
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$dir/pid" "$dir/address"
+    stop_recorded "$1"
 }
 
 case "${1:-}:$#" in
