@@ -38,34 +38,21 @@ start() {
         --policies "$dir/policies.yml" --policies-download-dir "$dir/downloads" --sigstore-cache-dir "$dir/sigstore" \
         --ignore-kubernetes-connection-failure --log-level warn --log-no-color "${sources[@]}" "$@" \
         >"$dir/policy-server.log" 2>&1 </dev/null &
-    local pid=$!
-    echo "$pid" >"$dir/pid"
-    local i port api=""
     # Module compilation takes a few seconds; a download from a registry more.
-    for ((i = 0; i < 600; i++)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "policy-server exited during start-up; log:" >&2
-            tail -n 20 "$dir/policy-server.log" >&2
-            rm -f "$dir/pid"
-            exit 1
-        fi
-        for port in $(ss -ltnpH 2>/dev/null | grep "pid=$pid," | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2); do
-            # The readiness port answers /readiness; the other is the API.
-            if [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/readiness" || true)" == 200 ]]; then
-                api="$(ss -ltnpH | grep "pid=$pid," | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2 | grep -vx "$port" || true)"
-            fi
-        done
-        if [[ -n "$api" ]]; then
-            echo "127.0.0.1:$api" >"$dir/address"
-            echo "127.0.0.1:$api"
+    await_address "$dir" $! policy-server "$dir/policy-server.log" 60 api_when_ready
+}
+
+# api_when_ready PID: the API address of policy-server PID once its readiness
+# port (the other of its two listening ports) answers /readiness.
+api_when_ready() {
+    local ports port
+    ports="$(ss -ltnpH 2>/dev/null | grep "pid=$1," | grep -o '127\.0\.0\.1:[0-9]*' | cut -d: -f2 || true)"
+    for port in $ports; do
+        if [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/readiness" || true)" == 200 ]]; then
+            grep -vx "$port" <<<"$ports" | sed 's/^/127.0.0.1:/' || true
             return 0
         fi
-        sleep 0.1
     done
-    echo "policy-server was not ready within 60s; log:" >&2
-    tail -n 20 "$dir/policy-server.log" >&2
-    kill "$pid" 2>/dev/null || true
-    exit 1
 }
 
 case "${1:-}" in

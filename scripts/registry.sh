@@ -84,37 +84,24 @@ prepare() {
     rm -f "$dir/address" "$dir/pid"
 }
 
-# wait_for_address DIR PID [CHECK]: reads the port the server got from its
-# log; with CHECK http (the default) or auth, also waits until /v2/ answers
-# (200, or 401 for a registry that wants credentials); none: no check.
+# wait_for_address DIR PID [CHECK]: waits until the server PID started from
+# DIR has written the port it got to its log; with CHECK http (the default) or
+# auth, also until /v2/ answers (200, or 401 for a registry that wants
+# credentials); none: no check.
 wait_for_address() {
-    local dir="$1" pid="$2" check="${3:-http}" i address="" want=200
+    await_address "$1" "$2" "the registry" "$1/registry.log" 10 address_when_ready "$1" "${3:-http}"
+}
+
+# address_when_ready DIR CHECK PID: the registry's address once it is ready.
+address_when_ready() {
+    local dir="$1" check="$2" address want=200
     [[ "$check" == auth ]] && want=401
-    echo "$pid" >"$dir/pid"
-    for ((i = 0; i < 100; i++)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "the registry exited during startup; log:" >&2
-            tail -n 20 "$dir/registry.log" >&2
-            rm -f "$dir/pid"
-            exit 1
-        fi
-        if [[ -z "$address" ]]; then
-            address="$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$dir/registry.log" | head -n 1 | cut -d' ' -f3 || true)"
-        fi
-        # /v2/ answers 200, or 401 when the registry wants credentials.
-        if [[ -n "$address" ]] && { [[ "$check" == none ]] ||
-            [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$address/v2/" || true)" == "$want" ]]; }; then
-            echo "$address" >"$dir/address"
-            echo "$address"
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "the registry did not come up within 10s; log:" >&2
-    tail -n 20 "$dir/registry.log" >&2
-    kill "$pid" 2>/dev/null || true
-    rm -f "$dir/pid"
-    exit 1
+    address="$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$dir/registry.log" | head -n 1 | cut -d' ' -f3 || true)"
+    [[ -n "$address" ]] || return 0
+    if [[ "$check" == none ]] ||
+        [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$address/v2/" || true)" == "$want" ]]; then
+        echo "$address"
+    fi
 }
 
 stop() {

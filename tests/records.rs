@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{json, Value};
 
 #[test]
@@ -20,18 +21,24 @@ fn ephemeral_containers_subresource_is_checked() {
         json!("registry.example.org/myproject/debug:1");
     let host = signed_host().sign("registry.example.org/myproject/debug:1", &key("p256.pub"));
     let admitted = validate(&host, &req, &scst_settings());
-    assert!(admitted.accepted);
-    let pod = admitted.mutated_object.unwrap();
-    assert!(pod["spec"]["ephemeralContainers"][0]["image"]
-        .as_str()
-        .unwrap()
-        .contains("@sha256:"));
+    let pod = admitted_with_ephemeral_pinned(admitted);
     assert!(
         pod["metadata"]["annotations"]
             .get("image-policy.signing/status")
             .is_none(),
         "the subresource drops metadata"
     );
+}
+
+/// The admitted Pod, checked to run its ephemeral container by digest.
+fn admitted_with_ephemeral_pinned(response: ValidationResponse) -> Value {
+    assert!(response.accepted);
+    let pod = response.mutated_object.unwrap();
+    assert!(pod["spec"]["ephemeralContainers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .contains("@sha256:"));
+    pod
 }
 
 fn ephemeral_update(stored_status: Option<&str>, ephemeral_image: &str) -> Value {
@@ -82,12 +89,7 @@ fn an_unmatched_ephemeral_image_cannot_make_a_verified_record_stale() {
         &ephemeral_update(Some("verified"), "registry.example.org/myproject/debug:1"),
         &allow,
     );
-    assert!(admitted.accepted);
-    let pod = admitted.mutated_object.unwrap();
-    assert!(pod["spec"]["ephemeralContainers"][0]["image"]
-        .as_str()
-        .unwrap()
-        .contains("@sha256:"));
+    admitted_with_ephemeral_pinned(admitted);
 }
 
 #[test]
