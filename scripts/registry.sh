@@ -24,7 +24,10 @@ set -euo pipefail
 . "$(dirname "$0")/pidfile.sh"
 
 REGISTRY_BIN="${REGISTRY_BIN:-/usr/bin/docker-registry}"
-FIXTURES_BIN="${FIXTURES_BIN:-$(cd "$(dirname "$0")/.." && pwd)/${CARGO_TARGET_DIR:-target}/debug/fixtures}"
+# A relative CARGO_TARGET_DIR is the repository's, as make and cargo read it there.
+target_dir="${CARGO_TARGET_DIR:-target}"
+[[ "$target_dir" == /* ]] || target_dir="$(cd "$(dirname "$0")/.." && pwd)/$target_dir"
+FIXTURES_BIN="${FIXTURES_BIN:-$target_dir/debug/fixtures}"
 
 usage() {
     echo "usage: $0 start DIR | start-fault DIR FAULT | stop DIR" >&2
