@@ -10,6 +10,15 @@
 # shellcheck source=../../scripts/testbed.sh
 . "$BATS_TEST_DIRNAME/scripts/testbed.sh"
 
+# host_missing WHAT: a suite's setup_file when its host is not installed:
+# under CI=true that fails the suite (CI never skips), else its tests skip.
+host_missing() {
+    if [[ "${CI:-}" == true ]]; then
+        echo "$1, and CI never skips: run 'make setup'" >&2
+        return 1
+    fi
+}
+
 # ---- reading the response -----------------------------------------------------
 
 field() { jq -r "$1" <<<"$response"; }
