@@ -73,6 +73,17 @@ impl Host for BenchHost {
         // The benchmark's keys are public keys: no signature manifest is read.
         Err(format!("no manifest of {image} in the benchmark"))
     }
+
+    fn get_resource(
+        &self,
+        _api_version: &str,
+        _kind: &str,
+        _namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
+        // Verification never fails here, so no owner is read.
+        Err(format!("no owner {name} in the benchmark"))
+    }
 }
 
 fn main() {

@@ -4,6 +4,7 @@
 use crate::host::reasons::cut;
 use crate::host::Host;
 use crate::image::reference::ImageRef;
+use crate::record::{Entry, Status};
 use crate::rules::{Policy, Rules, UnmatchedImages};
 use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
@@ -47,6 +48,14 @@ pub(crate) fn unmatched_ephemeral_message(image: &str, status_annotation: &str) 
         "The image: {image} matches no image policy, and the Pod is recorded as {}: an \
          ephemeral container cannot change that record ({status_annotation}), so only verified images can be added to it.",
         Status::Verified.as_str(),
+    )
+}
+
+/// Why a child created during a registry outage could not ride it out on
+/// its owner's record (its denial follows as if there were none).
+pub(crate) fn owner_record_unused_warning(why: &str) -> String {
+    format!(
+        "The registry could not be reached, and the owner's record cannot stand in for it: {why}."
     )
 }
 
@@ -112,26 +121,6 @@ pub(crate) fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
     kept
 }
 
-/// The verification status written to `<prefix>/status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
-    Verified,
-    Excluded,
-    UnmatchedAllowed,
-    NoPolicy,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Verified => "verified",
-            Status::Excluded => "excluded",
-            Status::UnmatchedAllowed => "unmatched-allowed",
-            Status::NoPolicy => "no-policy",
-        }
-    }
-}
-
 /// An image site whose image a key verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VerifiedSite {
@@ -140,6 +129,21 @@ pub(crate) struct VerifiedSite {
     pub digest: String,
     /// The names of the keys that verified it, comma-separated.
     pub keys: String,
+    /// `Kind/name` of the owner whose record vouched for it during a
+    /// registry outage; `None` when the host verified it in this request.
+    pub owner: Option<String>,
+}
+
+impl VerifiedSite {
+    /// Its entry in the record.
+    pub fn entry(&self) -> Entry {
+        Entry {
+            image: self.site.image.clone(),
+            digest: self.digest.clone(),
+            keys: self.keys.clone(),
+            owner: self.owner.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -150,15 +154,17 @@ pub(crate) struct Verdict {
     pub verified: Vec<VerifiedSite>,
     /// The sites admitted only because unmatched images are allowed.
     pub unmatched: Vec<ImageSite>,
+    /// The sites whose image failed only because its registry could not be
+    /// reached (or answered a server error), each with the cause.
+    pub unreachable: Vec<(ImageSite, ImageRef, String)>,
+    /// Whether some image failed for any other reason.
+    pub firm_failure: bool,
 }
 
 impl Verdict {
-    pub fn status(&self) -> Status {
-        if !self.unmatched.is_empty() {
-            Status::UnmatchedAllowed
-        } else {
-            Status::Verified
-        }
+    /// Whether the request failed, and only for registry outages.
+    pub fn failed_only_for_outages(&self) -> bool {
+        !self.failures.is_empty() && !self.firm_failure
     }
 }
 
@@ -185,6 +191,7 @@ pub(crate) fn judge<H: Host>(
         let image = match ImageRef::parse(&site.image) {
             Ok(image) => image,
             Err(reason) => {
+                verdict.firm_failure = true;
                 if reported.insert(site.image.clone()) {
                     verdict.failures.push(format!(
                         "The image: {} cannot be verified: {reason}.",
@@ -200,17 +207,25 @@ pub(crate) fn judge<H: Host>(
                 image,
                 digest,
                 keys: keys.join(", "),
+                owner: None,
             }),
             Outcome::NotVerified {
                 reasons,
                 ignored_secrets,
+                unreachable,
             } => {
+                let reasons = reasons.join("; ");
+                if unreachable {
+                    verdict
+                        .unreachable
+                        .push((site.clone(), image, reasons.clone()));
+                } else {
+                    verdict.firm_failure = true;
+                }
                 if reported.insert(site.image.clone()) {
-                    verdict.failures.push(format!(
-                        "{} {}",
-                        not_signed_message(&site.image),
-                        reasons.join("; ")
-                    ));
+                    verdict
+                        .failures
+                        .push(format!("{} {reasons}", not_signed_message(&site.image),));
                     for secret in &ignored_secrets {
                         let warning = ignored_secret_warning(&site.image, secret);
                         verdict.warnings.push(warning);
@@ -229,11 +244,13 @@ pub(crate) fn judge<H: Host>(
                 }
             }
             Outcome::Unmatched => {
+                verdict.firm_failure = true;
                 if reported.insert(site.image.clone()) {
                     verdict.failures.push(unmatched_denied_message(&site.image));
                 }
             }
             Outcome::UnnamedRegistry => {
+                verdict.firm_failure = true;
                 if reported.insert(site.image.clone()) {
                     verdict
                         .failures
@@ -243,6 +260,7 @@ pub(crate) fn judge<H: Host>(
             Outcome::OverLimit { limit } => {
                 // First: it says why the request was not checked to the end,
                 // and a long denial is cut after its first lines.
+                verdict.firm_failure = true;
                 verdict
                     .failures
                     .insert(0, over_limit_message(&site.image, limit));

@@ -18,6 +18,7 @@ pub mod host;
 pub mod image;
 mod json_text;
 mod mutation;
+mod record;
 pub mod rules;
 pub mod settings;
 pub mod trust;

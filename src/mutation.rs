@@ -1,30 +1,19 @@
 //! Mutation: writes the verification metadata and digest pins into the
 //! request's own JSON text, so every other field (known or not) is kept as sent.
 
-use crate::decision::{Status, VerifiedSite};
 use crate::json_text::{self, Edit, Type};
+use crate::record::Stamp;
 use crate::workload::object::{Annotations, Object};
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::ops::Range;
-
-pub(crate) const STATUS_ANNOTATION: &str = "status";
-pub(crate) const VERIFIED_IMAGES_ANNOTATION: &str = "verified-images";
 
 /// What to change on the object.
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
-    /// The annotations to write; `None` leaves metadata alone.
+    /// The record to write; `None` leaves metadata alone.
     pub metadata: Option<Stamp>,
     pub pins: Vec<Pin>,
-}
-
-/// The verification record written under `<prefix>/`.
-#[derive(Debug)]
-pub(crate) struct Stamp {
-    pub prefix: String,
-    pub status: Status,
-    pub verified: Vec<VerifiedSite>,
 }
 
 /// An image string to rewrite: where its token lies in the object's text,
@@ -35,19 +24,8 @@ pub(crate) struct Pin {
     pub image: String,
 }
 
-/// `<prefix>/verified-images`: each verified reference to its digest and key.
-pub(crate) fn verified_images_json(verified: &[VerifiedSite]) -> String {
-    // serde_json's own map (ordered by name), inserted one by one: another map
-    // type, or collecting (which sorts first), would add code to the module.
-    let mut entries = Map::new();
-    for v in verified {
-        entries.insert(
-            v.site.image.clone(),
-            json!({"digest": v.digest, "key": v.keys}),
-        );
-    }
-    Value::Object(entries).to_string()
-}
+/// The annotations to set (`Some`) or remove (`None`), by full name.
+type Wanted = [(String, Option<String>)];
 
 /// The object (JSON text) with the changes applied; `None` when nothing
 /// changes (the annotations already say the same and no image is pinned).
@@ -60,23 +38,8 @@ pub(crate) fn apply(object: &Object, changes: &Changes) -> Result<Option<String>
             text: Value::String(pin.image.clone()).to_string(),
         })
         .collect();
-    if let Some(Stamp {
-        prefix,
-        status,
-        verified,
-    }) = &changes.metadata
-    {
-        let wanted = [
-            (
-                format!("{prefix}/{STATUS_ANNOTATION}"),
-                status.as_str().to_string(),
-            ),
-            (
-                format!("{prefix}/{VERIFIED_IMAGES_ANNOTATION}"),
-                verified_images_json(verified),
-            ),
-        ];
-        edits.extend(annotations_edit(object, wanted)?);
+    if let Some(stamp) = &changes.metadata {
+        edits.extend(annotations_edit(object, &stamp.annotations())?);
     }
     if edits.is_empty() {
         return Ok(None);
@@ -86,10 +49,7 @@ pub(crate) fn apply(object: &Object, changes: &Changes) -> Result<Option<String>
 
 /// The edit that makes `metadata.annotations` hold the wanted annotations,
 /// creating `metadata` and `annotations` as needed; `None` when they already do.
-fn annotations_edit(
-    object: &Object,
-    wanted: [(String, String); 2],
-) -> Result<Option<Edit>, String> {
+fn annotations_edit(object: &Object, wanted: &Wanted) -> Result<Option<Edit>, String> {
     let (annotations, existing) = match object.annotations("")? {
         Annotations::NoMetadata(None) => {
             let annotations = object_text(Map::new(), wanted);
@@ -116,9 +76,9 @@ fn annotations_edit(
         Annotations::Present(annotations, existing) => (annotations, existing),
     };
     let unchanged = json_text::type_of(annotations) == Type::Object
-        && wanted
-            .iter()
-            .all(|(name, value)| existing.get(name).and_then(Value::as_str) == Some(value));
+        && wanted.iter().all(|(name, value)| {
+            existing.get(name).map(Value::as_str) == value.as_deref().map(Some)
+        });
     if unchanged {
         return Ok(None);
     }
@@ -128,10 +88,13 @@ fn annotations_edit(
     }))
 }
 
-/// A JSON object with `wanted` set over `existing`.
-fn object_text(mut existing: Map<String, Value>, wanted: [(String, String); 2]) -> String {
+/// A JSON object with `wanted` set over (or removed from) `existing`.
+fn object_text(mut existing: Map<String, Value>, wanted: &Wanted) -> String {
     for (name, value) in wanted {
-        existing.insert(name, Value::String(value));
+        match value {
+            Some(value) => existing.insert(name.clone(), Value::String(value.clone())),
+            None => existing.remove(name),
+        };
     }
     Value::Object(existing).to_string()
 }
@@ -160,16 +123,14 @@ fn shift(edit: Edit, by: usize) -> Edit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Status;
+    use serde_json::json;
 
     fn stamp(object: &str) -> Result<Option<Value>, String> {
         let text = RawValue::from_string(object.to_string()).unwrap();
         let object = Object::read(&text, "object")?;
         let changes = Changes {
-            metadata: Some(Stamp {
-                prefix: "p".to_string(),
-                status: Status::NoPolicy,
-                verified: Vec::new(),
-            }),
+            metadata: Some(Stamp::new("p", Status::NoPolicy, &[], None, None)),
             pins: Vec::new(),
         };
         Ok(apply(&object, &changes)?.map(|text| serde_json::from_str(&text).unwrap()))
@@ -214,6 +175,11 @@ mod tests {
             (
                 r#"{"metadata": {"annotations": {"team": "a", "p/status": "verified"}}}"#,
                 json!({"metadata": {"annotations": stamped(json!({"team": "a"}))}}),
+            ),
+            // A fingerprint or seal the new record does not carry is removed.
+            (
+                r#"{"metadata": {"annotations": {"p/rules": "r", "p/seal": "00"}}}"#,
+                json!({"metadata": {"annotations": stamped(json!({}))}}),
             ),
         ] {
             assert_eq!(stamp(object).unwrap(), Some(expected), "{object}");

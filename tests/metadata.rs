@@ -7,6 +7,7 @@ mod common;
 
 use common::yaml_to_json;
 use serde_json::Value;
+use signed_images_policy::admission;
 use signed_images_policy::settings::cluster_policy;
 use signed_images_policy::workload::{api_group, pod_spec_path};
 
@@ -161,13 +162,25 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
     }
     assert!(resources.contains(&"pods/ephemeralcontainers".to_string()));
     assert_eq!(resources.len(), 17);
-    let context = &metadata["contextAwareResources"][0];
-    assert_eq!(context["apiVersion"], cluster_policy::API_VERSION);
-    assert_eq!(context["kind"], cluster_policy::KIND);
-    assert_eq!(
-        metadata["contextAwareResources"].as_array().unwrap().len(),
-        1
-    );
+    // The ClusterImagePolicy, then every owner the outage fallback may read.
+    let mut readable = vec![(cluster_policy::API_VERSION, cluster_policy::KIND)];
+    for (_, api_version, kind) in admission::CONTROLLERS {
+        if !readable.contains(&(api_version, kind)) {
+            readable.push((api_version, kind));
+        }
+    }
+    let declared: Vec<(&str, &str)> = metadata["contextAwareResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["apiVersion"].as_str().unwrap(),
+                r["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(declared, readable);
 }
 
 /// The README's ClusterAdmissionPolicy manifests load this release of this

@@ -420,3 +420,77 @@ proptest! {
         prop_assert_eq!(reread.tag, tag);
     }
 }
+
+/// A pool of image strings, some signed, respellings among them.
+const POOL: [&str; 6] = [
+    "registry.example.org/myproject/app:1.0",
+    "Registry.Example.org:443/myproject/app:1.0",
+    "registry.example.org/myproject/app:2.0",
+    "registry.example.org/myproject/evil:1.0",
+    "registry.example.org/myproject/evil:2.0",
+    "nginx:1.25",
+];
+
+/// A Pod spec whose containers run the chosen images of [`POOL`].
+fn pod_spec(images: &[usize]) -> Value {
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, &image)| json!({"name": format!("c{i}"), "image": POOL[image]}))
+        .collect();
+    json!({"containers": containers})
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// No UPDATE admits an image string the old object did not run in that
+    /// place unless it was verified in that request, whatever the old
+    /// object's record says and whether the registry answers.
+    #[test]
+    fn an_update_admits_no_new_image_it_did_not_verify(
+        old in prop::collection::vec(0..POOL.len(), 1..4),
+        new in prop::collection::vec(0..POOL.len(), 1..4),
+        forged_record in any::<bool>(),
+        registry_down in any::<bool>(),
+    ) {
+        // app:1.0 (both spellings) is signed; app:2.0 is signed too.
+        let host = FakeHost::new()
+            .sign("registry.example.org/myproject/app:1.0", &key("p256.pub"))
+            .sign("registry.example.org/myproject/app:2.0", &key("p256.pub"));
+        if registry_down {
+            host.stop_registry();
+        }
+        let mut req = pod(&[]);
+        req["operation"] = json!("UPDATE");
+        req["oldObject"] = req["object"].clone();
+        req["oldObject"]["spec"] = pod_spec(&old);
+        req["object"]["spec"] = pod_spec(&new);
+        if forged_record {
+            let everything: serde_json::Map<String, Value> = POOL
+                .iter()
+                .map(|image| (image.to_string(), json!({"digest": DIGEST, "key": "a"})))
+                .collect();
+            req["oldObject"]["metadata"]["annotations"] = json!({
+                "image-policy.signing/status": "verified",
+                "image-policy.signing/verified-images": Value::Object(everything).to_string(),
+            });
+        }
+        let settings = json!({"verification": {
+            "keys": [{"name": "a", "publicKey": key("p256.pub")}],
+            "images": [{"namePattern": "*", "keys": [{"name": "a"}]}]}});
+        let response = validate(&host, &req, &settings);
+        if response.accepted {
+            let asked = host.asked_images();
+            for (i, &image) in new.iter().enumerate() {
+                let unchanged = old.get(i) == Some(&image);
+                let signed = POOL[image].to_lowercase().contains("app:") && !registry_down;
+                let canonical = ImageRef::parse(POOL[image]).unwrap().canonical();
+                prop_assert!(
+                    unchanged || (signed && asked.contains(&canonical)),
+                    "{} admitted in place {i} unverified", POOL[image]
+                );
+            }
+        }
+    }
+}

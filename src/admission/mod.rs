@@ -8,16 +8,19 @@
 //! The request is read where it lies: the object stays JSON text, from which
 //! the images are located and into which the mutation is written.
 
+mod owner;
 mod request;
 mod response;
 mod status_guard;
 mod update;
 
+pub use owner::CONTROLLERS;
 pub use response::ValidationResponse;
 
-use crate::decision::{self, judge, Status, VerifiedSite};
+use crate::decision::{self, judge, VerifiedSite};
 use crate::host::Host;
-use crate::mutation::{self, Changes, Stamp};
+use crate::mutation::{self, Changes};
+use crate::record::{Entry, Holder, Stamp, Status};
 use crate::rules::{Policy, RuleSource, Rules};
 use crate::settings::cluster_policy;
 use crate::settings::{parse_proven_settings, parse_settings};
@@ -27,6 +30,7 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use request::{bad_request, Payload, Rejection, Request};
 use response::{non_empty, response};
 use std::collections::BTreeMap;
+use update::OldObject;
 
 pub const AUDIT_ANNOTATION: &str = "image-policy";
 const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
@@ -121,21 +125,53 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         return finish(&policy, &request, &object, admitted);
     }
 
-    let sites = find_images(&request.kind, &object).map_err(bad_request)?;
-    let verdict = judge(&sites, rules, &policy, host);
-    let status = verdict.status();
+    // An UPDATE verifies only the images it writes anew.
+    let old = OldObject::read(&request)?;
+    let (changed, unchanged) = old.split(find_images(&request.kind, &object).map_err(bad_request)?);
+    let mut verdict = judge(&changed, rules, &policy, host);
+    let mut owner_vouched = false;
+    if verdict.failed_only_for_outages() && request.operation == "CREATE" {
+        match owner::vouch(
+            host,
+            &request,
+            object.text.get(),
+            &policy,
+            rules,
+            &verdict.unreachable,
+        ) {
+            Some(Ok(vouched)) => {
+                verdict.failures.clear();
+                verdict.verified.extend(vouched.verified);
+                verdict.warnings.extend(vouched.warnings);
+                owner_vouched = true;
+            }
+            Some(Err(why)) => verdict
+                .warnings
+                .push(decision::owner_record_unused_warning(&why)),
+            None => {}
+        }
+    }
     let mut failures = verdict.failures;
     if failures.is_empty() && request.sub_resource == EPHEMERAL_CONTAINERS {
-        failures = update::stale_record_failures(&policy, &request, &object, &verdict.unmatched)?;
+        failures = update::stale_record_failures(&policy, &object, &verdict.unmatched)?;
     }
     if !failures.is_empty() {
         let mut denied = response(false, Some(decision::denial_message(&failures)), Some(403));
         denied.warnings = non_empty(verdict.warnings);
         return Ok(denied);
     }
+    let holder = Holder {
+        kind: &request.kind,
+        namespace: &request.namespace,
+        name: old.name(),
+    };
+    let pins_apply = update::pins_apply(policy.pin_digests, &request.kind);
+    let (carried, unrecorded) = old.carried(&unchanged, &policy, rules, holder, pins_apply);
     let admitted = Admitted {
-        status,
+        status: Status::of_images(unrecorded, !verdict.unmatched.is_empty(), owner_vouched),
         verified: verdict.verified,
+        carried,
+        rules: Some(rules.fingerprint.clone()),
         warnings: verdict.warnings,
         audit_note: None,
     };
@@ -153,7 +189,13 @@ fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
 /// What an admitted request is stamped and answered with.
 struct Admitted {
     status: Status,
+    /// Verified in this request (or vouched for by the owner's record):
+    /// recorded, and pinned where pinning applies.
     verified: Vec<VerifiedSite>,
+    /// Entries an UPDATE keeps from the old object's record.
+    carried: Vec<Entry>,
+    /// The fingerprint of the rules that applied; `None` when none did.
+    rules: Option<String>,
     warnings: Vec<String>,
     /// SCST-Sign's note for excluded namespaces, as an audit annotation.
     audit_note: Option<String>,
@@ -165,27 +207,47 @@ impl Admitted {
         Admitted {
             status,
             verified: Vec::new(),
+            carried: Vec::new(),
+            rules: None,
             warnings: Vec::new(),
             audit_note: None,
         }
     }
 }
 
-/// Admits the request, stamping the status and pinning digests as configured.
+/// Admits the request, stamping the record and pinning digests as configured.
 fn finish(
     policy: &Policy,
     request: &Request,
     object: &Object,
     admitted: Admitted,
 ) -> Result<ValidationResponse, Rejection> {
-    let pins = update::pins(policy.pin_digests, request, &admitted.verified)?;
+    let pins = update::pins(
+        update::pins_apply(policy.pin_digests, &request.kind),
+        &admitted.verified,
+    );
     // Through pods/ephemeralcontainers the API server keeps only the ephemeral
     // containers, so metadata written there would be dropped.
-    let metadata = (request.sub_resource.is_empty()).then(|| Stamp {
-        prefix: policy.annotation_prefix.clone(),
-        status: admitted.status,
-        verified: admitted.verified,
-    });
+    let metadata = if request.sub_resource.is_empty() {
+        let mut entries: Vec<Entry> = admitted.verified.iter().map(VerifiedSite::entry).collect();
+        entries.extend(admitted.carried);
+        let name = object.name("request.object").map_err(bad_request)?;
+        let holder = Holder {
+            kind: &request.kind,
+            namespace: &request.namespace,
+            name: &name,
+        };
+        let seal_for = policy.record_key.as_deref().map(|key| (key, holder));
+        Some(Stamp::new(
+            &policy.annotation_prefix,
+            admitted.status,
+            &entries,
+            admitted.rules.as_deref(),
+            seal_for,
+        ))
+    } else {
+        None
+    };
     let changes = Changes { metadata, pins };
     let mutated = mutation::apply(object, &changes).map_err(bad_request)?;
 

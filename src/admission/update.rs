@@ -1,27 +1,117 @@
-//! What an UPDATE changes: the images it writes anew decide what is pinned
-//! and, through `pods/ephemeralcontainers`, what may be added to a Pod whose
-//! record cannot be updated.
+//! What an UPDATE changes. An image an UPDATE leaves exactly as the old
+//! object ran it, in the same place, runs nothing new: it is not verified
+//! again (so a registry outage or a rotated key never blocks a label,
+//! finalizer or replicas edit), not pinned anew, and keeps the entry the old
+//! object's record holds for it. Through `pods/ephemeralcontainers`, what
+//! may be added to a Pod whose record cannot be updated.
 
 use crate::admission::request::{bad_request, Rejection, Request};
-use crate::decision::{self, Status, VerifiedSite};
-use crate::mutation::{Pin, STATUS_ANNOTATION};
-use crate::rules::{PinDigests, Policy};
-use crate::workload::object::{Annotations, Object};
+use crate::decision;
+use crate::decision::VerifiedSite;
+use crate::mutation::Pin;
+use crate::record::{Entry, Holder, Recorded, Status, STATUS_ANNOTATION};
+use crate::rules::{PinDigests, Policy, Rules};
 use crate::workload::ImageSite;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// The old object of an UPDATE (`None` on CREATE, or when the request
+/// carries none: every image is then new).
+pub(crate) struct OldObject(Option<Value>);
+
+impl OldObject {
+    pub fn read(request: &Request) -> Result<OldObject, Rejection> {
+        match request.old_object {
+            Some(old) if request.operation == "UPDATE" => serde_json::from_str(old.get())
+                .map(|old| OldObject(Some(old)))
+                .map_err(|e| bad_request(format!("request.oldObject: {e}"))),
+            _ => Ok(OldObject(None)),
+        }
+    }
+
+    /// Whether the old object ran this very image string at the site.
+    fn runs(&self, site: &ImageSite) -> bool {
+        let old = self.0.as_ref().and_then(|old| old.pointer(&site.pointer));
+        old.and_then(Value::as_str) == Some(site.image.as_str())
+    }
+
+    /// The sites the request writes anew, then those it leaves unchanged.
+    pub fn split(&self, sites: Vec<ImageSite>) -> (Vec<ImageSite>, Vec<ImageSite>) {
+        sites.into_iter().partition(|site| !self.runs(site))
+    }
+
+    fn annotations(&self) -> Option<&Map<String, Value>> {
+        self.0
+            .as_ref()?
+            .pointer("/metadata/annotations")?
+            .as_object()
+    }
+
+    /// The old object's `metadata.name`, empty when it has none.
+    pub fn name(&self) -> &str {
+        let name = self
+            .0
+            .as_ref()
+            .and_then(|old| old.pointer("/metadata/name"));
+        name.and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The entries the old object's record holds for the images the
+    /// request leaves unchanged, and whether some unchanged image has none
+    /// (no record, a record under other rules or not sealed for this object,
+    /// an image it does not list, or a tag it lists that pinning should have
+    /// pinned).
+    pub fn carried(
+        &self,
+        unchanged: &[ImageSite],
+        policy: &Policy,
+        rules: &Rules,
+        holder: Holder,
+        pins_apply: bool,
+    ) -> (Vec<Entry>, bool) {
+        if unchanged.is_empty() {
+            return (Vec::new(), false);
+        }
+        let record = self
+            .annotations()
+            .and_then(|annotations| Recorded::read(annotations, &policy.annotation_prefix))
+            .filter(|record| {
+                let key = policy.record_key.as_deref();
+                record.vouches(&rules.fingerprint, key, holder).is_ok()
+            });
+        let Some(record) = record else {
+            return (Vec::new(), true);
+        };
+        let mut entries = Vec::new();
+        let mut kept = BTreeSet::new();
+        let mut unrecorded = false;
+        for site in unchanged {
+            match record.entry_for(&site.image) {
+                Some(_) if pins_apply && !site.image.contains('@') => unrecorded = true,
+                Some(entry) => {
+                    if kept.insert(entry.image.clone()) {
+                        entries.push(entry);
+                    }
+                }
+                None => unrecorded = true,
+            }
+        }
+        (entries, unrecorded)
+    }
+}
 
 /// Through `pods/ephemeralcontainers` the API server keeps only the ephemeral
 /// containers, so the record cannot follow: on a Pod recorded as verified,
 /// an image the request adds that passed only as unmatched would leave the
 /// record false, so it is denied. (Verified ephemeral images keep the record
 /// true; `verified-images` keeps listing what was verified when the Pod was
-/// written.)
+/// written.) `unmatched` holds only images the request adds.
 pub(crate) fn stale_record_failures(
     policy: &Policy,
-    request: &Request,
-    object: &Object,
+    object: &crate::workload::object::Object,
     unmatched: &[ImageSite],
 ) -> Result<Vec<String>, Rejection> {
+    use crate::workload::object::Annotations;
     if unmatched.is_empty() {
         return Ok(Vec::new());
     }
@@ -33,9 +123,8 @@ pub(crate) fn stale_record_failures(
     if recorded.as_ref().and_then(Value::as_str) != Some(Status::Verified.as_str()) {
         return Ok(Vec::new());
     }
-    let old = OldImages::read(request)?;
     let mut failures: Vec<String> = Vec::new();
-    for site in unmatched.iter().filter(|site| old.changed(site)) {
+    for site in unmatched {
         let message = decision::unmatched_ephemeral_message(&site.image, &status);
         if !failures.contains(&message) {
             failures.push(message);
@@ -44,55 +133,26 @@ pub(crate) fn stale_record_failures(
     Ok(failures)
 }
 
-/// The old object of an UPDATE, read only when a decision needs to know
-/// which images the request changes.
-struct OldImages(Option<Value>);
-
-impl OldImages {
-    fn read(request: &Request) -> Result<OldImages, Rejection> {
-        match request.old_object {
-            Some(old) if request.operation == "UPDATE" => serde_json::from_str(old.get())
-                .map(|old| OldImages(Some(old)))
-                .map_err(|e| bad_request(format!("request.oldObject: {e}"))),
-            _ => Ok(OldImages(None)),
-        }
-    }
-
-    /// Whether the request writes another image at the site than the old
-    /// object had there (always, on CREATE).
-    fn changed(&self, site: &ImageSite) -> bool {
-        let old = self.0.as_ref().and_then(|old| old.pointer(&site.pointer));
-        old.and_then(Value::as_str) != Some(site.image.as_str())
+/// Whether pinning rewrites the images of `kind`.
+pub(crate) fn pins_apply(pin_digests: PinDigests, kind: &str) -> bool {
+    match pin_digests {
+        PinDigests::Never => false,
+        PinDigests::Pods => kind == "Pod",
+        PinDigests::All => true,
     }
 }
 
-/// Verified tag references to rewrite as `name:tag@digest`. On UPDATE only
-/// images the request changes are pinned, so objects created before the
-/// policy can still be updated (most pod fields are immutable).
-pub(crate) fn pins(
-    pin_digests: PinDigests,
-    request: &Request,
-    verified: &[VerifiedSite],
-) -> Result<Vec<Pin>, Rejection> {
-    let applies = match pin_digests {
-        PinDigests::Never => false,
-        PinDigests::Pods => request.kind == "Pod",
-        PinDigests::All => true,
-    };
-    let mut candidates = verified
+/// Verified tag references to rewrite as `name:tag@digest`. Only images the
+/// request writes anew are verified, so only they are pinned: objects
+/// created before the policy can still be updated (most pod fields are
+/// immutable).
+pub(crate) fn pins(pins_apply: bool, verified: &[VerifiedSite]) -> Vec<Pin> {
+    verified
         .iter()
-        .filter(|v| applies && v.image.digest.is_none())
-        .peekable();
-    if candidates.peek().is_none() {
-        return Ok(Vec::new());
-    }
-    // The old object is read only when an UPDATE has images to pin.
-    let old = OldImages::read(request)?;
-    Ok(candidates
-        .filter(|v| old.changed(&v.site))
+        .filter(|v| pins_apply && v.image.digest.is_none())
         .map(|v| Pin {
             span: v.site.span.clone(),
             image: v.image.pinned(&v.digest),
         })
-        .collect())
+        .collect()
 }

@@ -29,4 +29,13 @@ pub trait Host {
     /// `kubewarden/oci/v1/oci_manifest`: the manifest `image` names, as the
     /// registry serves it (the host caches successes for 60 s).
     fn oci_manifest(&self, image: &str) -> Result<Value, String>;
+    /// `kubewarden/kubernetes/get_resource`: one namespaced object (the host
+    /// caches answers for 5 s).
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String>;
 }

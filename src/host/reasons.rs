@@ -1,7 +1,53 @@
-//! The host's errors, condensed to their cause as soon as they are read.
+//! The host's errors, condensed to their cause as soon as they are read,
+//! and told apart by whether the registry could be reached at all.
 
 /// The most of one host reason a message keeps.
 pub const MAX_REASON_BYTES: usize = 200;
+
+/// Why the host did not vouch for an image: the cause in one short line, and
+/// whether it is only that the registry could not be reached or answered a
+/// server error (a 5xx): the one failure an operator cannot fix, which a
+/// controller-made workload may ride out on its owner's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cause {
+    pub text: String,
+    pub unreachable: bool,
+}
+
+impl Cause {
+    /// A cause the module found itself (an untrusted answer, a digest that
+    /// differs): never an outage.
+    pub fn firm(text: impl Into<String>) -> Cause {
+        Cause {
+            text: text.into(),
+            unreachable: false,
+        }
+    }
+
+    /// A host error, condensed ([`condensed_reason`]) and classified.
+    pub fn of_host_error(error: &str) -> Cause {
+        let text = condensed_reason(error);
+        let unreachable = text == UNREACHABLE
+            || text
+                .strip_prefix(SERVER_ANSWERED)
+                .is_some_and(|code| code.len() == 3 && code.starts_with('5'));
+        Cause { text, unreachable }
+    }
+
+    /// The same cause, with `context` before its text.
+    pub fn within(self, context: &str) -> Cause {
+        Cause {
+            text: format!("{context}{}", self.text),
+            unreachable: self.unreachable,
+        }
+    }
+}
+
+/// The condensed cause of a request that never got an HTTP answer
+/// (refused, reset, timed out, no such host).
+const UNREACHABLE: &str = "cannot reach the registry (connection failed)";
+/// The condensed cause of an HTTP status other than a refusal, before its code.
+const SERVER_ANSWERED: &str = "the registry answered HTTP ";
 
 /// The cause in a host error, in one short line. The host's errors carry
 /// whole constraint lists (PEM keys included), chains of causes and the
@@ -31,10 +77,7 @@ pub(crate) fn condensed_reason(error: &str) -> String {
             "the registry refused: not authorized (401)",
         ),
         ("Image manifest not found", "the registry has no such image"),
-        (
-            "error sending request for url",
-            "cannot reach the registry (connection failed)",
-        ),
+        ("error sending request for url", UNREACHABLE),
     ];
     if let Some((_, cause)) = known.iter().find(|(marker, _)| head.contains(marker)) {
         return cause.to_string();
@@ -55,7 +98,7 @@ pub(crate) fn condensed_reason(error: &str) -> String {
     {
         return match code {
             "401" | "403" => format!("the registry refused: HTTP {code}"),
-            _ => format!("the registry answered HTTP {code}"),
+            _ => format!("{SERVER_ANSWERED}{code}"),
         };
     }
     let first_line = head
@@ -122,6 +165,61 @@ mod tests {
         ] {
             assert_eq!(condensed_reason(&error), cause, "{error}");
         }
+    }
+
+    #[test]
+    fn only_an_unreachable_registry_or_a_server_error_is_an_outage() {
+        let url = "http://127.0.0.1:5000/v2/app/manifests/v1";
+        for (error, unreachable) in [
+            (
+                format!("Cannot fetch manifest: error sending request for url ({url})"),
+                true,
+            ),
+            (
+                format!("Cannot fetch manifest: Server error: url {url}, code: 500, message: x"),
+                true,
+            ),
+            (
+                format!("Cannot fetch manifest: Server error: url {url}, code: 503, message: x"),
+                true,
+            ),
+            (
+                format!("Cannot fetch manifest: Server error: url {url}, code: 404, message: x"),
+                false,
+            ),
+            (
+                format!("Cannot fetch manifest: Server error: url {url}, code: 403, message: x"),
+                false,
+            ),
+            (
+                format!("Cannot fetch manifest: Server error: url {url}, code: 429, message: x"),
+                false,
+            ),
+            (
+                format!("Cannot fetch manifest: Not authorized: url {url}"),
+                false,
+            ),
+            ("no signatures found for image: r/app:1 ".to_string(), false),
+            (
+                "Image verification failed: missing signatures".to_string(),
+                false,
+            ),
+            (format!("Image manifest not found: {url}"), false),
+            (
+                "Policy has not been granted access to the 'oci/v2/verify' host capability."
+                    .to_string(),
+                false,
+            ),
+            // A 5xx named only in free text is not read as one.
+            ("the registry said 503".to_string(), false),
+        ] {
+            assert_eq!(
+                Cause::of_host_error(&error).unreachable,
+                unreachable,
+                "{error}"
+            );
+        }
+        assert!(!Cause::firm("the host reported the signature as not trusted").unreachable);
     }
 
     #[test]

@@ -56,6 +56,25 @@ impl Host for WapcHost {
         serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
     }
 
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
+        let request = json!({
+            "api_version": api_version,
+            "kind": kind,
+            "name": name,
+            "namespace": namespace,
+            "disable_cache": false,
+            "field_masks": null,
+        });
+        let answer = self.call("kubernetes", "get_resource", &request)?;
+        serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
+    }
+
     fn oci_manifest(&self, image: &str) -> Result<Value, String> {
         let answer = self.call("oci", "v1/oci_manifest", &image)?;
         serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))

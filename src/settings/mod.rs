@@ -57,7 +57,25 @@ pub struct RawSettings {
     pub(crate) signatures: Option<Vec<RawSignature>>,
     /// verify-image-signatures' pinning switch (default true: every kind).
     pub(crate) modify_images_with_digest: Option<bool>,
+    /// Seal records, and let a controller's child ride out a registry
+    /// outage on its owner's sealed record.
+    #[serde(default, deserialize_with = "not_null")]
+    pub(crate) outage_fallback: Option<RawOutageFallback>,
 }
+
+/// `outageFallback`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawOutageFallback {
+    /// The key records are sealed with (HMAC-SHA256): a secret only the
+    /// policy's settings hold. Required (`null`, as the UI writes an
+    /// unanswered field, is missing too).
+    #[serde(default)]
+    pub record_key: Option<String>,
+}
+
+/// The shortest record key accepted: 256 bits of a random key's text.
+pub(crate) const MIN_RECORD_KEY_BYTES: usize = 32;
 
 /// Reads settings JSON strictly, proving every key; errors name the path of
 /// the bad field. `validate_settings` answers with this.
@@ -74,12 +92,10 @@ pub(crate) fn parse_proven_settings(json: &str) -> Result<Policy, SettingsError>
     compile_settings(raw, Checks::Proven)
 }
 
-pub(crate) fn compile_settings(
-    mut raw: RawSettings,
-    checks: Checks,
-) -> Result<Policy, SettingsError> {
+fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsError> {
+    let record_key = record_key(raw.outage_fallback.take())?;
     if let Some(signatures) = raw.signatures.take() {
-        return compile_verify_image_signatures(raw, signatures, checks);
+        return compile_verify_image_signatures(raw, signatures, record_key, checks);
     }
     let annotation_prefix = annotation_prefix(raw.annotation_prefix)?;
     if raw.modify_images_with_digest.is_some() {
@@ -106,7 +122,25 @@ pub(crate) fn compile_settings(
         annotation_prefix,
         max_verifications: max_verifications(raw.max_verifications_per_request)?,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
+        record_key,
     })
+}
+
+fn record_key(setting: Option<RawOutageFallback>) -> Result<Option<Vec<u8>>, SettingsError> {
+    let Some(RawOutageFallback { record_key }) = setting else {
+        return Ok(None);
+    };
+    let record_key = record_key.ok_or(SettingsError::at(
+        "outageFallback.recordKey",
+        Problem::Missing,
+    ))?;
+    if record_key.len() < MIN_RECORD_KEY_BYTES {
+        return Err(SettingsError::at(
+            "outageFallback.recordKey",
+            Problem::RecordKeyTooShort(record_key.len()),
+        ));
+    }
+    Ok(Some(record_key.into_bytes()))
 }
 
 /// verify-image-signatures' settings, read as that policy reads them: every
@@ -116,6 +150,7 @@ pub(crate) fn compile_settings(
 fn compile_verify_image_signatures(
     raw: RawSettings,
     signatures: Vec<RawSignature>,
+    record_key: Option<Vec<u8>>,
     checks: Checks,
 ) -> Result<Policy, SettingsError> {
     let ours_only = [
@@ -137,6 +172,7 @@ fn compile_verify_image_signatures(
         annotation_prefix: annotation_prefix(raw.annotation_prefix)?,
         max_verifications: max_verifications(raw.max_verifications_per_request)?,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
+        record_key,
     })
 }
 

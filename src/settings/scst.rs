@@ -175,12 +175,12 @@ pub(crate) fn compile_verification(
             }),
         });
     }
-    Ok(Rules {
+    Ok(Rules::new(
         excluded_namespaces,
-        entries_needed: EntriesNeeded::Any,
         keys,
         images,
-    })
+        EntriesNeeded::Any,
+    ))
 }
 
 /// Signature annotations an entry requires: names must not be empty.

@@ -88,12 +88,12 @@ pub(crate) fn compile_signatures(
             ignored_secret: None,
         });
     }
-    Ok(Rules {
-        excluded_namespaces: BTreeSet::new(),
+    Ok(Rules::new(
+        BTreeSet::new(),
         keys,
         images,
-        entries_needed: EntriesNeeded::Every,
-    })
+        EntriesNeeded::Every,
+    ))
 }
 
 /// The keys of one entry, each named by its path (`signatures[0].pubKeys[1]`),

@@ -4,7 +4,7 @@
 
 pub mod keyless_proof;
 
-use crate::host::reasons::condensed_reason;
+use crate::host::reasons::Cause;
 use crate::host::Host;
 use crate::image::reference::{is_valid_digest, ImageRef};
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
@@ -21,9 +21,12 @@ pub(crate) enum Outcome {
     /// Patterns matched but not enough keys verified it; the reasons say
     /// which key failed and why. `ignored_secrets`: the `secretRef`s of the
     /// matching entries, which the policy does not use (named in a warning).
+    /// `unreachable`: every key that failed, failed only because the
+    /// registry could not be reached or answered a server error.
     NotVerified {
         reasons: Vec<String>,
         ignored_secrets: Vec<String>,
+        unreachable: bool,
     },
     /// No pattern matches the image.
     Unmatched,
@@ -36,8 +39,14 @@ pub(crate) enum Outcome {
 
 /// What one matching entry made of an image.
 enum EntryOutcome {
-    Passed { digest: String, keys: Vec<usize> },
-    Failed { reasons: Vec<String> },
+    Passed {
+        digest: String,
+        keys: Vec<usize>,
+    },
+    Failed {
+        reasons: Vec<String>,
+        unreachable: bool,
+    },
     OverLimit,
 }
 
@@ -57,9 +66,9 @@ pub(crate) struct Verifier<'a, H: Host> {
     asked: usize,
     outcomes: BTreeMap<String, Outcome>,
     /// The certificates of each `.sig` manifest read, by its reference.
-    signatures: BTreeMap<String, Result<Vec<String>, String>>,
+    signatures: BTreeMap<String, Result<Vec<String>, Cause>>,
     /// Whether a certificate signs the image at a digest: (`repo@digest`, PEM).
-    certificate_checks: BTreeMap<(String, String), Result<(), String>>,
+    certificate_checks: BTreeMap<(String, String), Result<(), Cause>>,
 }
 
 impl<'a, H: Host> Verifier<'a, H> {
@@ -108,7 +117,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         {
             return Outcome::UnnamedRegistry;
         }
-        let not_verified = |reasons: Vec<String>| {
+        let not_verified = |reasons: Vec<String>, unreachable: bool| {
             let mut ignored_secrets: Vec<String> = Vec::new();
             for secret in matching
                 .iter()
@@ -121,10 +130,13 @@ impl<'a, H: Host> Verifier<'a, H> {
             Outcome::NotVerified {
                 reasons,
                 ignored_secrets,
+                unreachable,
             }
         };
-        let mut answers: Vec<(Question<'a>, Result<String, String>)> = Vec::new();
+        let mut answers: Vec<(Question<'a>, Result<String, Cause>)> = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
+        // Whether every entry that failed, failed only for an outage.
+        let mut unreachable = true;
         let mut passed: Option<(String, Vec<usize>)> = None;
         for &rule in &matching {
             match self.check_entry(rule, image, canonical, &mut answers) {
@@ -133,9 +145,12 @@ impl<'a, H: Host> Verifier<'a, H> {
                     let (first_digest, all_keys) =
                         passed.get_or_insert((digest.clone(), Vec::new()));
                     if *first_digest != digest {
-                        return not_verified(vec![format!(
+                        return not_verified(
+                            vec![format!(
                             "the entries' keys verified different digests ({first_digest} and {digest})"
-                        )]);
+                        )],
+                            false,
+                        );
                     }
                     for key in keys {
                         if !all_keys.contains(&key) {
@@ -146,14 +161,18 @@ impl<'a, H: Host> Verifier<'a, H> {
                         break;
                     }
                 }
-                EntryOutcome::Failed { reasons: failed } => {
+                EntryOutcome::Failed {
+                    reasons: failed,
+                    unreachable: outage,
+                } => {
+                    unreachable &= outage;
                     for reason in failed {
                         if !reasons.contains(&reason) {
                             reasons.push(reason);
                         }
                     }
                     if rules.entries_needed == EntriesNeeded::Every {
-                        return not_verified(reasons);
+                        return not_verified(reasons, unreachable);
                     }
                 }
             }
@@ -163,7 +182,7 @@ impl<'a, H: Host> Verifier<'a, H> {
                 digest,
                 keys: keys.iter().map(|&k| rules.keys[k].name.clone()).collect(),
             },
-            None => not_verified(reasons),
+            None => not_verified(reasons, unreachable),
         }
     }
 
@@ -174,7 +193,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         rule: &'a ImageRule,
         image: &ImageRef,
         canonical: &str,
-        answers: &mut Vec<(Question<'a>, Result<String, String>)>,
+        answers: &mut Vec<(Question<'a>, Result<String, Cause>)>,
     ) -> EntryOutcome {
         let needed = rule.threshold;
         let keys = &self.rules.keys;
@@ -184,6 +203,8 @@ impl<'a, H: Host> Verifier<'a, H> {
         let mut signers: Vec<usize> = Vec::new();
         let mut digest: Option<String> = None;
         let mut reasons = Vec::new();
+        // Whether every key that failed, failed only for an outage.
+        let mut unreachable = true;
         let mut not_asked = Vec::new();
         for (tried, &key) in rule.keys.iter().enumerate() {
             let name = &keys[key].name;
@@ -213,18 +234,27 @@ impl<'a, H: Host> Verifier<'a, H> {
                 }
             };
             match (answer, &image.digest, &digest) {
-                (Ok(found), Some(pinned), _) if *pinned != found => reasons.push(format!(
-                    "key {name}: the signature covers {found}, but the image is pinned to {pinned}"
-                )),
-                (Ok(found), _, Some(first)) if *first != found => reasons.push(format!(
-                    "key {name}: the signature covers {found}, but another key's covers {first}"
-                )),
+                (Ok(found), Some(pinned), _) if *pinned != found => {
+                    unreachable = false;
+                    reasons.push(format!(
+                        "key {name}: the signature covers {found}, but the image is pinned to {pinned}"
+                    ))
+                }
+                (Ok(found), _, Some(first)) if *first != found => {
+                    unreachable = false;
+                    reasons.push(format!(
+                        "key {name}: the signature covers {found}, but another key's covers {first}"
+                    ))
+                }
                 (Ok(found), _, _) => {
                     digest = Some(found);
                     verified.push(key);
                     signers.push(keys[key].signer);
                 }
-                (Err(reason), _, _) => reasons.push(format!("key {name}: {reason}")),
+                (Err(cause), _, _) => {
+                    unreachable &= cause.unreachable;
+                    reasons.push(format!("key {name}: {}", cause.text))
+                }
             }
         }
         match digest {
@@ -232,7 +262,11 @@ impl<'a, H: Host> Verifier<'a, H> {
                 digest,
                 keys: verified,
             },
-            _ if needed == 1 => EntryOutcome::Failed { reasons },
+            // An entry none of whose keys was asked did not fail for an outage.
+            _ if needed == 1 => EntryOutcome::Failed {
+                unreachable: unreachable && !reasons.is_empty(),
+                reasons,
+            },
             _ => {
                 let names: Vec<&str> = verified
                     .iter()
@@ -249,8 +283,12 @@ impl<'a, H: Host> Verifier<'a, H> {
                 if !not_asked.is_empty() {
                     count.push_str(&format!(", not asked: {}", not_asked.join(", ")));
                 }
+                let unreachable = unreachable && !reasons.is_empty();
                 reasons.insert(0, count);
-                EntryOutcome::Failed { reasons }
+                EntryOutcome::Failed {
+                    reasons,
+                    unreachable,
+                }
             }
         }
     }
@@ -265,7 +303,7 @@ impl<'a, H: Host> Verifier<'a, H> {
     }
 
     /// One host question, and for a keyless root the check of its answer
-    /// ([`crate::keyless_proof`]); a host error, an untrusted answer, a
+    /// ([`keyless_proof`]); a host error, an untrusted answer, a
     /// missing digest or a failed check all count as "this key does not
     /// verify". `None` when the request's limit is reached first.
     fn ask(
@@ -274,7 +312,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         canonical: &str,
         key: usize,
         annotations: Option<&BTreeMap<String, String>>,
-    ) -> Option<Result<String, String>> {
+    ) -> Option<Result<String, Cause>> {
         self.spend()?;
         let root = &self.rules.keys[key].root;
         let digest = trusted_digest(self.host, &root.question(canonical, annotations));
@@ -294,7 +332,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         image: &ImageRef,
         key: usize,
         digest: &str,
-    ) -> Option<Result<(), String>> {
+    ) -> Option<Result<(), Cause>> {
         let repository = format!("{}/{}", image.registry, image.repository);
         let tag = signature_tag(&repository, digest);
         let read = match self.signatures.get(&tag) {
@@ -304,8 +342,8 @@ impl<'a, H: Host> Verifier<'a, H> {
                 let read = self
                     .host
                     .oci_manifest(&tag)
-                    .map_err(|e| format!("cannot read its signatures: {}", condensed_reason(&e)))
-                    .and_then(|manifest| certificates(&manifest));
+                    .map_err(|e| Cause::of_host_error(&e).within("cannot read its signatures: "))
+                    .and_then(|manifest| certificates(&manifest).map_err(Cause::firm));
                 self.signatures.insert(tag, read.clone());
                 read
             }
@@ -323,17 +361,16 @@ impl<'a, H: Host> Verifier<'a, H> {
                     subjects.push(identity.subject.unwrap_or_default());
                 }
                 Err(e) => {
-                    return Some(Err(format!(
+                    return Some(Err(Cause::firm(format!(
                         "cannot read the certificate of one of its signatures ({e}), so the host's answer cannot be checked"
-                    )))
+                    ))))
                 }
             }
         }
         if !claimed {
-            return Some(Err(
-                "no certificate among its signatures claims this identity, so the host's answer is not backed by one"
-                    .to_string(),
-            ));
+            return Some(Err(Cause::firm(
+                "no certificate among its signatures claims this identity, so the host's answer is not backed by one",
+            )));
         }
         let pinned = format!("{repository}@{digest}");
         for (pem, subject) in pems.into_iter().zip(subjects) {
@@ -351,17 +388,22 @@ impl<'a, H: Host> Verifier<'a, H> {
                     };
                     let signs = match trusted_digest(self.host, &question) {
                         Ok(found) if found == digest => Ok(()),
-                        Ok(found) => Err(format!("it covers {found}")),
-                        Err(reason) => Err(reason),
+                        Ok(found) => Err(Cause::firm(format!("it covers {found}"))),
+                        Err(cause) => Err(cause),
                     };
                     self.certificate_checks.insert(check, signs.clone());
                     signs
                 }
             };
-            if signs.is_err() {
-                return Some(Err(format!(
-                    "its signatures carry a certificate for {subject:?} that signs none of them (copied from another signature?)"
-                )));
+            match signs {
+                // The check could not be made: an outage, not a forgery.
+                Err(cause) if cause.unreachable => return Some(Err(cause)),
+                Err(_) => {
+                    return Some(Err(Cause::firm(format!(
+                        "its signatures carry a certificate for {subject:?} that signs none of them (copied from another signature?)"
+                    ))))
+                }
+                Ok(()) => {}
             }
         }
         Some(Ok(()))
@@ -369,21 +411,21 @@ impl<'a, H: Host> Verifier<'a, H> {
 }
 
 /// The digest the host trusted for a question; a host error, an untrusted
-/// answer or a malformed digest is the reason it does not count.
+/// answer or a malformed digest is the cause it does not count.
 fn trusted_digest<H: Host>(
     host: &H,
     question: &SigstoreVerificationInputV2,
-) -> Result<String, String> {
+) -> Result<String, Cause> {
     match host.verify(question) {
-        Ok(response) if !response.is_trusted => {
-            Err("the host reported the signature as not trusted".to_string())
-        }
-        Ok(response) if !is_valid_digest(&response.digest) => Err(format!(
+        Ok(response) if !response.is_trusted => Err(Cause::firm(
+            "the host reported the signature as not trusted",
+        )),
+        Ok(response) if !is_valid_digest(&response.digest) => Err(Cause::firm(format!(
             "the host returned no valid digest for the verified image ({:?})",
             response.digest
-        )),
+        ))),
         Ok(response) => Ok(response.digest),
         // Condensed at once: the rest of a host error is not kept.
-        Err(error) => Err(condensed_reason(&error)),
+        Err(error) => Err(Cause::of_host_error(&error)),
     }
 }

@@ -59,6 +59,26 @@ impl<'a> Object<'a> {
     }
 }
 
+impl Object<'_> {
+    /// The object's `metadata.name`, empty when it has none (a name the API
+    /// server generates later); `at` names the object in errors.
+    pub fn name(&self, at: &str) -> Result<String, String> {
+        let Some(metadata) = self
+            .metadata
+            .filter(|m| json_text::type_of(m) == Type::Object)
+        else {
+            return Ok(String::new());
+        };
+        match members(metadata, &["name"], &format!("{at}.metadata"))?[0] {
+            Some(name) if json_text::type_of(name) == Type::String => json_text::string(name),
+            Some(name) if json_text::type_of(name) != Type::Null => {
+                Err(format!("{at}.metadata.name must be a string"))
+            }
+            _ => Ok(String::new()),
+        }
+    }
+}
+
 /// Where an object's `metadata.annotations` stands.
 pub(crate) enum Annotations<'a> {
     /// No `metadata`, or `metadata: null` (that value, to replace).

@@ -68,7 +68,18 @@ pub struct FakeHost {
     pub list_error: RefCell<Option<String>>,
     /// The `.sig` manifests the policy read, by reference.
     pub manifests_read: RefCell<Vec<String>>,
+    /// When set, every registry question fails as the host's do when the
+    /// registry cannot be reached.
+    pub registry_down: RefCell<bool>,
+    /// The objects read with `get_resource`, as `apiVersion/Kind ns/name`.
+    pub resources_read: RefCell<Vec<String>>,
+    /// When set, reading one cluster object fails with this message.
+    pub get_error: RefCell<Option<String>>,
 }
+
+/// What the host says when a registry cannot be reached.
+pub const CONNECTION_FAILED: &str = "failed to get image trusted layers: Cannot fetch manifest: \
+    error sending request for url (https://registry.example.org/v2/myproject/app/manifests/1.0)";
 
 impl FakeHost {
     pub fn new() -> Self {
@@ -135,6 +146,12 @@ impl FakeHost {
     pub fn answer(mut self, image: &str, answer: Result<VerificationResponse, String>) -> Self {
         self.overrides.insert(image.to_string(), answer);
         self
+    }
+
+    /// The registry stops answering: every verification and manifest read
+    /// fails with [`CONNECTION_FAILED`].
+    pub fn stop_registry(&self) {
+        *self.registry_down.borrow_mut() = true;
     }
 
     pub fn with_resource(self, resource: Value) -> Self {
@@ -234,6 +251,9 @@ impl Host for FakeHost {
                 annotations,
             ),
         };
+        if *self.registry_down.borrow() {
+            return Err(CONNECTION_FAILED.to_string());
+        }
         if let Some(answer) = self.overrides.get(image) {
             return answer.clone();
         }
@@ -289,8 +309,39 @@ impl Host for FakeHost {
         Ok(json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}))
     }
 
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
+        self.resources_read
+            .borrow_mut()
+            .push(format!("{api_version}/{kind} {namespace}/{name}"));
+        if let Some(error) = self.get_error.borrow().clone() {
+            return Err(error);
+        }
+        self.resources
+            .borrow()
+            .iter()
+            .find(|r| {
+                r["apiVersion"] == api_version
+                    && r["kind"] == kind
+                    && r["metadata"]["namespace"] == namespace
+                    && r["metadata"]["name"] == name
+            })
+            .cloned()
+            .ok_or_else(|| {
+                format!("Cannot find {api_version}/{kind} named '{name}' inside of namespace 'Some(\"{namespace}\")'")
+            })
+    }
+
     fn oci_manifest(&self, image: &str) -> Result<Value, String> {
         self.manifests_read.borrow_mut().push(image.to_string());
+        if *self.registry_down.borrow() {
+            return Err(CONNECTION_FAILED.to_string());
+        }
         let layers: Vec<Value> = self
             .signatures
             .iter()
