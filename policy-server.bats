@@ -57,6 +57,7 @@ teardown_file() {
     for dir in "$WORK"/*/; do
         scripts/policy-server.sh stop "$dir" 2>/dev/null || true
         scripts/registry.sh stop "$dir" 2>/dev/null || true
+        scripts/cluster.sh stop "$dir" 2>/dev/null || true
     done
     rm -rf "$WORK"
 }
@@ -303,14 +304,8 @@ the 'oci/v2/verify' host capability. The violation has been reported."
     scripts/policy-server.sh stop "$WORK/restarted"
 }
 
-# The digest of a manifest the registry holds under TAG in REPOSITORY.
-manifest_digest() {
-    curl -sfI -m 10 -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$1/v2/$2/manifests/$3" |
-        tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
-}
-
 @test "faults: a signature deleted after a first verification still admits until the host's cache forgets it" {
-    local revoked address digest sig since denied_after=""
+    local revoked address digest since denied_after=""
     revoked="$(scripts/registry.sh start "$WORK/revoked")"
     "$FIXTURES_BIN" --registry "$revoked" --out "$WORK/revoked-fixtures" 2>/dev/null
     mkdir -p "$WORK/revocation"
@@ -322,8 +317,7 @@ manifest_digest() {
     review signed-images "$(pod "$revoked/signed-a:v1")" "$address"
     allowed
     digest="$(jq -r '.images["signed-a"].digest' "$WORK/revoked-fixtures/fixtures.json")"
-    sig="$(manifest_digest "$revoked" signed-a "${digest/:/-}.sig")"
-    curl -sf -m 10 -X DELETE "http://$revoked/v2/signed-a/manifests/$sig"
+    delete_signature "$revoked" signed-a "$digest"
     since="$SECONDS"
     # Polled every 5 s, for at most 75 s: the cache keeps successes 60 s.
     while ((SECONDS - since < 75)); do
@@ -338,6 +332,80 @@ manifest_digest() {
     echo "# the deleted signature stopped admitting after ${denied_after} s" >&3
     ((denied_after > 0)) || { echo "denied at once: the host did not cache the success" >&2; return 1; }
     scripts/policy-server.sh stop "$WORK/revocation"
+}
+
+# as_update OLD NEW: an UPDATE of OLD to NEW (objects as stored).
+as_update() {
+    workload "$(jq -r '.kind | ascii_downcase' <<<"$1")" x |
+        jq -c --argjson old "$1" --argjson new "$2" '.operation = "UPDATE" | .oldObject = $old | .object = $new'
+}
+
+@test "outage: the registry stopped mid-test: unchanged updates pass, changed images are denied, a ReplicaSet's Pod rides out on its record" {
+    local outage address image settings pod deployment replicaset stopped old_new old new respelled child
+    outage="$(scripts/registry.sh start "$WORK/outage")"
+    "$FIXTURES_BIN" --registry "$outage" --out "$WORK/outage-fixtures" 2>/dev/null
+    scripts/cluster.sh start "$WORK/outage-cluster" >/dev/null
+    mkdir -p "$WORK/outage-ps"
+    printf 'insecure_sources:\n- "%s"\n' "$outage" >"$WORK/outage-ps/sources.yml"
+    settings="$(jq -nc --arg p "$outage/*" --rawfile key "$(jq -r .keys.a "$WORK/outage-fixtures/fixtures.json")" \
+        '{verification: {keys: [{name: "a", publicKey: $key}], images: [{namePattern: $p, keys: [{name: "a"}]}]},
+        outageFallback: {recordKey: "a-random-record-key-of-at-least-32-characters"}}')"
+    policy signed-images "file://$PWD/$POLICY" "$settings" \
+        '["oci/v2/verify", "oci/v1/oci_manifest", "kubernetes/get_resource"]' >"$WORK/outage-ps/policies.yml"
+    address="$(KUBECONFIG="$WORK/outage-cluster/kubeconfig" start_in "$WORK/outage-ps")"
+    image="$outage/fleet-4:v1"
+
+    # Created while the registry answers; the ReplicaSet is then in the cluster.
+    review signed-images "$(pod "$image")" "$address"
+    allowed
+    pod="$(mutated | jq -c '.metadata.uid = "uid-pod"')"
+    review signed-images "$(workload deployment "$image")" "$address"
+    allowed
+    deployment="$(mutated | jq -c '.metadata.uid = "uid-deployment"')"
+    review signed-images "$(workload replicaset "$image")" "$address"
+    allowed
+    replicaset="$(mutated | jq -c '.metadata.uid = "uid-replicaset"')"
+    assert_equal "$(jq -r '.metadata.annotations["image-policy.signing/status"]' <<<"$replicaset")" verified
+    mkdir -p "$WORK/outage-cluster/objects/apis/apps/v1/namespaces/default/replicasets"
+    printf '%s' "$replicaset" >"$WORK/outage-cluster/objects/apis/apps/v1/namespaces/default/replicasets/demo.json"
+
+    scripts/registry.sh stop "$WORK/outage"
+    stopped="$SECONDS"
+    # A finalizer removal, a label change, a replicas edit: nothing new runs.
+    for old_new in "$pod|$(jq -c '.metadata.finalizers = []' <<<"$pod")" "$pod|$(jq -c '.metadata.labels.tier = "web"' <<<"$pod")" \
+        "$deployment|$(jq -c '.spec.replicas = 0' <<<"$deployment")"; do
+        IFS='|' read -r old new <<<"$old_new"
+        review signed-images "$(as_update "$old" "$new")" "$address"
+        allowed
+        assert_equal "$(annotation status)" verified
+    done
+    # Another image is verified, and the registry cannot be reached.
+    review signed-images "$(as_update "$pod" "$(jq -c --arg i "$outage/fleet-5:v1" '.spec.containers[0].image = $i' <<<"$pod")")" "$address"
+    denied
+    assert_equal "$(message)" "The image: $outage/fleet-5:v1 is not signed. key a: cannot reach the registry (connection failed)"
+
+    # Once the host's cache of successes (60 s) has forgotten fleet-4:
+    sleep $((61 - (SECONDS - stopped)))
+    respelled="127.0.0.1:0${outage##*:}/fleet-4:v1"
+    review signed-images "$(as_update "$pod" "$(jq -c --arg i "$respelled" '.spec.containers[0].image = $i' <<<"$pod")")" "$address"
+    denied
+    assert_equal "$(message)" "The image: $respelled is not signed. key a: cannot reach the registry (connection failed)"
+    child="$(pod "$image" | jq -c '.object.metadata |= (del(.name) | .generateName = "demo-" | .ownerReferences =
+        [{apiVersion: "apps/v1", kind: "ReplicaSet", name: "demo", uid: "uid-replicaset", controller: true}])')"
+    review signed-images "$child" "$address"
+    allowed
+    assert_equal "$(annotation status)" owner-verified
+    assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$image@$(jq -r '.images["fleet-4"].digest' "$WORK/outage-fixtures/fixtures.json")"
+    [[ "$(field '.warnings[0]')" == "$image: its registry could not be reached"* ]]
+    # Its owner gone from the cluster: denied as without the fallback.
+    rm "$WORK/outage-cluster/objects/apis/apps/v1/namespaces/default/replicasets/demo.json"
+    sleep 6 # the host caches cluster reads for 5 s
+    review signed-images "$child" "$address"
+    denied
+    assert_equal "$(message)" "The image: $image is not signed. key a: cannot reach the registry (connection failed)"
+    [[ "$(field '.warnings[0]')" == *"cannot read its owner ReplicaSet/demo"* ]]
+    scripts/policy-server.sh stop "$WORK/outage-ps"
+    scripts/cluster.sh stop "$WORK/outage-cluster"
 }
 
 # ---- a registry that never answers ------------------------------------------------

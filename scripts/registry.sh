@@ -16,6 +16,9 @@
 #                                   tool's serve-fault: status:CODE:BYTES,
 #                                   garbage or silent), likewise on a free port
 #   scripts/registry.sh stop DIR    stop the registry started in DIR
+#   scripts/registry.sh restart DIR start the registry of DIR again, on the
+#                                   address it had and with what it held (a
+#                                   registry outage that ends)
 #
 # REGISTRY_BIN overrides the registry binary (default /usr/bin/docker-registry),
 # FIXTURES_BIN the fixtures tool (default target/debug/fixtures).
@@ -30,7 +33,7 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 FIXTURES_BIN="${FIXTURES_BIN:-$target_dir/debug/fixtures}"
 
 usage() {
-    echo "usage: $0 start DIR | start-fault DIR FAULT | stop DIR" >&2
+    echo "usage: $0 start DIR [HTPASSWD] | start-fault DIR FAULT | stop DIR | restart DIR" >&2
     exit 2
 }
 
@@ -40,7 +43,7 @@ running() {
 }
 
 start() {
-    local dir="$1" htpasswd="${2:-}"
+    local dir="$1" htpasswd="${2:-}" address="${3:-127.0.0.1:0}"
     prepare "$dir"
     dir="$(cd "$dir" && pwd)"
     [[ -x "$REGISTRY_BIN" ]] || { echo "$REGISTRY_BIN not found (apt-get install docker-registry)" >&2; exit 1; }
@@ -57,7 +60,7 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:0
+  addr: $address
   secret: signed-images-local-registry
 EOF
     if [[ -n "$htpasswd" ]]; then
@@ -111,12 +114,22 @@ stop() {
     if [[ ! -f "$1/pid" ]]; then
         echo "no registry pid file in $1" >&2
     fi
+    # Kept for restart: the address, and whether it wanted credentials.
+    [[ -f "$1/address" ]] && cp "$1/address" "$1/last-address"
     stop_recorded "$1"
+}
+
+restart() {
+    local dir="$1" htpasswd=""
+    [[ -f "$dir/last-address" ]] || { echo "no registry was stopped in $dir" >&2; exit 1; }
+    htpasswd="$(sed -n 's/^    path: //p' "$dir/config.yml")"
+    start "$dir" "$htpasswd" "$(cat "$dir/last-address")"
 }
 
 case "${1:-}:$#" in
 start:2 | start:3) start "${@:2}" ;;
 start-fault:3) start_fault "$2" "$3" ;;
 stop:2) stop "$2" ;;
+restart:2) restart "$2" ;;
 *) usage ;;
 esac

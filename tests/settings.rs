@@ -10,7 +10,7 @@ use signed_images_policy::rules::{PinDigests, RuleSource, UnmatchedImages};
 use signed_images_policy::settings::parse_settings;
 
 /// Every file of test_data/settings: each loads (and the docs show each: tests/docs.rs).
-const SETTINGS_FILES: [&str; 7] = [
+const SETTINGS_FILES: [&str; 8] = [
     "scst-policy.yaml",
     "full.yaml",
     "allow-unmatched.yaml",
@@ -18,6 +18,7 @@ const SETTINGS_FILES: [&str; 7] = [
     "threshold.yaml",
     "keyless.yaml",
     "verify-image-signatures.yaml",
+    "outage-fallback.yaml",
 ];
 
 fn check(settings: &Value) -> Result<(), String> {

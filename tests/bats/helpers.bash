@@ -49,3 +49,15 @@ verified_images() { annotation verified-images | jq -c .; }
 assert_equal() {
     [[ "$1" == "$2" ]] || { printf 'expected: %s\nactual:   %s\n' "$2" "$1" >&2; return 1; }
 }
+
+# ---- the registry -------------------------------------------------------------
+
+# delete_signature REGISTRY REPOSITORY DIGEST: deletes the cosign signature
+# (the sha256-<hex>.sig manifest) of REPOSITORY@DIGEST from REGISTRY.
+delete_signature() {
+    local sig
+    sig="$(curl -sfI -m 10 -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://$1/v2/$2/manifests/${3/:/-}.sig" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')"
+    [[ -n "$sig" ]] || { echo "no signature of $2@$3 in $1" >&2; return 1; }
+    curl -sf -m 10 -X DELETE "http://$1/v2/$2/manifests/$sig"
+}
