@@ -1011,8 +1011,13 @@ RECORD_KEY=a-random-record-key-of-at-least-32-characters
 OWNER_UID=6a1d6e8e-3b7f-4c55-9f5e-0f5e2a7c1b10
 
 outage_dir() { echo "$WORK/outage"; }
-outage_image() { jq -r ".images[\"$1\"].ref" "$(outage_dir)/fixtures/fixtures.json"; }
-outage_digest() { jq -r ".images[\"$1\"].digest" "$(outage_dir)/fixtures/fixtures.json"; }
+# The outage registry's fixtures, pushed by its first start.
+outage_fixtures() {
+    [[ -f "$(outage_dir)/fixtures/fixtures.json" ]] || outage_registry up
+    echo "$(outage_dir)/fixtures/fixtures.json"
+}
+outage_image() { jq -r ".images[\"$1\"].ref" "$(outage_fixtures)"; }
+outage_digest() { jq -r ".images[\"$1\"].digest" "$(outage_fixtures)"; }
 
 # outage_registry up|down: the outage registry answering or stopped; the
 # first `up` starts it and pushes the fixtures' signed images to it.

@@ -350,8 +350,8 @@ as_update() {
     settings="$(jq -nc --arg p "$outage/*" --rawfile key "$(jq -r .keys.a "$WORK/outage-fixtures/fixtures.json")" \
         '{verification: {keys: [{name: "a", publicKey: $key}], images: [{namePattern: $p, keys: [{name: "a"}]}]},
         outageFallback: {recordKey: "a-random-record-key-of-at-least-32-characters"}}')"
-    policy signed-images "file://$PWD/$POLICY" "$settings" \
-        '["oci/v2/verify", "oci/v1/oci_manifest", "kubernetes/get_resource"]' >"$WORK/outage-ps/policies.yml"
+    policy signed-images "file://$PWD/$POLICY" "$settings" '["oci/v2/verify", "oci/v1/oci_manifest", "kubernetes/get_resource"]' |
+        jq '.["signed-images"].contextAwareResources = [{apiVersion: "apps/v1", kind: "ReplicaSet"}]' >"$WORK/outage-ps/policies.yml"
     address="$(KUBECONFIG="$WORK/outage-cluster/kubeconfig" start_in "$WORK/outage-ps")"
     image="$outage/fleet-4:v1"
 

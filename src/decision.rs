@@ -54,6 +54,7 @@ pub(crate) fn unmatched_ephemeral_message(image: &str, status_annotation: &str) 
 /// Why a child created during a registry outage could not ride it out on
 /// its owner's record (its denial follows as if there were none).
 pub(crate) fn owner_record_unused_warning(why: &str) -> String {
+    let why = why.trim_end_matches('.');
     format!(
         "The registry could not be reached, and the owner's record cannot stand in for it: {why}."
     )
