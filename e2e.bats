@@ -1200,7 +1200,7 @@ during_outage() {
     assert_equal "$(jq -c '[.mutating, .backgroundAudit, .executionMode]' <<<"$metadata")" \
         '[true,true,"kubewarden-wapc"]'
     assert_equal "$(jq -c '.rules' <<<"$metadata")" "$(yq -c '.rules' policy-metadata.yml)"
-    assert_equal "$(jq -c '.contextAwareResources' <<<"$metadata")" "$(yq -c '.contextAwareResources' policy-metadata.yml)"
+    assert_equal "$(jq -c '.contextAwareResources | sort' <<<"$metadata")" "$(yq -c '.contextAwareResources | sort' policy-metadata.yml)"
     assert_equal "$(jq -r '.annotations["io.kubewarden.policy.version"]' <<<"$metadata")" \
         "$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)"
 }
@@ -1276,5 +1276,5 @@ capability_warnings() { sed 's/\x1b\[[0-9;]*m//g' <<<"$1" | grep -i 'host capabi
     assert_equal "$(yq -r '.kind' <<<"$output")" ClusterAdmissionPolicy
     assert_equal "$(yq -c '.spec.mutating' <<<"$output")" true
     assert_equal "$(yq -c '.spec.rules' <<<"$output")" "$(yq -c '.rules' policy-metadata.yml)"
-    assert_equal "$(yq -c '.spec.contextAwareResources' <<<"$output")" "$(yq -c '.contextAwareResources' policy-metadata.yml)"
+    assert_equal "$(yq -c '.spec.contextAwareResources | sort' <<<"$output")" "$(yq -c '.contextAwareResources | sort' policy-metadata.yml)"
 }

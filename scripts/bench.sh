@@ -28,6 +28,8 @@ peer="${PEER_WASM:-../shared/peer/verify-image-signatures-1.0.11.wasm}"
 work="$(mktemp -d)"
 cleanup() {
     testbed_down "$work"
+    scripts/registry.sh stop "$work/outage" >/dev/null 2>&1 || true
+    scripts/cluster.sh stop "$work/cluster" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -77,6 +79,31 @@ peer_settings a b >"$work/peer-ab.json"
 
 kwctl_args=(--sigstore-trust-config "$work/fixtures/trust-config.json" --sources-path "$work/sources.yaml")
 
+# ---- a registry outage ----------------------------------------------------------
+# A ReplicaSet admitted while its registry answered, kept in a local read-only
+# API server (scripts/cluster.sh, which kwctl reads through KUBECONFIG), then
+# the registry stopped: its Pod fails to reach the registry in both modules;
+# ours then reads the ReplicaSet once and admits the Pod on its sealed record,
+# the peer denies it.
+outage="$(scripts/registry.sh start "$work/outage")"
+"${FIXTURES_BIN:-${CARGO_TARGET_DIR:-target}/debug/fixtures}" --registry "$outage" --out "$work/outage-fixtures" 2>/dev/null
+printf -- '- "%s"\n' "$outage" >>"$work/sources.yaml"
+outage_key="$(jq -r .keys.a "$work/outage-fixtures/fixtures.json")"
+jq -n --rawfile a "$outage_key" --arg p "$outage/*" '{verification: {keys: [{name: "a", publicKey: $a}],
+    images: [{namePattern: $p, keys: [{name: "a"}]}]}, outageFallback: {recordKey: "a-random-record-key-of-at-least-32-characters"}}' \
+    >"$work/ours-outage.json"
+jq -n --rawfile a "$outage_key" --arg p "$outage/*" '{signatures: [{image: $p, pubKeys: [$a]}], modifyImagesWithDigest: true}' \
+    >"$work/peer-outage.json"
+scripts/cluster.sh start "$work/cluster" >/dev/null
+export KUBECONFIG="$work/cluster/kubeconfig"
+request="$(workload replicaset "$outage/signed-a:v1")"
+response="$(kwctl run "${kwctl_args[@]}" --settings-path "$work/ours-outage.json" --request-path <(echo "$request") "$ours" 2>/dev/null | tail -n 1)"
+mkdir -p "$work/cluster/objects/apis/apps/v1/namespaces/default/replicasets"
+mutated | jq -c '.metadata.uid = "uid-replicaset"' >"$work/cluster/objects/apis/apps/v1/namespaces/default/replicasets/demo.json"
+pod "$outage/signed-a:v1" | jq -c '.object.metadata |= (del(.name) | .generateName = "demo-" | .ownerReferences =
+    [{apiVersion: "apps/v1", kind: "ReplicaSet", name: "demo", uid: "uid-replicaset", controller: true}])' >"$work/outage-child.json"
+scripts/registry.sh stop "$work/outage"
+
 # ---- measuring ----------------------------------------------------------------
 # to_us "12.34µs": microseconds.
 to_us() {
@@ -87,7 +114,7 @@ to_us() {
 # bench MODULE SETTINGS REQUEST: "SETTINGS_US VALIDATE_US", kwctl bench's mean
 # time per evaluation of validate_settings and of validate.
 bench() {
-    kwctl bench "${kwctl_args[@]}" --warm-up-time "$warm_up" --measurement-time "$measure" \
+    kwctl bench "${kwctl_args[@]}" "${case_args[@]}" --warm-up-time "$warm_up" --measurement-time "$measure" \
         --settings-path "$2" --request-path "$3" "$1" 2>"$work/bench.log" >"$work/bench.out" \
         || { cat "$work/bench.log" >&2; exit 1; }
     # "\telapsed\t[min mean max]:\t[MIN MEAN MAX] (...)", once for validate_settings, once for validate.
@@ -103,11 +130,11 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 # decision MODULE SETTINGS REQUEST: what the module answers, so that both
 # modules are seen to decide the same before they are timed.
 decision() {
-    kwctl run "${kwctl_args[@]}" --settings-path "$2" --request-path "$3" "$1" 2>/dev/null |
+    kwctl run "${kwctl_args[@]}" "${case_args[@]}" --settings-path "$2" --request-path "$3" "$1" 2>/dev/null |
         tail -n 1 | jq -r 'if .allowed then "admitted" else "denied" end'
 }
 
-# label|ours' settings|peer's settings|request|what is timed (column of bench's answer: 1 validate_settings, 2 validate)
+# label|ours' settings|peer's settings|request|what is timed (column of bench's answer: 1 validate_settings, 2 validate)[|kwctl option]
 cases=(
     "(a) Pod, one signed image|ours-a|peer-a|signed|2"
     "(b) Pod, image matching no rule (no host call)|ours-a|peer-a|unmatched|2"
@@ -121,6 +148,8 @@ cases=(
     # Ours checks the host's keyless answer (the .sig manifest, a certificate
     # question); the peer takes it as it comes.
     "(i) Pod, one keyless image (GitHub Actions key)|ours-gha|peer-gha|keyless|2"
+    # Ours: the failed verification, one owner read (the host caches it 5 s), the record checked.
+    "(j) a ReplicaSet's Pod, its registry stopped (ours: the owner's record)|ours-outage|peer-outage|outage-child|2|--allow-context-aware"
 )
 
 echo "kwctl $(kwctl --version | head -n 1 | awk '{ print $NF }'), KWCTL_FRESH_INSTANCE=1, registry $registry;" \
@@ -130,7 +159,8 @@ echo
 echo "| request | ours | peer | ours / peer | decision (ours, peer) |"
 echo "|---|---|---|---|---|"
 for case in "${cases[@]}"; do
-    IFS='|' read -r label ours_settings peer_settings request column <<<"$case"
+    IFS='|' read -r label ours_settings peer_settings request column option <<<"$case"
+    case_args=(${option:+"$option"})
     letter="${label:1:1}"
     [[ -z "${BENCH_CASES:-}" || " $BENCH_CASES " == *" $letter "* ]] || continue
     ours_settings="$work/$ours_settings.json" peer_settings="$work/$peer_settings.json" request="$work/$request.json"

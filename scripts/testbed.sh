@@ -15,6 +15,8 @@
 #   pod IMAGE...          a Pod CREATE whose containers run the images
 #   workload KIND IMAGE...
 #                         the same for any kind (its pod template's containers)
+#   mutated               the object of $request as the API server would store
+#                         it once $response (an AdmissionResponse) is applied
 #
 # FIXTURES_BIN is the fixtures tool (default target/debug/fixtures, built by make).
 
@@ -49,4 +51,22 @@ workload() {
         elif .object.spec.jobTemplate then ["object", "spec", "jobTemplate", "spec", "template", "spec"]
         else ["object", "spec"] end) as $at
         | setpath($at; {containers: [$ARGS.positional | to_entries[] | {name: "c\(.key)", image: .value}]})' --args "$@"
+}
+
+# The object as the API server would store it: the request's object with the
+# response's JSON patch applied ($request and $response are the caller's).
+# shellcheck disable=SC2154
+mutated() {
+    jq -c --argjson response "$response" '
+        def pointer: ltrimstr("/") | split("/") | map(gsub("~1"; "/") | gsub("~0"; "~")
+            | if test("^[0-9]+$") then tonumber else . end);
+        def apply($op): ($op.path | pointer) as $p
+            | if $op.op == "remove" then delpaths([$p])
+              elif $op.op == "add" and ($p[-1] | type) == "number" then
+                  setpath($p[:-1]; getpath($p[:-1]) | .[:$p[-1]] + [$op.value] + .[$p[-1]:])
+              elif $op.op == "add" and $p[-1] == "-" then setpath($p[:-1]; getpath($p[:-1]) + [$op.value])
+              elif $op.op == "add" or $op.op == "replace" then setpath($p; $op.value)
+              else error("unexpected patch operation \($op.op)") end;
+        ($response.patch // "W10=" | @base64d | fromjson) as $ops
+        | reduce $ops[] as $op (.object; apply($op))' <<<"$request"
 }

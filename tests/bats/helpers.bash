@@ -26,23 +26,6 @@ allowed() { [[ "$(field .allowed)" == true ]] || { echo "not admitted: $response
 denied() { [[ "$(field .allowed)" == false ]] || { echo "not denied: $response" >&2; return 1; }; }
 message() { field '.status.message // ""'; }
 
-# The object as the API server would store it: the request's object with the
-# response's JSON patch applied.
-mutated() {
-    jq -c --argjson response "$response" '
-        def pointer: ltrimstr("/") | split("/") | map(gsub("~1"; "/") | gsub("~0"; "~")
-            | if test("^[0-9]+$") then tonumber else . end);
-        def apply($op): ($op.path | pointer) as $p
-            | if $op.op == "remove" then delpaths([$p])
-              elif $op.op == "add" and ($p[-1] | type) == "number" then
-                  setpath($p[:-1]; getpath($p[:-1]) | .[:$p[-1]] + [$op.value] + .[$p[-1]:])
-              elif $op.op == "add" and $p[-1] == "-" then setpath($p[:-1]; getpath($p[:-1]) + [$op.value])
-              elif $op.op == "add" or $op.op == "replace" then setpath($p; $op.value)
-              else error("unexpected patch operation \($op.op)") end;
-        ($response.patch // "W10=" | @base64d | fromjson) as $ops
-        | reduce $ops[] as $op (.object; apply($op))' <<<"$request"
-}
-
 annotation() { mutated | jq -r --arg name "image-policy.signing/$1" '.metadata.annotations[$name] // ""'; }
 verified_images() { annotation verified-images | jq -c .; }
 
