@@ -93,6 +93,36 @@ fn an_unmatched_ephemeral_image_cannot_make_a_verified_record_stale() {
 }
 
 #[test]
+fn the_stored_record_decides_not_the_one_the_client_sends() {
+    // Through this subresource the API server keeps the stored metadata: a
+    // body without the record, or with another status, changes nothing.
+    let host = || FakeHost::new().sign("registry.example.org/myproject/app:1.0", &key("p256.pub"));
+    let mut allow = one_key("registry.example.org/*");
+    allow["allowUnmatchedImages"] = json!(true);
+    let status = "image-policy.signing/status";
+    for stored in ["verified", "owner-verified"] {
+        let mut deleted = ephemeral_update(Some(stored), "busybox:1.36");
+        deleted["object"]["metadata"]["annotations"]
+            .as_object_mut()
+            .unwrap()
+            .remove(status);
+        let mut relabelled = ephemeral_update(Some(stored), "busybox:1.36");
+        relabelled["object"]["metadata"]["annotations"][status] = json!("unmatched-allowed");
+        for req in [deleted, relabelled] {
+            assert!(!validate(&host(), &req, &allow).accepted, "{stored}");
+        }
+    }
+    // Recorded as unmatched, a body claiming verified changes nothing either.
+    let mut claimed = ephemeral_update(Some("unmatched-allowed"), "busybox:1.36");
+    claimed["object"]["metadata"]["annotations"][status] = json!("verified");
+    assert!(validate(&host(), &claimed, &allow).accepted);
+    // No stored object to read the record from: denied.
+    let mut no_old = ephemeral_update(Some("verified"), "busybox:1.36");
+    no_old["oldObject"] = Value::Null;
+    assert!(!validate(&host(), &no_old, &allow).accepted);
+}
+
+#[test]
 fn an_unmatched_image_already_in_the_pod_does_not_block_an_ephemeral_update() {
     // The Pod's own container is unmatched under today's rules; the request adds a verified image.
     let mut allow = one_key("registry.example.org/myproject/debug*");

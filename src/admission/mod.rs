@@ -153,7 +153,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     }
     let mut failures = verdict.failures;
     if failures.is_empty() && request.sub_resource == EPHEMERAL_CONTAINERS {
-        failures = update::stale_record_failures(&policy, &object, &verdict.unmatched)?;
+        failures = update::stale_record_failures(&policy, &old, &verdict.unmatched);
     }
     if !failures.is_empty() {
         let mut denied = response(false, Some(decision::denial_message(&failures)), Some(403));

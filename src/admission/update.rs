@@ -106,31 +106,39 @@ impl OldObject {
 /// record false, so it is denied. (Verified ephemeral images keep the record
 /// true; `verified-images` keeps listing what was verified when the Pod was
 /// written.) `unmatched` holds only images the request adds.
+///
+/// The record is the stored one, the old object's: the API server drops
+/// every metadata change this subresource's body makes, so the body's own
+/// record says nothing. Without an old object to read it from, the Pod is
+/// taken as recorded verified.
 pub(crate) fn stale_record_failures(
     policy: &Policy,
-    object: &crate::workload::object::Object,
+    old: &OldObject,
     unmatched: &[ImageSite],
-) -> Result<Vec<String>, Rejection> {
-    use crate::workload::object::Annotations;
+) -> Vec<String> {
     if unmatched.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let status = format!("{}/{}", policy.annotation_prefix, STATUS_ANNOTATION);
-    let recorded = match object.annotations("request.object").map_err(bad_request)? {
-        Annotations::Present(_, annotations) => annotations.get(&status).cloned(),
-        Annotations::NoMetadata(_) | Annotations::Missing(_) => None,
-    };
-    if recorded.as_ref().and_then(Value::as_str) != Some(Status::Verified.as_str()) {
-        return Ok(Vec::new());
-    }
-    let mut failures: Vec<String> = Vec::new();
-    for site in unmatched {
-        let message = decision::unmatched_ephemeral_message(&site.image, &status);
-        if !failures.contains(&message) {
-            failures.push(message);
+    let recorded_verified = match &old.0 {
+        None => true,
+        Some(_) => {
+            let recorded = old.annotations().and_then(|a| a.get(&status));
+            let recorded = recorded.and_then(Value::as_str).unwrap_or_default();
+            [Status::Verified, Status::OwnerVerified]
+                .iter()
+                .any(|claim| claim.as_str() == recorded)
         }
+    };
+    if !recorded_verified {
+        return Vec::new();
     }
-    Ok(failures)
+    let mut reported = BTreeSet::new();
+    unmatched
+        .iter()
+        .filter(|site| reported.insert(site.image.as_str()))
+        .map(|site| decision::unmatched_ephemeral_message(&site.image, &status))
+        .collect()
 }
 
 /// Whether pinning rewrites the images of `kind`.

@@ -14,9 +14,15 @@ use thiserror::Error;
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 const DEFAULT_TAG: &str = "latest";
 pub(crate) const DOCKER_HUB: &str = "docker.io";
-/// Other host names of Docker Hub's registry: a runtime pulls each of them
-/// from the same place as `docker.io`.
-const DOCKER_HUB_ALIASES: [&str; 2] = ["index.docker.io", "registry-1.docker.io"];
+/// Other host names of Docker Hub's registry API: a runtime pulls each of
+/// them from the same place as `docker.io`. (`hub.docker.com` is the web
+/// site, which serves no images: it is a registry of its own to a runtime,
+/// and stays one here.)
+const DOCKER_HUB_ALIASES: [&str; 3] = [
+    "index.docker.io",
+    "registry-1.docker.io",
+    "registry.hub.docker.com",
+];
 const DOCKER_OFFICIAL_PREFIX: &str = "library/";
 /// The port every registry host name means when it names none (HTTPS).
 const DEFAULT_PORT: &str = "443";
@@ -347,6 +353,8 @@ mod tests {
             "registry-1.docker.io/library/nginx",
             "Registry-1.Docker.IO:443/nginx",
             "DOCKER.IO/library/nginx",
+            "registry.hub.docker.com/library/nginx",
+            "Registry.Hub.Docker.com:0443/nginx",
         ] {
             let image = ImageRef::parse(written).unwrap();
             assert_eq!(
