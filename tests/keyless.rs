@@ -228,3 +228,67 @@ fn public_keys_and_certificates_are_not_checked_again() {
     assert!(host.manifests_read.borrow().is_empty());
     assert_eq!(host.verify_calls(), 1);
 }
+
+/// The email identity's entry, requiring `env: prod` on its signatures.
+fn email_key_requiring_prod() -> Value {
+    let mut settings = email_key();
+    settings["verification"]["images"][0]["annotations"] = json!({"env": "prod"});
+    settings
+}
+
+#[test]
+fn required_annotations_count_only_from_a_layer_its_rekor_entry_logged() {
+    let prod = [("env", "prod")];
+    // Genuinely signed with the annotation: admitted.
+    let genuine = FakeHost::new().sign_keyless_with_annotations(
+        IMAGE,
+        &email_signer(),
+        Some(&email_cert()),
+        true,
+        &prod,
+    );
+    let response = validate(&genuine, &pod(&[IMAGE]), &email_key_requiring_prod());
+    assert!(response.accepted, "{:?}", response.message);
+    // Genuinely signed without it, and a layer that carries it beside the
+    // same certificate (and a bundle logging the genuine layer), unsigned.
+    let forged = FakeHost::new()
+        .sign_keyless(IMAGE, &email_signer(), &email_cert(), true)
+        .sign_keyless_with_annotations(IMAGE, &email_signer(), Some(&email_cert()), false, &prod);
+    assert!(
+        denial(&forged, &email_key_requiring_prod()).contains("not the one its Rekor entry logged"),
+        "the appended layer is caught"
+    );
+    // Without required annotations the genuine layer is enough, as before.
+    assert!(validate(&forged, &pod(&[IMAGE]), &email_key()).accepted);
+}
+
+#[test]
+fn a_certificate_key_s_required_annotations_come_from_a_layer_its_key_signed() {
+    let prod = [("env", "prod")];
+    // signer.crt's key is test_data/keys/p256.pub.
+    let certificate = key("signer.crt");
+    let mut settings =
+        settings_with(json!({"certificate": certificate, "requireRekorBundle": false}));
+    settings["verification"]["images"][0]["annotations"] = json!({"env": "prod"});
+    // A layer signed by the certificate's key, with the annotation.
+    let genuine = FakeHost::new()
+        .sign_keyless_with_annotations(IMAGE, &certificate, None, true, &prod)
+        .sign_with_annotations(IMAGE, &key("p256.pub"), &prod);
+    let response = validate(&genuine, &pod(&[IMAGE]), &settings);
+    assert!(response.accepted, "{:?}", response.message);
+    // The host's certificate question passes (a signed layer without the
+    // annotation, another layer with it), but no layer signed by the key carries it.
+    let forged = FakeHost::new()
+        .sign_keyless_with_annotations(IMAGE, &certificate, None, true, &prod)
+        .sign(IMAGE, &key("p256.pub"));
+    assert!(denial(&forged, &settings)
+        .contains("no signature made with the certificate's key carries the required annotations"));
+    assert_eq!(
+        forged.asked_images(),
+        [
+            IMAGE.to_string(),
+            format!("registry.example.org/team/app@{}", digest_of(IMAGE))
+        ],
+        "one more question, about the digest the certificate's answer named"
+    );
+}

@@ -34,8 +34,8 @@ pub(crate) fn pem_contents(pem: &str, label: &str) -> Result<Vec<u8>, String> {
     Err(format!("no \"-----END {label}-----\" line"))
 }
 
-/// Standard base64 with padding, as PEM uses.
-fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
+/// Standard base64 with padding, as PEM (and cosign's annotations) use.
+pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
     let text = text.as_bytes();
     if text.is_empty() || !text.len().is_multiple_of(4) {
         return Err("the base64 text is not a whole number of 4-character groups".to_string());
@@ -65,6 +65,46 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         out.extend_from_slice(&bytes[1..4 - padding]);
     }
     Ok(out)
+}
+
+/// A PEM block labelled `label` around `der` (64 characters a line).
+pub(crate) fn pem_block(label: &str, der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut base64 = Vec::with_capacity(der.len().div_ceil(3) * 4);
+    for chunk in der.chunks(3) {
+        let bits =
+            chunk.iter().fold(0u32, |bits, b| bits << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            base64.push(match i <= chunk.len() {
+                true => ALPHABET[(bits >> (18 - 6 * i) & 63) as usize],
+                false => b'=',
+            });
+        }
+    }
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in base64.chunks(64) {
+        // Only ALPHABET's characters and '=' were written.
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+/// The DER encoding of a SEQUENCE holding `contents`.
+pub(crate) fn sequence(contents: &[u8]) -> Vec<u8> {
+    let mut der = vec![SEQUENCE];
+    match contents.len() {
+        len @ 0..=0x7f => der.push(len as u8),
+        len => {
+            let bytes = len.to_be_bytes();
+            let significant = &bytes[bytes.iter().take_while(|b| **b == 0).count()..];
+            der.push(0x80 | significant.len() as u8);
+            der.extend_from_slice(significant);
+        }
+    }
+    der.extend_from_slice(contents);
+    der
 }
 
 /// One DER element: its tag and contents.

@@ -4,7 +4,8 @@
 //! The host does the cryptography; only structure is read here.
 
 use crate::trust::der::{
-    oid_text, pem_contents, Reader, BIT_STRING, INTEGER, OBJECT_IDENTIFIER, SEQUENCE,
+    oid_text, pem_block, pem_contents, sequence, Reader, BIT_STRING, INTEGER, OBJECT_IDENTIFIER,
+    SEQUENCE,
 };
 
 // Object identifiers, as the contents of their DER encoding.
@@ -163,6 +164,12 @@ pub(crate) fn certificate_spki(pem: &str) -> Option<Vec<u8>> {
     Some(certificate_key(&der).ok()?.spki.to_vec())
 }
 
+/// A PEM certificate's public key as a PEM public key, the form the host's
+/// public-key questions take.
+pub(crate) fn certificate_public_key(pem: &str) -> Option<String> {
+    Some(pem_block("PUBLIC KEY", &sequence(&certificate_spki(pem)?)))
+}
+
 /// A SubjectPublicKeyInfo:
 /// `SEQUENCE { SEQUENCE { algorithm OID, parameters ANY OPTIONAL }, BIT STRING }`.
 struct KeyInfo<'a> {
@@ -252,5 +259,27 @@ fn check_key(oid: &[u8], parameters: &mut Reader, key_bytes: &[u8]) -> Result<()
             "unsupported key algorithm {}: ECDSA P-256/P-384, RSA and Ed25519 are accepted",
             oid_text(oid)
         ))
+    }
+}
+
+#[cfg(test)]
+mod public_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_s_public_key_reads_back_as_that_key() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/keys/signer.crt");
+        let certificate = std::fs::read_to_string(root).unwrap();
+        let public_key = certificate_public_key(&certificate).unwrap();
+        assert!(public_key.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        check_public_key(&public_key).unwrap();
+        assert_eq!(public_key_spki(&public_key), certificate_spki(&certificate));
+        // The same key the settings would name as a public key.
+        let p256 = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/test_data/keys/p256.pub"
+        ))
+        .unwrap();
+        assert_eq!(public_key, p256);
     }
 }

@@ -16,7 +16,23 @@
 //!    signature with the certificate's key, and nothing about its issuer).
 //!
 //! A copied certificate then fails 2, and without it the host says no.
+//!
+//! When the entry requires signature annotations, the host checks the
+//! identity and the annotations on one layer, but still not that layer's
+//! signature: a layer whose payload carries the annotations, beside a
+//! genuine layer's certificate, chain and bundle and a signature nobody
+//! made, would pass both. So then
+//!
+//! 3. every layer whose certificate claims the identity must be the
+//!    signature its Rekor bundle logged: the bundle's hashedrekord entry
+//!    names that layer's payload digest, signature and certificate. Rekor
+//!    logs an entry only once the signature verifies with the certificate's
+//!    key, and the host verified the bundle's timestamp with the log's key,
+//!    so such a layer's payload, annotations included, was signed by the
+//!    identity. (A layer with a bundle nobody logged is no layer to the
+//!    host: it refuses the bundle.)
 
+use crate::trust::der::base64_decode;
 use serde_json::Value;
 
 /// The most layers of one `.sig` manifest the policy reads: real ones hold
@@ -32,9 +48,18 @@ pub(crate) fn signature_tag(registry_and_repository: &str, digest: &str) -> Stri
     )
 }
 
-/// The distinct certificates (PEM, as written) the layers of a `.sig`
-/// manifest carry, in layer order.
-pub(crate) fn certificates(manifest: &Value) -> Result<Vec<String>, String> {
+/// One layer of a `.sig` manifest, as far as the policy reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layer {
+    /// Its certificate (PEM, as written), if it carries one.
+    pub certificate: Option<String>,
+    /// Whether its Rekor bundle logs this very layer: its payload's digest,
+    /// its signature and its certificate (3 above).
+    pub logged: bool,
+}
+
+/// The layers of a `.sig` manifest, in order.
+pub(crate) fn layers(manifest: &Value) -> Result<Vec<Layer>, String> {
     let layers = manifest
         .get("layers")
         .and_then(Value::as_array)
@@ -45,17 +70,55 @@ pub(crate) fn certificates(manifest: &Value) -> Result<Vec<String>, String> {
             layers.len()
         ));
     }
+    layers
+        .iter()
+        .map(|layer| {
+            let certificate = match layer.pointer("/annotations/dev.sigstore.cosign~1certificate") {
+                Some(Value::String(pem)) => Some(pem.clone()),
+                None => None,
+                Some(_) => return Err(format!("a layer's {CERTIFICATE_ANNOTATION} is not text")),
+            };
+            let logged = certificate
+                .as_deref()
+                .is_some_and(|pem| logs_this_layer(layer, pem).is_some());
+            Ok(Layer {
+                certificate,
+                logged,
+            })
+        })
+        .collect()
+}
+
+/// The distinct certificates of the layers, in layer order.
+pub(crate) fn certificates(layers: &[Layer]) -> Vec<String> {
     let mut certificates: Vec<String> = Vec::new();
-    for layer in layers {
-        match layer.pointer("/annotations/dev.sigstore.cosign~1certificate") {
-            Some(Value::String(pem)) if !certificates.contains(pem) => {
-                certificates.push(pem.clone())
-            }
-            None | Some(Value::String(_)) => {}
-            Some(_) => return Err(format!("a layer's {CERTIFICATE_ANNOTATION} is not text")),
+    for pem in layers.iter().filter_map(|l| l.certificate.as_ref()) {
+        // At most MAX_SIGNATURE_LAYERS of them.
+        if !certificates.contains(pem) {
+            certificates.push(pem.clone());
         }
     }
-    Ok(certificates)
+    certificates
+}
+
+/// `Some` when the layer's bundle is a hashedrekord entry of the layer's own
+/// payload digest, signature and certificate `pem`.
+fn logs_this_layer(layer: &Value, pem: &str) -> Option<()> {
+    let text = |at: &str| layer.pointer(at).and_then(Value::as_str);
+    let bundle: Value =
+        serde_json::from_str(text("/annotations/dev.sigstore.cosign~1bundle")?).ok()?;
+    let body = base64_decode(bundle.pointer("/Payload/body")?.as_str()?).ok()?;
+    let entry: Value = serde_json::from_slice(&body).ok()?;
+    let logged = |at: &str| entry.pointer(at).and_then(Value::as_str);
+    let payload_hex = text("/digest")?.strip_prefix("sha256:")?;
+    let logged_pem = base64_decode(logged("/spec/signature/publicKey/content")?).ok()?;
+    let same = logged("/kind")? == "hashedrekord"
+        && logged("/spec/data/hash/algorithm")? == "sha256"
+        && logged("/spec/data/hash/value")? == payload_hex
+        && logged("/spec/signature/content")?
+            == text("/annotations/dev.cosignproject.cosign~1signature")?
+        && logged_pem == pem.as_bytes();
+    same.then_some(())
 }
 
 #[cfg(test)]
@@ -80,13 +143,67 @@ mod tests {
         };
         let manifest =
             json!({"layers": [layer(Some("a")), layer(None), layer(Some("b")), layer(Some("a"))]});
-        assert_eq!(certificates(&manifest).unwrap(), ["a", "b"]);
+        assert_eq!(certificates(&layers(&manifest).unwrap()), ["a", "b"]);
         let many = json!({"layers": vec![layer(None); MAX_SIGNATURE_LAYERS + 1]});
-        assert!(certificates(&many)
-            .unwrap_err()
-            .contains("more than the 32"));
-        assert!(certificates(&json!({"manifests": []})).is_err());
+        assert!(layers(&many).unwrap_err().contains("more than the 32"));
+        assert!(layers(&json!({"manifests": []})).is_err());
         let not_text = json!({"layers": [{"annotations": {"dev.sigstore.cosign/certificate": 1}}]});
-        assert!(certificates(&not_text).is_err());
+        assert!(layers(&not_text).is_err());
+    }
+
+    /// A layer with `pem`, signature `sig` and payload digest `hex`, whose
+    /// bundle logs `logged` (payload digest, signature, certificate).
+    fn bundled(pem: &str, sig: &str, hex: &str, logged: (&str, &str, &str)) -> Value {
+        let b64 = |text: &str| {
+            // The test's own base64 encoder, independent of the decoder.
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut out = String::new();
+            for chunk in text.as_bytes().chunks(3) {
+                let n = chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b))
+                    << (8 * (3 - chunk.len()));
+                for i in 0..4 {
+                    out.push(if i <= chunk.len() {
+                        ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+                    } else {
+                        '='
+                    });
+                }
+            }
+            out
+        };
+        let (logged_hex, logged_sig, logged_pem) = logged;
+        let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": logged_hex}},
+            "signature": {"content": logged_sig, "publicKey": {"content": b64(logged_pem)}}}});
+        let bundle = json!({"SignedEntryTimestamp": "x", "Payload": {"body": b64(&body.to_string()),
+            "integratedTime": 1, "logIndex": 1, "logID": "x"}});
+        json!({"digest": format!("sha256:{hex}"), "annotations": {
+            "dev.sigstore.cosign/certificate": pem,
+            "dev.cosignproject.cosign/signature": sig,
+            "dev.sigstore.cosign/bundle": bundle.to_string()}})
+    }
+
+    #[test]
+    fn a_layer_is_logged_only_when_its_bundle_names_its_payload_signature_and_certificate() {
+        let (pem, sig, hex) = (
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "c2ln",
+            "ab12",
+        );
+        let other_pem = "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n";
+        // Its own; another payload (annotations added), signature, certificate.
+        for (logged, expected) in [
+            ((hex, sig, pem), true),
+            (("cd34", sig, pem), false),
+            ((hex, "b3RoZXI=", pem), false),
+            ((hex, sig, other_pem), false),
+        ] {
+            let manifest = json!({"layers": [bundled(pem, sig, hex, logged)]});
+            assert_eq!(layers(&manifest).unwrap()[0].logged, expected, "{logged:?}");
+        }
+        let unbundled = json!({"layers": [{"digest": "sha256:ab12", "annotations": {
+            "dev.sigstore.cosign/certificate": pem, "dev.cosignproject.cosign/signature": sig}}]});
+        assert!(!layers(&unbundled).unwrap()[0].logged);
     }
 }

@@ -8,8 +8,9 @@ use crate::host::reasons::Cause;
 use crate::host::Host;
 use crate::image::reference::{is_valid_digest, ImageRef};
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
-use crate::trust::keys::certificate_identity;
-use crate::verification::keyless_proof::{certificates, signature_tag};
+use crate::trust::keys::{certificate_identity, certificate_public_key};
+use crate::trust::roots::TrustRoot;
+use crate::verification::keyless_proof::{certificates, layers, signature_tag, Layer};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use std::collections::BTreeMap;
 
@@ -65,8 +66,8 @@ pub(crate) struct Verifier<'a, H: Host> {
     named_registries_only: bool,
     asked: usize,
     outcomes: BTreeMap<String, Outcome>,
-    /// The certificates of each `.sig` manifest read, by its reference.
-    signatures: BTreeMap<String, Result<Vec<String>, Cause>>,
+    /// The layers of each `.sig` manifest read, by its reference.
+    signatures: BTreeMap<String, Result<Vec<Layer>, Cause>>,
     /// Whether a certificate signs the image at a digest: (`repo@digest`, PEM).
     certificate_checks: BTreeMap<(String, String), Result<(), Cause>>,
 }
@@ -316,12 +317,52 @@ impl<'a, H: Host> Verifier<'a, H> {
         self.spend()?;
         let root = &self.rules.keys[key].root;
         let digest = trusted_digest(self.host, &root.question(canonical, annotations));
-        match digest {
-            Ok(digest) if root.is_keyless() => {
-                Some(self.prove_keyless(image, key, &digest)?.map(|()| digest))
+        match (digest, root) {
+            (Ok(digest), root) if root.is_keyless() => Some(
+                self.prove_keyless(image, key, &digest, annotations.is_some())?
+                    .map(|()| digest),
+            ),
+            (Ok(digest), TrustRoot::Certificate { certificate, .. }) if annotations.is_some() => {
+                let certificate = certificate.clone();
+                Some(
+                    self.prove_annotations_signed(image, &certificate, &digest, annotations)?
+                        .map(|()| digest),
+                )
             }
-            answer => Some(answer),
+            (answer, _) => Some(answer),
         }
+    }
+
+    /// The host trusted a certificate key's signature of `image` at `digest`
+    /// with the required annotations, but it checks the annotations on any
+    /// layer, signed or not: they count only when a layer signed by the
+    /// certificate's key carries them, which the host checks for a public
+    /// key (the key and the annotations on one layer), so that is asked.
+    fn prove_annotations_signed(
+        &mut self,
+        image: &ImageRef,
+        certificate: &str,
+        digest: &str,
+        annotations: Option<&BTreeMap<String, String>>,
+    ) -> Option<Result<(), Cause>> {
+        let Some(public_key) = certificate_public_key(certificate) else {
+            return Some(Err(Cause::firm(
+                "cannot read the certificate's public key, so its annotations cannot be checked",
+            )));
+        };
+        self.spend()?;
+        let question = TrustRoot::PublicKey(public_key).question(
+            &format!("{}/{}@{digest}", image.registry, image.repository),
+            annotations,
+        );
+        Some(match trusted_digest(self.host, &question) {
+            Ok(found) if found == digest => Ok(()),
+            Err(cause) if cause.unreachable => Err(cause),
+            _ => Err(Cause::firm(
+                "no signature made with the certificate's key carries the required annotations \
+                 (a layer that names them is not signed by it)",
+            )),
+        })
     }
 
     /// The host trusted a keyless signature of `image` at `digest`: that
@@ -332,6 +373,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         image: &ImageRef,
         key: usize,
         digest: &str,
+        annotations_required: bool,
     ) -> Option<Result<(), Cause>> {
         let repository = format!("{}/{}", image.registry, image.repository);
         let tag = signature_tag(&repository, digest);
@@ -343,21 +385,24 @@ impl<'a, H: Host> Verifier<'a, H> {
                     .host
                     .oci_manifest(&tag)
                     .map_err(|e| Cause::of_host_error(&e).within("cannot read its signatures: "))
-                    .and_then(|manifest| certificates(&manifest).map_err(Cause::firm));
+                    .and_then(|manifest| layers(&manifest).map_err(Cause::firm));
                 self.signatures.insert(tag, read.clone());
                 read
             }
         };
-        let pems = match read {
-            Ok(pems) => pems,
+        let layers = match read {
+            Ok(layers) => layers,
             Err(reason) => return Some(Err(reason)),
         };
+        let pems = certificates(&layers);
         let mut subjects = Vec::with_capacity(pems.len());
-        let mut claimed = false;
+        let mut claiming: Vec<&str> = Vec::new();
         for pem in &pems {
             match certificate_identity(pem) {
                 Ok(identity) => {
-                    claimed |= self.rules.keys[key].root.claimed_by(&identity);
+                    if self.rules.keys[key].root.claimed_by(&identity) {
+                        claiming.push(pem);
+                    }
                     subjects.push(identity.subject.unwrap_or_default());
                 }
                 Err(e) => {
@@ -367,11 +412,26 @@ impl<'a, H: Host> Verifier<'a, H> {
                 }
             }
         }
-        if !claimed {
+        if claiming.is_empty() {
             return Some(Err(Cause::firm(
                 "no certificate among its signatures claims this identity, so the host's answer is not backed by one",
             )));
         }
+        // The host read the required annotations from a layer claiming the
+        // identity, whose signature it did not check (3 in keyless_proof).
+        let unlogged = |layer: &Layer| {
+            !layer.logged
+                && layer
+                    .certificate
+                    .as_deref()
+                    .is_some_and(|pem| claiming.contains(&pem))
+        };
+        if annotations_required && layers.iter().any(unlogged) {
+            return Some(Err(Cause::firm(
+                "a signature claiming this identity is not the one its Rekor entry logged (its payload or signature was replaced), so the required annotations cannot be trusted",
+            )));
+        }
+        let pems = pems.clone();
         let pinned = format!("{repository}@{digest}");
         for (pem, subject) in pems.into_iter().zip(subjects) {
             let check = (pinned.clone(), pem);

@@ -124,9 +124,24 @@ impl FakeHost {
     }
 
     pub fn sign_with_annotations(
+        self,
+        image: &str,
+        signer: &str,
+        annotations: &[(&str, &str)],
+    ) -> Self {
+        self.sign_keyless_with_annotations(image, signer, None, true, annotations)
+    }
+
+    /// A signature of `image` by `signer` whose payload carries
+    /// `annotations`; with `certificate`, a keyless (or certificate) layer
+    /// that carries it, `signed` saying whether its signature verifies with
+    /// it (and so whether its Rekor bundle logs this layer or another's).
+    pub fn sign_keyless_with_annotations(
         mut self,
         image: &str,
         signer: &str,
+        certificate: Option<&str>,
+        signed: bool,
         annotations: &[(&str, &str)],
     ) -> Self {
         self.signatures.push(Signature {
@@ -137,8 +152,8 @@ impl FakeHost {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            certificate: None,
-            signed_by_certificate: false,
+            certificate: certificate.map(str::to_string),
+            signed_by_certificate: signed,
         });
         self
     }
@@ -346,14 +361,28 @@ impl Host for FakeHost {
             .signatures
             .iter()
             .filter(|s| signature_tag(s) == image)
-            .map(|s| match &s.certificate {
-                Some(certificate) => {
-                    json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-                    "annotations": {"dev.sigstore.cosign/certificate": certificate,
-                        "dev.cosignproject.cosign/signature": "c2lnbmF0dXJl"}})
+            .enumerate()
+            .map(|(i, s)| {
+                // Each layer's payload is its own: its digest differs.
+                let payload = format!("{:064x}", i + 1);
+                let mut layer = json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "digest": format!("sha256:{payload}"),
+                    "annotations": {"dev.cosignproject.cosign/signature": "c2lnbmF0dXJl"}});
+                if let Some(certificate) = &s.certificate {
+                    // A layer whose signature is not its certificate's carries
+                    // a bundle copied from another layer: it logs another payload.
+                    let logged = match s.signed_by_certificate {
+                        true => payload,
+                        false => format!("{:064x}", 0),
+                    };
+                    let annotations = layer["annotations"].as_object_mut().unwrap();
+                    annotations.insert("dev.sigstore.cosign/certificate".into(), json!(certificate));
+                    annotations.insert(
+                        "dev.sigstore.cosign/bundle".into(),
+                        json!(rekor_bundle(&logged, "c2lnbmF0dXJl", certificate)),
+                    );
                 }
-                None => json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-                    "annotations": {"dev.cosignproject.cosign/signature": "c2lnbmF0dXJl"}}),
+                layer
             })
             .collect();
         if layers.is_empty() {
@@ -361,6 +390,34 @@ impl Host for FakeHost {
         }
         Ok(json!({"schemaVersion": 2, "layers": layers}))
     }
+}
+
+/// A cosign Rekor bundle whose hashedrekord entry logs the payload digest
+/// `payload_hex`, the signature and the certificate (its timestamp is not
+/// real: the host, not the policy, checks it).
+pub fn rekor_bundle(payload_hex: &str, signature: &str, certificate: &str) -> String {
+    let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": payload_hex}},
+        "signature": {"content": signature, "publicKey": {"content": base64(certificate.as_bytes())}}}});
+    json!({"SignedEntryTimestamp": "c2V0", "Payload": {"body": base64(body.to_string().as_bytes()),
+        "integratedTime": 1, "logIndex": 1, "logID": "00"}})
+    .to_string()
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            out.push(match i <= chunk.len() {
+                true => ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char,
+                false => '=',
+            });
+        }
+    }
+    out
 }
 
 /// The repository a signature's image is in (no tag, no digest).
