@@ -461,6 +461,28 @@ manifest_reads() { grep -c '!OciManifest' "$BATS_TEST_TMPDIR/session.yml" || tru
     denied
 }
 
+@test "required annotations come from a signed layer: keyless and certificate signatures with a layer appended are denied" {
+    local prod='.verification.images[0].annotations = {env: "prod"}' key name forged
+    for key in email ca; do
+        name=keyless-annotated forged=forged-annotation
+        [[ "$key" == ca ]] && name=cert-annotated forged=cert-forged-annotation
+        # Signed with the annotation by the identity (the certificate's key): admitted.
+        evaluate "$(pod "$(image "$name")")" "$(settings "$key" | jq -c "$prod")"
+        allowed
+        # Signed without it, and a layer carrying it appended with a signature nobody made.
+        evaluate "$(pod "$(image "$forged")")" "$(settings "$key" | jq -c "$prod")"
+        denied
+        if [[ "$key" == email ]]; then
+            assert_equal "$(message)" "The image: $(image "$forged") is not signed. key email: a signature claiming this identity is not the one its Rekor entry logged (its payload or signature was replaced), so the required annotations cannot be trusted"
+        else
+            assert_equal "$(message)" "The image: $(image "$forged") is not signed. key ca: no signature made with the certificate's key carries the required annotations (a layer that names them is not signed by it)"
+        fi
+        # The genuine layer alone still verifies where no annotation is required.
+        evaluate "$(pod "$(image "$forged")")" "$(settings "$key")"
+        allowed
+    done
+}
+
 @test "a tampered payload and a signature for another digest are refused" {
     local name
     for name in tampered wrong-digest; do
@@ -949,6 +971,51 @@ ephemeral container cannot change that record (image-policy.signing/status), so 
     evaluate "$(ephemeral_update "$(image signed-b)")" "$(settings a b | jq -c '.allowUnmatchedImages = true')"
     allowed
     assert_equal "$(mutated | jq -r '.spec.ephemeralContainers[0].image')" "$(image signed-b)@$(digest signed-b)"
+}
+
+@test "pods/ephemeralcontainers: the stored record decides, not the one the request body carries" {
+    local settings body
+    settings="$(settings a | jq -c '.allowUnmatchedImages = true')"
+    # The API server keeps the stored metadata: a body that drops the record
+    # or relabels it changes nothing, so the unmatched image is denied.
+    for body in 'del(.object.metadata.annotations["image-policy.signing/status"])' \
+        '.object.metadata.annotations["image-policy.signing/status"] = "unmatched-allowed"'; do
+        evaluate "$(ephemeral_update busybox:1.36 | jq -c "$body")" "$settings"
+        denied
+        [[ "$(message)" == "The image: busybox:1.36 matches no image policy, and the Pod is recorded as verified"* ]]
+    done
+}
+
+@test "pods/ephemeralcontainers: 10,000 distinct unmatched images on a verified Pod are answered well inside the policy timeout" {
+    local started elapsed
+    ephemeral_update busybox:1.36 | jq -c '.object.spec.ephemeralContainers = [range(10000) |
+        {name: "debug-\(.)", image: "registry.example.org/debugging/tool-\(.):1.0", imagePullPolicy: "IfNotPresent"}]' \
+        >"$BATS_TEST_TMPDIR/big.json"
+    [[ "$(stat -c %s "$BATS_TEST_TMPDIR/big.json")" -lt 3000000 ]] # under the API server's request limit
+    started=$(date +%s%N)
+    evaluate "$(cat "$BATS_TEST_TMPDIR/big.json")" "$(settings a | jq -c '.allowUnmatchedImages = true')"
+    elapsed=$((($(date +%s%N) - started) / 1000000))
+    denied
+    [[ "$(message)" == *"... and 99"*" more images" ]]
+    echo "# 10,000 images: ${elapsed} ms in kwctl (process start included)" >&3
+    ((elapsed < 2000)) || { echo "took ${elapsed} ms, past policy-server's 2 s timeout" >&2; return 1; }
+}
+
+@test "Docker Hub's fourth name: registry.hub.docker.com (any case, :443 or not) is docker.io, matched and asked as such" {
+    local hub image
+    hub="$(jq -nc --argjson k "$(key_a_json)" '{verification: {keys: [$k], images: [{namePattern: "docker.io/library/*",
+        keys: [{name: "a"}]}]}, allowUnmatchedImages: true}')"
+    for image in registry.hub.docker.com/library/nginx:1.25 Registry.Hub.Docker.COM:443/nginx:1.25; do
+        pubkey_session docker.io/library/nginx:1.25 a "$(no_signatures docker.io/library/nginx:1.25)" >"$BATS_TEST_TMPDIR/replay.yml"
+        kwctl_run "$(pod "$image")" "$hub" --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/replay.yml"
+        denied
+        assert_equal "$(message)" "The image: $image is not signed. key a: no signatures found"
+    done
+    # verify-image-signatures' settings, which admit what no entry names.
+    pubkey_session docker.io/library/nginx:1.25 a "$(no_signatures docker.io/library/nginx:1.25)" >"$BATS_TEST_TMPDIR/replay.yml"
+    kwctl_run "$(pod registry.hub.docker.com/library/nginx:1.25)" "$(jq -nc --rawfile k "$(jq -r .keys.a "$WORK/fixtures/fixtures.json")" \
+        '{signatures: [{image: "docker.io/library/*", pubKeys: [$k]}]}')" --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/replay.yml"
+    denied
 }
 
 @test "a denial stays short: host errors condensed, megabyte error bodies cut, the message bounded" {
