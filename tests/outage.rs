@@ -224,6 +224,40 @@ fn a_tag_pinning_should_have_pinned_is_not_carried_as_verified() {
 }
 
 #[test]
+fn a_controller_s_pod_keeps_its_record_once_its_name_is_generated() {
+    // Created with generateName: sealed before the API server named it.
+    let settings = settings();
+    let owner = created("ReplicaSet", SIGNED, &settings);
+    let req = child("Pod", SIGNED, &owner, true);
+    let mut pod = stored(&validate(&host(), &req, &settings), &req);
+    pod["metadata"]["name"] = json!("demo-x7k2p");
+    let mut new = pod.clone();
+    new["metadata"]["finalizers"] = json!([]);
+    let req = update("Pod", &pod, new);
+    let host = host();
+    host.stop_registry();
+    let object = stored(&validate(&host, &req, &settings), &req);
+    assert_eq!(
+        annotation_of(&object, "status").as_deref(),
+        Some("verified")
+    );
+    // A kind that may own children keeps the name it was sealed for.
+    let mut req = request("ReplicaSet", SIGNED);
+    req["object"]["metadata"]["name"] = json!("");
+    req["object"]["metadata"]["generateName"] = json!("de");
+    let mut replicaset = stored(&validate(&self::host(), &req, &settings), &req);
+    replicaset["metadata"]["name"] = json!("demo");
+    let mut new = replicaset.clone();
+    new["spec"]["replicas"] = json!(3);
+    let req = update("ReplicaSet", &replicaset, new);
+    let object = stored(&validate(&host, &req, &settings), &req);
+    assert_eq!(
+        annotation_of(&object, "status").as_deref(),
+        Some("unchanged-unverified")
+    );
+}
+
+#[test]
 fn without_a_record_key_records_are_neither_sealed_nor_required_to_be() {
     let plain = one_key("registry.example.org/*");
     let old = created("Pod", SIGNED, &plain);

@@ -29,6 +29,11 @@ pub const CONTROLLERS: [(&str, &str, &str); 7] = [
     ("Job", "batch/v1", "CronJob"),
 ];
 
+/// Whether objects of `kind` may own a child the fallback admits.
+pub(crate) fn may_own(kind: &str) -> bool {
+    CONTROLLERS.iter().any(|(_, _, owner)| *owner == kind)
+}
+
 /// The controller named by an object's `ownerReferences`.
 struct Controller {
     api_version: &'static str,

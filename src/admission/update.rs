@@ -5,6 +5,7 @@
 //! object's record holds for it. Through `pods/ephemeralcontainers`, what
 //! may be added to a Pod whose record cannot be updated.
 
+use crate::admission::owner;
 use crate::admission::request::{bad_request, Rejection, Request};
 use crate::decision;
 use crate::decision::VerifiedSite;
@@ -47,6 +48,16 @@ impl OldObject {
             .as_object()
     }
 
+    /// Whether the old object's name was generated (`generateName`).
+    fn generated_name(&self) -> bool {
+        let generate_name = self
+            .0
+            .as_ref()
+            .and_then(|o| o.pointer("/metadata/generateName"));
+        let prefix = generate_name.and_then(Value::as_str).unwrap_or_default();
+        !prefix.is_empty() && self.name().starts_with(prefix)
+    }
+
     /// The old object's `metadata.name`, empty when it has none.
     pub fn name(&self) -> &str {
         let name = self
@@ -72,12 +83,18 @@ impl OldObject {
         if unchanged.is_empty() {
             return (Vec::new(), false);
         }
+        let key = policy.record_key.as_deref();
+        // A record written on CREATE before the API server generated the
+        // name (generateName) was sealed without one. Carried only where no
+        // child can ride on it: a Pod owns nothing ([`owner::CONTROLLERS`]).
+        let unnamed = Holder { name: "", ..holder };
+        let sealed_unnamed = !owner::may_own(holder.kind) && self.generated_name();
         let record = self
             .annotations()
             .and_then(|annotations| Recorded::read(annotations, &policy.annotation_prefix))
             .filter(|record| {
-                let key = policy.record_key.as_deref();
                 record.vouches(&rules.fingerprint, key, holder).is_ok()
+                    || sealed_unnamed && record.vouches(&rules.fingerprint, key, unnamed).is_ok()
             });
         let Some(record) = record else {
             return (Vec::new(), true);
