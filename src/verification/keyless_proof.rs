@@ -49,13 +49,21 @@ pub(crate) fn signature_tag(registry_and_repository: &str, digest: &str) -> Stri
 }
 
 /// One layer of a `.sig` manifest, as far as the policy reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Layer {
     /// Its certificate (PEM, as written), if it carries one.
     pub certificate: Option<String>,
+    /// The layer's descriptor, read further only where annotations are required.
+    descriptor: Value,
+}
+
+impl Layer {
     /// Whether its Rekor bundle logs this very layer: its payload's digest,
     /// its signature and its certificate (3 above).
-    pub logged: bool,
+    pub fn logged(&self) -> bool {
+        let certificate = self.certificate.as_deref();
+        certificate.is_some_and(|pem| logs_this_layer(&self.descriptor, pem).is_some())
+    }
 }
 
 /// The layers of a `.sig` manifest, in order.
@@ -78,12 +86,9 @@ pub(crate) fn layers(manifest: &Value) -> Result<Vec<Layer>, String> {
                 None => None,
                 Some(_) => return Err(format!("a layer's {CERTIFICATE_ANNOTATION} is not text")),
             };
-            let logged = certificate
-                .as_deref()
-                .is_some_and(|pem| logs_this_layer(layer, pem).is_some());
             Ok(Layer {
                 certificate,
-                logged,
+                descriptor: layer.clone(),
             })
         })
         .collect()
@@ -200,10 +205,14 @@ mod tests {
             ((hex, sig, other_pem), false),
         ] {
             let manifest = json!({"layers": [bundled(pem, sig, hex, logged)]});
-            assert_eq!(layers(&manifest).unwrap()[0].logged, expected, "{logged:?}");
+            assert_eq!(
+                layers(&manifest).unwrap()[0].logged(),
+                expected,
+                "{logged:?}"
+            );
         }
         let unbundled = json!({"layers": [{"digest": "sha256:ab12", "annotations": {
             "dev.sigstore.cosign/certificate": pem, "dev.cosignproject.cosign/signature": sig}}]});
-        assert!(!layers(&unbundled).unwrap()[0].logged);
+        assert!(!layers(&unbundled).unwrap()[0].logged());
     }
 }

@@ -420,11 +420,8 @@ impl<'a, H: Host> Verifier<'a, H> {
         // The host read the required annotations from a layer claiming the
         // identity, whose signature it did not check (3 in keyless_proof).
         let unlogged = |layer: &Layer| {
-            !layer.logged
-                && layer
-                    .certificate
-                    .as_deref()
-                    .is_some_and(|pem| claiming.contains(&pem))
+            let claims = layer.certificate.as_deref();
+            claims.is_some_and(|pem| claiming.contains(&pem)) && !layer.logged()
         };
         if annotations_required && layers.iter().any(unlogged) {
             return Some(Err(Cause::firm(
