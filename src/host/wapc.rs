@@ -10,23 +10,25 @@ use wapc_guest::prelude::*;
 pub(crate) struct WapcHost;
 
 impl WapcHost {
-    fn call(
+    /// One host call, its answer read as `T`.
+    fn call<T: serde::de::DeserializeOwned>(
         &self,
         namespace: &str,
         operation: &str,
         body: &impl serde::Serialize,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<T, String> {
         let message = serde_json::to_vec(body).map_err(|e| e.to_string())?;
         // waPC frames the host's words as "Host error: ...", and the
         // policy-evaluator adds "Callback evaluation failure: ": keep the words.
-        host_call("kubewarden", namespace, operation, &message).map_err(|e| {
+        let answer = host_call("kubewarden", namespace, operation, &message).map_err(|e| {
             let text = e.to_string();
             let text = text.strip_prefix("Host error: ").unwrap_or(&text);
             let text = text
                 .strip_prefix("Callback evaluation failure: ")
                 .unwrap_or(text);
             text.trim().to_string()
-        })
+        })?;
+        serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
     }
 }
 
@@ -35,8 +37,7 @@ impl Host for WapcHost {
         &self,
         question: &SigstoreVerificationInputV2,
     ) -> Result<VerificationResponse, String> {
-        let answer = self.call("oci", "v2/verify", question)?;
-        serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
+        self.call("oci", "v2/verify", question)
     }
 
     fn list_all_resources(
@@ -52,8 +53,7 @@ impl Host for WapcHost {
             "field_selector": field_selector,
             "field_masks": null,
         });
-        let answer = self.call("kubernetes", "list_resources_all", &request)?;
-        serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
+        self.call("kubernetes", "list_resources_all", &request)
     }
 
     fn get_resource(
@@ -71,12 +71,10 @@ impl Host for WapcHost {
             "disable_cache": false,
             "field_masks": null,
         });
-        let answer = self.call("kubernetes", "get_resource", &request)?;
-        serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
+        self.call("kubernetes", "get_resource", &request)
     }
 
     fn oci_manifest(&self, image: &str) -> Result<Value, String> {
-        let answer = self.call("oci", "v1/oci_manifest", &image)?;
-        serde_json::from_slice(&answer).map_err(|e| format!("unreadable answer from the host: {e}"))
+        self.call("oci", "v1/oci_manifest", &image)
     }
 }
