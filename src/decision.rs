@@ -24,6 +24,10 @@ pub(crate) fn unmatched_allowed_warning(image: &str) -> String {
     format!("{image} did not match any image policies. Container will be created as AllowUnmatchedImages flag is true.")
 }
 
+pub(crate) fn no_match_warning(image: &str) -> String {
+    format!("{image} matches no ClusterImagePolicy; admitted (noMatchPolicy: warn).")
+}
+
 pub(crate) fn over_limit_message(image: &str, limit: usize) -> String {
     format!(
         "The image: {image} was not verified: the request needs more than {limit} signature \
@@ -43,9 +47,13 @@ pub(crate) fn ignored_secret_warning(image: &str, secret: &str) -> String {
 /// Through `pods/ephemeralcontainers` the API server keeps no metadata
 /// change, so a Pod recorded as verified would keep saying so;
 /// `status_annotation` is the record's name.
-pub(crate) fn unmatched_ephemeral_message(image: &str, status_annotation: &str) -> String {
+pub(crate) fn unverified_ephemeral_message(
+    image: &str,
+    why: &str,
+    status_annotation: &str,
+) -> String {
     format!(
-        "The image: {image} matches no image policy, and the Pod is recorded as {}: an \
+        "The image: {image} {why}, and the Pod is recorded as {}: an \
          ephemeral container cannot change that record ({status_annotation}), so only verified images can be added to it.",
         Status::Verified.as_str(),
     )
@@ -65,6 +73,15 @@ pub(crate) fn unnamed_registry_message(image: &str, registry: &str) -> String {
         "The image: {image} was not verified: no image policy names its registry {registry}, and the \
          policy asks only about registries a pattern names (namedRegistriesOnly)."
     )
+}
+
+/// A failure that warn mode turned into a warning.
+pub(crate) fn admitted_on_warning(failure: &str) -> String {
+    format!("Admitted on a warning (mode: warn): {failure}")
+}
+
+pub(crate) fn refused_message(image: &str, reason: &str) -> String {
+    format!("The image: {image} cannot be checked: {reason}")
 }
 
 pub(crate) fn not_signed_message(image: &str) -> String {
@@ -155,17 +172,52 @@ pub(crate) struct Verdict {
     pub verified: Vec<VerifiedSite>,
     /// The sites admitted only because unmatched images are allowed.
     pub unmatched: Vec<ImageSite>,
+    /// The sites admitted by a `static: {action: pass}` authority alone.
+    pub static_allowed: Vec<ImageSite>,
+    /// The sites admitted although an entry in warn mode failed them.
+    pub warned: Vec<ImageSite>,
+    /// Whether some image is covered by an entry that cannot be applied
+    /// (a configuration error: answered with code 500).
+    pub refused: bool,
     /// The sites whose image failed only because its registry could not be
     /// reached (or answered a server error), each with the cause.
     pub unreachable: Vec<(ImageSite, ImageRef, String)>,
     /// Whether some image failed for any other reason.
     pub firm_failure: bool,
+    /// The sites whose image failed (or was not judged, past the limit).
+    pub failed: Vec<ImageSite>,
 }
 
 impl Verdict {
     /// Whether the request failed, and only for registry outages.
     pub fn failed_only_for_outages(&self) -> bool {
         !self.failures.is_empty() && !self.firm_failure
+    }
+
+    /// The sites admitted without a signature verified in this request,
+    /// each with why, as a message says it.
+    pub fn unverified(&self) -> Vec<(ImageSite, &'static str)> {
+        let why = |sites: &[ImageSite], why: &'static str| {
+            sites.iter().map(move |site| (site.clone(), why)).collect::<Vec<_>>()
+        };
+        let mut unverified = why(&self.unmatched, "matches no image policy");
+        unverified.extend(why(&self.static_allowed, "passed only a static policy"));
+        unverified.extend(why(&self.warned, "failed verification and was admitted on a warning"));
+        unverified
+    }
+
+    /// Warn mode for the whole request: every failure becomes a warning.
+    /// A refusal stays (the policy itself cannot be applied).
+    pub fn warn_only(&mut self) {
+        if self.refused {
+            return;
+        }
+        for failure in self.failures.drain(..) {
+            self.warnings.push(admitted_on_warning(&failure));
+        }
+        self.warned.append(&mut self.failed);
+        self.unreachable.clear();
+        self.firm_failure = false;
     }
 }
 
@@ -188,11 +240,12 @@ pub(crate) fn judge<H: Host>(
     );
     let mut verdict = Verdict::default();
     let mut reported = BTreeSet::new();
-    for site in sites {
+    for (i, site) in sites.iter().enumerate() {
         let image = match ImageRef::parse(&site.image) {
             Ok(image) => image,
             Err(reason) => {
                 verdict.firm_failure = true;
+                verdict.failed.push(site.clone());
                 if reported.insert(site.image.clone()) {
                     verdict.failures.push(format!(
                         "The image: {} cannot be verified: {reason}.",
@@ -215,6 +268,7 @@ pub(crate) fn judge<H: Host>(
                 ignored_secrets,
                 unreachable,
             } => {
+                verdict.failed.push(site.clone());
                 let reasons = reasons.join("; ");
                 if unreachable {
                     verdict
@@ -244,24 +298,49 @@ pub(crate) fn judge<H: Host>(
                         .push(unmatched_allowed_warning(&site.image));
                 }
             }
+            Outcome::Unmatched if unmatched == UnmatchedImages::Warn => {
+                verdict.unmatched.push(site.clone());
+                if reported.insert(site.image.clone()) {
+                    verdict.warnings.push(no_match_warning(&site.image));
+                }
+            }
             Outcome::Unmatched => {
                 verdict.firm_failure = true;
+                verdict.failed.push(site.clone());
                 if reported.insert(site.image.clone()) {
                     verdict.failures.push(unmatched_denied_message(&site.image));
                 }
             }
             Outcome::UnnamedRegistry => {
                 verdict.firm_failure = true;
+                verdict.failed.push(site.clone());
                 if reported.insert(site.image.clone()) {
                     verdict
                         .failures
                         .push(unnamed_registry_message(&site.image, &image.registry));
                 }
             }
+            Outcome::StaticPass => verdict.static_allowed.push(site.clone()),
+            Outcome::Warned { reasons } => {
+                verdict.warned.push(site.clone());
+                if reported.insert(site.image.clone()) {
+                    let failure = format!("{} {}", not_signed_message(&site.image), reasons.join("; "));
+                    verdict.warnings.push(admitted_on_warning(&failure));
+                }
+            }
+            Outcome::Refused { reason } => {
+                verdict.firm_failure = true;
+                verdict.failed.push(site.clone());
+                verdict.refused = true;
+                if reported.insert(site.image.clone()) {
+                    verdict.failures.push(refused_message(&site.image, &reason));
+                }
+            }
             Outcome::OverLimit { limit } => {
                 // First: it says why the request was not checked to the end,
                 // and a long denial is cut after its first lines.
                 verdict.firm_failure = true;
+                verdict.failed.extend(sites[i..].iter().cloned());
                 verdict
                     .failures
                     .insert(0, over_limit_message(&site.image, limit));

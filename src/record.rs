@@ -35,6 +35,11 @@ pub(crate) enum Status {
     OwnerVerified,
     Excluded,
     UnmatchedAllowed,
+    /// Some image was admitted by a `static: {action: pass}` authority,
+    /// with no signature.
+    StaticAllowed,
+    /// Some image failed, and was admitted because of warn mode.
+    AdmittedOnWarning,
     /// An UPDATE left an image unchanged that no record says was verified
     /// (an object older than the policy, or one admitted as unmatched).
     UnchangedUnverified,
@@ -48,6 +53,8 @@ impl Status {
             Status::OwnerVerified => "owner-verified",
             Status::Excluded => "excluded",
             Status::UnmatchedAllowed => "unmatched-allowed",
+            Status::StaticAllowed => "static-allowed",
+            Status::AdmittedOnWarning => "admitted-on-warning",
             Status::UnchangedUnverified => "unchanged-unverified",
             Status::NoPolicy => "no-policy",
         }
@@ -55,17 +62,32 @@ impl Status {
 
     /// The status of a resource whose images were judged: the weakest thing
     /// any of them rests on.
-    pub fn of_images(unrecorded_unchanged: bool, unmatched: bool, owner_vouched: bool) -> Status {
-        if unrecorded_unchanged {
+    pub fn of_images(grounds: Grounds) -> Status {
+        if grounds.warned {
+            Status::AdmittedOnWarning
+        } else if grounds.unrecorded_unchanged {
             Status::UnchangedUnverified
-        } else if unmatched {
+        } else if grounds.unmatched {
             Status::UnmatchedAllowed
-        } else if owner_vouched {
+        } else if grounds.static_allowed {
+            Status::StaticAllowed
+        } else if grounds.owner_vouched {
             Status::OwnerVerified
         } else {
             Status::Verified
         }
     }
+}
+
+/// What the admitted images of a resource rest on, besides signatures
+/// verified in this request.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Grounds {
+    pub warned: bool,
+    pub unrecorded_unchanged: bool,
+    pub unmatched: bool,
+    pub static_allowed: bool,
+    pub owner_vouched: bool,
 }
 
 /// One entry of `verified-images`.

@@ -1,7 +1,9 @@
 //! The compiled rules: what both shapes of settings (and a ClusterImagePolicy
 //! read from the cluster) become, and what decision and verification read.
 
+use crate::image::glob::Glob;
 use crate::image::pattern::NamePattern;
+use crate::image::reference::ImageRef;
 use crate::trust::roots::TrustRoot;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -24,8 +26,38 @@ pub enum RuleSource {
     /// No rules at all: admit everything with SCST-Sign's warning.
     NoRules,
     Inline(Rules),
-    /// The `image-policy` ClusterImagePolicy, read on every evaluation.
-    Cluster,
+    /// ClusterImagePolicies read from the cluster on every evaluation.
+    Cluster(ClusterSource),
+}
+
+/// Which ClusterImagePolicies cluster mode reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterSource {
+    /// SCST-Sign's `image-policy`, of this apiVersion
+    /// (`signing.apps.tanzu.vmware.com/v1beta1` or its earlier
+    /// `signing.run.tanzu.vmware.com/v1alpha1`).
+    ScstSign(&'static str),
+    /// Every policy-controller ClusterImagePolicy of this apiVersion.
+    PolicyController(&'static str),
+}
+
+/// Where failures are only warnings (`warn`): no namespace, some, or all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WarnScope {
+    #[default]
+    Nowhere,
+    Namespaces(BTreeSet<String>),
+    Everywhere,
+}
+
+impl WarnScope {
+    pub fn covers(&self, namespace: &str) -> bool {
+        match self {
+            WarnScope::Nowhere => false,
+            WarnScope::Namespaces(namespaces) => namespaces.contains(namespace),
+            WarnScope::Everywhere => true,
+        }
+    }
 }
 
 /// What becomes of an image that no entry's pattern matches.
@@ -35,8 +67,11 @@ pub enum UnmatchedImages {
     Deny,
     /// SCST-Sign's `allow_unmatched_images: true`: admitted with a warning.
     AdmitWithWarning,
-    /// verify-image-signatures: admitted; images no entry names are not its business.
+    /// verify-image-signatures, and policy-controller's `noMatchPolicy:
+    /// allow`: admitted; images no entry names are not its business.
     Admit,
+    /// policy-controller's `noMatchPolicy: warn`: admitted with a warning.
+    Warn,
 }
 
 /// The validated settings, ready for admission.
@@ -56,6 +91,8 @@ pub struct Policy {
     /// controller's child on its owner's sealed record when the registry
     /// cannot be reached. `None`: off.
     pub record_key: Option<Vec<u8>>,
+    /// Where an image that fails is admitted with a warning instead.
+    pub warn: WarnScope,
 }
 
 /// Compiled `verification` (or `signatures`): keys by index, patterns ready to match.
@@ -105,12 +142,19 @@ impl Rules {
         for key in &self.keys {
             hash.text(&key.name);
             // The root as the host is asked about it: every field it checks.
-            let question = key.root.question("", None);
-            hash.text(&serde_json::to_string(&question).unwrap_or_default());
+            hash.text(&key.root.fingerprint_text());
         }
         hash.count(self.images.len());
         for image in &self.images {
-            hash.text(&image.pattern.source);
+            hash.text(&image.pattern.source());
+            hash.text(image.policy.as_deref().unwrap_or_default());
+            hash.count(usize::from(image.warn));
+            hash.count(usize::from(image.static_pass));
+            hash.count(image.static_failures.len());
+            for message in &image.static_failures {
+                hash.text(message);
+            }
+            hash.text(image.refused.as_deref().unwrap_or_default());
             hash.count(image.keys.len());
             for &key in &image.keys {
                 hash.count(key);
@@ -163,9 +207,45 @@ pub struct NamedKey {
     pub(crate) signer: usize,
 }
 
+/// What an entry matches images with.
+#[derive(Debug)]
+pub enum ImagePattern {
+    /// An SCST-Sign `namePattern` (verify-image-signatures' `image` too).
+    Name(NamePattern),
+    /// policy-controller's `images[].glob`s: any one of them.
+    Globs(Vec<Glob>),
+}
+
+impl ImagePattern {
+    pub fn matches(&self, image: &ImageRef) -> bool {
+        match self {
+            ImagePattern::Name(pattern) => pattern.matches(image),
+            ImagePattern::Globs(globs) => globs.iter().any(|glob| glob.matches(image)),
+        }
+    }
+
+    pub fn names_registry(&self, registry: &str) -> bool {
+        match self {
+            ImagePattern::Name(pattern) => pattern.names_registry(registry),
+            ImagePattern::Globs(globs) => globs.iter().any(|glob| glob.names_registry(registry)),
+        }
+    }
+
+    /// As the settings wrote it (globs joined with `, `).
+    pub fn source(&self) -> String {
+        match self {
+            ImagePattern::Name(pattern) => pattern.source.clone(),
+            ImagePattern::Globs(globs) => {
+                let sources: Vec<&str> = globs.iter().map(|glob| glob.source.as_str()).collect();
+                sources.join(", ")
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ImageRule {
-    pub(crate) pattern: NamePattern,
+    pub(crate) pattern: ImagePattern,
     /// Indexes into [`Rules::keys`], distinct, in the order the entry lists them.
     pub(crate) keys: Vec<usize>,
     /// How many of `keys` must verify an image: 1 (any-of) to all of them.
@@ -175,4 +255,35 @@ pub struct ImageRule {
     /// SCST-Sign, never used (the host reads registries with its own
     /// credentials); named in a warning when an image it covers fails.
     pub(crate) ignored_secret: Option<String>,
+    /// The ClusterImagePolicy the entry is (policy-controller), named in
+    /// its messages.
+    pub(crate) policy: Option<String>,
+    /// `mode: warn`: an image that fails the entry is admitted with a warning.
+    pub(crate) warn: bool,
+    /// A `static: {action: pass}` authority: the entry passes unasked.
+    pub(crate) static_pass: bool,
+    /// The messages of its `static: {action: fail}` authorities.
+    pub(crate) static_failures: Vec<String>,
+    /// Why the entry cannot be applied (a ClusterImagePolicy read from the
+    /// cluster that asks for what the policy cannot check): every image it
+    /// covers is refused with this reason.
+    pub(crate) refused: Option<String>,
+}
+
+impl ImageRule {
+    /// An entry that `threshold` of `keys` must satisfy, and nothing else.
+    pub(crate) fn signed_by(pattern: ImagePattern, keys: Vec<usize>, threshold: usize) -> Self {
+        ImageRule {
+            pattern,
+            keys,
+            threshold,
+            annotations: None,
+            ignored_secret: None,
+            policy: None,
+            warn: false,
+            static_pass: false,
+            static_failures: Vec::new(),
+            refused: None,
+        }
+    }
 }

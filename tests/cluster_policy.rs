@@ -161,7 +161,7 @@ fn a_cluster_that_cannot_be_read_denies() {
     assert_eq!(response.code, Some(500));
     assert_eq!(
         response.message.as_deref(),
-        Some("cannot read ClusterImagePolicy \"image-policy\": the API server is unreachable")
+        Some("cannot read ClusterImagePolicy \"image-policy\" (signing.apps.tanzu.vmware.com/v1beta1): the API server is unreachable")
     );
 }
 

@@ -20,7 +20,7 @@ pub use response::ValidationResponse;
 use crate::decision::{self, judge, VerifiedSite};
 use crate::host::Host;
 use crate::mutation::{self, Changes};
-use crate::record::{Entry, Holder, Stamp, Status};
+use crate::record::{Entry, Grounds, Holder, Stamp, Status};
 use crate::rules::{Policy, RuleSource, Rules};
 use crate::settings::cluster_policy;
 use crate::settings::{parse_proven_settings, parse_settings};
@@ -100,15 +100,14 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     let policy = parse_settings_for_request(&payload)?;
 
     let cluster_rules: Option<Rules> = match &policy.rules {
-        RuleSource::Cluster => {
-            cluster_policy::load(host).map_err(|message| Rejection { message, code: 500 })?
-        }
+        RuleSource::Cluster(source) => cluster_policy::load(host, *source)
+            .map_err(|message| Rejection { message, code: 500 })?,
         _ => None,
     };
     let rules: &Rules = match (&policy.rules, &cluster_rules) {
         (RuleSource::Inline(rules), _) => rules,
-        (RuleSource::Cluster, Some(rules)) => rules,
-        (RuleSource::NoRules, _) | (RuleSource::Cluster, None) => {
+        (RuleSource::Cluster(_), Some(rules)) => rules,
+        (RuleSource::NoRules, _) | (RuleSource::Cluster(_), None) => {
             let admitted = Admitted {
                 warnings: vec![decision::NO_POLICY_WARNING.to_string()],
                 ..Admitted::unverified(Status::NoPolicy)
@@ -151,12 +150,18 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
             None => {}
         }
     }
-    let mut failures = verdict.failures;
+    if policy.warn.covers(&request.namespace) {
+        verdict.warn_only();
+    }
+    let unverified = verdict.unverified();
+    let mut failures = std::mem::take(&mut verdict.failures);
     if failures.is_empty() && request.sub_resource == EPHEMERAL_CONTAINERS {
-        failures = update::stale_record_failures(&policy, &old, &verdict.unmatched);
+        failures = update::stale_record_failures(&policy, &old, &unverified);
     }
     if !failures.is_empty() {
-        let mut denied = response(false, Some(decision::denial_message(&failures)), Some(403));
+        // A policy that cannot be applied is the operator's error, not the workload's.
+        let code = if verdict.refused { 500 } else { 403 };
+        let mut denied = response(false, Some(decision::denial_message(&failures)), Some(code));
         denied.warnings = non_empty(verdict.warnings);
         return Ok(denied);
     }
@@ -168,7 +173,13 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     let pins_apply = update::pins_apply(policy.pin_digests, &request.kind);
     let (carried, unrecorded) = old.carried(&unchanged, &policy, rules, holder, pins_apply);
     let admitted = Admitted {
-        status: Status::of_images(unrecorded, !verdict.unmatched.is_empty(), owner_vouched),
+        status: Status::of_images(Grounds {
+            warned: !verdict.warned.is_empty(),
+            unrecorded_unchanged: unrecorded,
+            unmatched: !verdict.unmatched.is_empty(),
+            static_allowed: !verdict.static_allowed.is_empty(),
+            owner_vouched,
+        }),
         verified: verdict.verified,
         carried,
         rules: Some(rules.fingerprint.clone()),

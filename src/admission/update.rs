@@ -119,10 +119,11 @@ impl OldObject {
 
 /// Through `pods/ephemeralcontainers` the API server keeps only the ephemeral
 /// containers, so the record cannot follow: on a Pod recorded as verified,
-/// an image the request adds that passed only as unmatched would leave the
+/// an image the request adds that passed unverified (unmatched, by a static
+/// policy or on a warning) would leave the
 /// record false, so it is denied. (Verified ephemeral images keep the record
 /// true; `verified-images` keeps listing what was verified when the Pod was
-/// written.) `unmatched` holds only images the request adds.
+/// written.) `unverified` holds only images the request adds.
 ///
 /// The record is the stored one, the old object's: the API server drops
 /// every metadata change this subresource's body makes, so the body's own
@@ -131,9 +132,9 @@ impl OldObject {
 pub(crate) fn stale_record_failures(
     policy: &Policy,
     old: &OldObject,
-    unmatched: &[ImageSite],
+    unverified: &[(ImageSite, &str)],
 ) -> Vec<String> {
-    if unmatched.is_empty() {
+    if unverified.is_empty() {
         return Vec::new();
     }
     let status = format!("{}/{}", policy.annotation_prefix, STATUS_ANNOTATION);
@@ -151,10 +152,10 @@ pub(crate) fn stale_record_failures(
         return Vec::new();
     }
     let mut reported = BTreeSet::new();
-    unmatched
+    unverified
         .iter()
-        .filter(|site| reported.insert(site.image.as_str()))
-        .map(|site| decision::unmatched_ephemeral_message(&site.image, &status))
+        .filter(|(site, _)| reported.insert(site.image.as_str()))
+        .map(|(site, why)| decision::unverified_ephemeral_message(&site.image, why, &status))
         .collect()
 }
 

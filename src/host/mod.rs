@@ -29,6 +29,8 @@ pub trait Host {
     /// `kubewarden/oci/v1/oci_manifest`: the manifest `image` names, as the
     /// registry serves it (the host caches successes for 60 s).
     fn oci_manifest(&self, image: &str) -> Result<Value, String>;
+    /// `kubewarden/oci/v1/manifest_digest`: the digest a tag names now.
+    fn manifest_digest(&self, image: &str) -> Result<String, String>;
     /// `kubewarden/kubernetes/get_resource`: one namespaced object (the host
     /// caches answers for 5 s).
     fn get_resource(

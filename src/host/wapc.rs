@@ -1,6 +1,7 @@
 //! The Kubewarden host as the module reaches it: waPC host calls.
 
 use crate::host::Host;
+use kubewarden_policy_sdk::host_capabilities::oci::ManifestDigestResponse;
 use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse;
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use serde_json::{json, Value};
@@ -76,5 +77,10 @@ impl Host for WapcHost {
 
     fn oci_manifest(&self, image: &str) -> Result<Value, String> {
         self.call("oci", "v1/oci_manifest", &image)
+    }
+
+    fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        let answer: ManifestDigestResponse = self.call("oci", "v1/manifest_digest", &image)?;
+        Ok(answer.digest)
     }
 }

@@ -1,9 +1,10 @@
-//! The cluster's `image-policy` ClusterImagePolicy, read through the host on
-//! every evaluation, as SCST-Sign's webhook did.
+//! ClusterImagePolicies read through the host on every evaluation: SCST-Sign's
+//! `image-policy`, as its webhook did, or every policy-controller one.
 
 use crate::host::reasons::condensed_reason;
 use crate::host::Host;
-use crate::rules::Rules;
+use crate::rules::{ClusterSource, Rules};
+use crate::settings::policy_controller::compile_cluster_policies;
 use crate::settings::errors::{Problem, SettingsError};
 use crate::settings::keys::Checks;
 use crate::settings::scst::{compile_verification, RawVerification};
@@ -12,6 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub const API_VERSION: &str = "signing.apps.tanzu.vmware.com/v1beta1";
+/// SCST-Sign's group before it was renamed; the same schema.
+pub const EARLIER_API_VERSION: &str = "signing.run.tanzu.vmware.com/v1alpha1";
 pub const KIND: &str = "ClusterImagePolicy";
 pub(crate) const NAME: &str = "image-policy";
 
@@ -21,22 +24,42 @@ struct Spec {
     verification: Option<RawVerification>,
 }
 
-/// The rules of the cluster's ClusterImagePolicy, `None` when it does not
-/// exist. An invalid resource is an error that says which field is wrong.
-/// Read once per request and checked fully every time: the resource can
-/// change between requests, and no load-time check ever saw it.
-pub(crate) fn load<H: Host>(host: &H) -> Result<Option<Rules>, String> {
+/// The rules of the cluster's ClusterImagePolicies, `None` when there are
+/// none. Read once per request and checked fully every time: the resources
+/// can change between requests, and no load-time check ever saw them.
+pub(crate) fn load<H: Host>(host: &H, source: ClusterSource) -> Result<Option<Rules>, String> {
+    match source {
+        ClusterSource::ScstSign(api_version) => load_scst_sign(host, api_version),
+        ClusterSource::PolicyController(api_version) => {
+            let items = list(host, api_version, "", "ClusterImagePolicies")?;
+            Ok((!items.is_empty()).then(|| compile_cluster_policies(&items)))
+        }
+    }
+}
+
+/// The items of a List the host read.
+fn list<H: Host>(
+    host: &H,
+    api_version: &str,
+    field_selector: &str,
+    what: &str,
+) -> Result<Vec<Value>, String> {
     let list = host
-        .list_all_resources(API_VERSION, KIND, &format!("metadata.name={NAME}"))
-        .map_err(|e| {
-            format!(
-                "cannot read ClusterImagePolicy {NAME:?}: {}",
-                condensed_reason(&e)
-            )
-        })?;
-    let items = list.get("items").and_then(Value::as_array).ok_or_else(|| {
-        format!("cannot read ClusterImagePolicy {NAME:?}: the host's answer has no items list")
-    })?;
+        .list_all_resources(api_version, KIND, field_selector)
+        .map_err(|e| format!("cannot read {what} ({api_version}): {}", condensed_reason(&e)))?;
+    match list.get("items").and_then(Value::as_array) {
+        Some(items) => Ok(items.clone()),
+        None => Err(format!(
+            "cannot read {what} ({api_version}): the host's answer has no items list"
+        )),
+    }
+}
+
+/// SCST-Sign's `image-policy`. An invalid resource is an error that says
+/// which field is wrong.
+fn load_scst_sign<H: Host>(host: &H, api_version: &str) -> Result<Option<Rules>, String> {
+    let what = format!("ClusterImagePolicy {NAME:?}");
+    let items = list(host, api_version, &format!("metadata.name={NAME}"), &what)?;
     let Some(resource) = items
         .iter()
         .find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(NAME))

@@ -3,6 +3,7 @@
 //! `validate_settings` answers and what a denial names; tests match the
 //! variants.
 
+use crate::image::glob::GlobError;
 use crate::image::pattern::PatternError;
 use std::fmt;
 use thiserror::Error;
@@ -103,6 +104,32 @@ pub enum Problem {
     ChainWithoutCertificates,
     #[error("every entry needs issuer and {0}, and nothing else")]
     KeylessFields(&'static str),
+    #[error("goes with clusterImagePolicy: true")]
+    OnlyInClusterMode,
+    #[error(
+        "cannot be set together with verification: the rules are either SCST-Sign's \
+         (verification) or policy-controller's (clusterImagePolicies)"
+    )]
+    NotWithVerification,
+    #[error(
+        "goes with SCST-Sign's rules; with policy-controller's ClusterImagePolicies, use noMatchPolicy"
+    )]
+    NotWithPolicyController,
+    #[error(
+        "goes with policy-controller's ClusterImagePolicies (clusterImagePolicies, or \
+         clusterImagePolicyApiVersion: policy.sigstore.dev/...); with SCST-Sign's rules, use allowUnmatchedImages"
+    )]
+    OnlyWithPolicyController,
+    #[error("ClusterImagePolicy {0:?} is listed twice")]
+    DuplicatePolicyName(String),
+    #[error("{value:?} is not one of {}", .1.join(", "), value = .0)]
+    NotOneOf(String, &'static [&'static str]),
+    #[error("exactly one of {} must be set", .0.join(", "))]
+    ExactlyOneOf(&'static [&'static str]),
+    #[error("is not supported: {0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Glob(#[from] GlobError),
 }
 
 /// What is wrong with one key.

@@ -1,6 +1,7 @@
 //! Settings: the `spec` of an SCST-Sign ClusterImagePolicy plus a few keys of
-//! ours ([`scst`]), or verify-image-signatures' settings
-//! ([`verify_image_signatures`]), read strictly ([`strict_json`]) and compiled
+//! ours ([`scst`]), verify-image-signatures' settings
+//! ([`verify_image_signatures`]), or policy-controller's ClusterImagePolicies
+//! ([`policy_controller`]), read strictly ([`strict_json`]) and compiled
 //! into the one model verification reads ([`crate::rules`]); also the
 //! ClusterImagePolicy read from the cluster ([`cluster_policy`]) and every
 //! mistake's message ([`errors`]).
@@ -15,13 +16,15 @@
 pub mod cluster_policy;
 pub mod errors;
 pub(crate) mod keys;
+pub(crate) mod policy_controller;
 pub(crate) mod scst;
 pub mod strict_json;
 pub(crate) mod verify_image_signatures;
 
-use crate::rules::{PinDigests, Policy, RuleSource, UnmatchedImages};
+use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, UnmatchedImages, WarnScope};
 use errors::{Problem, SettingsError};
 use keys::Checks;
+use policy_controller::{compile_policies, RawClusterImagePolicy};
 use scst::{compile_verification, RawVerification};
 use serde::Deserialize;
 use strict_json::{from_json_strict, not_null};
@@ -61,7 +64,37 @@ pub struct RawSettings {
     /// outage on its owner's sealed record.
     #[serde(default, deserialize_with = "not_null")]
     pub(crate) outage_fallback: Option<RawOutageFallback>,
+    /// Which ClusterImagePolicies cluster mode reads (default SCST-Sign's
+    /// `signing.apps.tanzu.vmware.com/v1beta1`).
+    pub(crate) cluster_image_policy_api_version: Option<String>,
+    /// policy-controller's ClusterImagePolicies, as resources.
+    #[serde(default, deserialize_with = "not_null")]
+    pub(crate) cluster_image_policies: Option<Vec<RawClusterImagePolicy>>,
+    /// policy-controller's `no-match-policy`: deny (default), warn or allow.
+    pub(crate) no_match_policy: Option<String>,
+    /// Where failures only warn.
+    #[serde(default, deserialize_with = "not_null")]
+    pub(crate) warn: Option<RawWarn>,
 }
+
+/// `warn`: every namespace, or the ones listed.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawWarn {
+    #[serde(default)]
+    pub all_namespaces: bool,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+/// The apiVersions cluster mode reads: SCST-Sign's (current, then earlier
+/// name) and policy-controller's.
+pub const CLUSTER_API_VERSIONS: [&str; 4] = [
+    cluster_policy::API_VERSION,
+    cluster_policy::EARLIER_API_VERSION,
+    policy_controller::API_VERSIONS[0],
+    policy_controller::API_VERSIONS[1],
+];
 
 /// `outageFallback`.
 #[derive(Deserialize, Debug)]
@@ -94,8 +127,9 @@ pub(crate) fn parse_proven_settings(json: &str) -> Result<Policy, SettingsError>
 
 fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsError> {
     let record_key = record_key(raw.outage_fallback.take())?;
+    let warn = warn_scope(raw.warn.take())?;
     if let Some(signatures) = raw.signatures.take() {
-        return compile_verify_image_signatures(raw, signatures, record_key, checks);
+        return compile_verify_image_signatures(raw, signatures, record_key, warn, checks);
     }
     let annotation_prefix = annotation_prefix(raw.annotation_prefix)?;
     if raw.modify_images_with_digest.is_some() {
@@ -104,26 +138,131 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
             Problem::OnlyWithSignatures,
         ));
     }
-    let rules = match (raw.cluster_image_policy.unwrap_or(false), raw.verification) {
-        (true, Some(_)) => return Err(SettingsError::at("", Problem::ClusterAndInlineRules)),
-        (true, None) => RuleSource::Cluster,
-        (false, Some(verification)) => {
+    let cluster = match (raw.cluster_image_policy, raw.cluster_image_policy_api_version) {
+        (Some(true), version) => Some(cluster_source(version)?),
+        (_, None) => None,
+        (_, Some(_)) => {
+            return Err(SettingsError::at(
+                "clusterImagePolicyApiVersion",
+                Problem::OnlyInClusterMode,
+            ))
+        }
+    };
+    let inline_policies = raw.cluster_image_policies.take();
+    let inline_policy_controller = inline_policies.is_some();
+    let rules = match (cluster, raw.verification, inline_policies) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(SettingsError::at("", Problem::ClusterAndInlineRules))
+        }
+        (None, Some(_), Some(_)) => {
+            return Err(SettingsError::at(
+                "clusterImagePolicies",
+                Problem::NotWithVerification,
+            ))
+        }
+        (Some(source), None, None) => RuleSource::Cluster(source),
+        (None, Some(verification), None) => {
             RuleSource::Inline(compile_verification(verification, "verification", checks)?)
         }
-        (false, None) => RuleSource::NoRules,
+        (None, None, Some(policies)) => RuleSource::Inline(compile_policies(
+            policies,
+            "clusterImagePolicies",
+            checks,
+        )?),
+        (None, None, None) => RuleSource::NoRules,
+    };
+    let policy_controller_rules = match &rules {
+        RuleSource::Cluster(ClusterSource::PolicyController(_)) => true,
+        RuleSource::Inline(_) => inline_policy_controller,
+        _ => false,
+    };
+    let unmatched_images = match (policy_controller_rules, raw.no_match_policy, raw.allow_unmatched_images) {
+        (true, _, Some(_)) => {
+            return Err(SettingsError::at(
+                "allowUnmatchedImages",
+                Problem::NotWithPolicyController,
+            ))
+        }
+        (true, policy, None) => no_match_policy(policy.as_deref())?,
+        (false, Some(_), _) => {
+            return Err(SettingsError::at(
+                "noMatchPolicy",
+                Problem::OnlyWithPolicyController,
+            ))
+        }
+        (false, None, Some(true)) => UnmatchedImages::AdmitWithWarning,
+        (false, None, _) => UnmatchedImages::Deny,
     };
     Ok(Policy {
         rules,
-        unmatched_images: match raw.allow_unmatched_images {
-            Some(true) => UnmatchedImages::AdmitWithWarning,
-            _ => UnmatchedImages::Deny,
-        },
+        unmatched_images,
         pin_digests: raw.pin_digests.unwrap_or_default(),
         annotation_prefix,
         max_verifications: max_verifications(raw.max_verifications_per_request)?,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
         record_key,
+        warn,
     })
+}
+
+/// `clusterImagePolicyApiVersion`, one of [`CLUSTER_API_VERSIONS`].
+fn cluster_source(version: Option<String>) -> Result<ClusterSource, SettingsError> {
+    let Some(version) = version else {
+        return Ok(ClusterSource::ScstSign(cluster_policy::API_VERSION));
+    };
+    let known = CLUSTER_API_VERSIONS
+        .into_iter()
+        .find(|known| *known == version)
+        .ok_or_else(|| {
+            SettingsError::at(
+                "clusterImagePolicyApiVersion",
+                Problem::NotOneOf(version.clone(), &CLUSTER_API_VERSIONS),
+            )
+        })?;
+    Ok(match known.starts_with(policy_controller::GROUP) {
+        true => ClusterSource::PolicyController(known),
+        false => ClusterSource::ScstSign(known),
+    })
+}
+
+/// policy-controller's `no-match-policy`: deny unless said otherwise.
+fn no_match_policy(setting: Option<&str>) -> Result<UnmatchedImages, SettingsError> {
+    match setting {
+        None | Some("deny") => Ok(UnmatchedImages::Deny),
+        Some("warn") => Ok(UnmatchedImages::Warn),
+        Some("allow") => Ok(UnmatchedImages::Admit),
+        Some(other) => Err(SettingsError::at(
+            "noMatchPolicy",
+            Problem::NotOneOf(other.to_string(), &["deny", "warn", "allow"]),
+        )),
+    }
+}
+
+/// `warn`: exactly one of `allNamespaces: true` or a list of namespaces.
+fn warn_scope(setting: Option<RawWarn>) -> Result<WarnScope, SettingsError> {
+    let Some(warn) = setting else {
+        return Ok(WarnScope::Nowhere);
+    };
+    match (warn.all_namespaces, warn.namespaces.is_empty()) {
+        (true, true) => Ok(WarnScope::Everywhere),
+        (false, false) => {
+            let mut namespaces = std::collections::BTreeSet::new();
+            for (i, namespace) in warn.namespaces.into_iter().enumerate() {
+                if namespace.trim().is_empty() {
+                    return Err(SettingsError::at(
+                        format!("warn.namespaces[{i}]"),
+                        Problem::EmptyNamespace,
+                    ));
+                }
+                namespaces.insert(namespace);
+            }
+            Ok(WarnScope::Namespaces(namespaces))
+        }
+        _ => Err(SettingsError::at(
+            "warn",
+            Problem::ExactlyOneOf(&["allNamespaces: true", "namespaces"]),
+        )),
+    }
 }
 
 fn record_key(setting: Option<RawOutageFallback>) -> Result<Option<Vec<u8>>, SettingsError> {
@@ -151,11 +290,18 @@ fn compile_verify_image_signatures(
     raw: RawSettings,
     signatures: Vec<RawSignature>,
     record_key: Option<Vec<u8>>,
+    warn: WarnScope,
     checks: Checks,
 ) -> Result<Policy, SettingsError> {
     let ours_only = [
         ("verification", raw.verification.is_some()),
         ("clusterImagePolicy", raw.cluster_image_policy.is_some()),
+        (
+            "clusterImagePolicyApiVersion",
+            raw.cluster_image_policy_api_version.is_some(),
+        ),
+        ("clusterImagePolicies", raw.cluster_image_policies.is_some()),
+        ("noMatchPolicy", raw.no_match_policy.is_some()),
         ("allowUnmatchedImages", raw.allow_unmatched_images.is_some()),
         ("pinDigests", raw.pin_digests.is_some()),
     ];
@@ -173,6 +319,7 @@ fn compile_verify_image_signatures(
         max_verifications: max_verifications(raw.max_verifications_per_request)?,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
         record_key,
+        warn,
     })
 }
 

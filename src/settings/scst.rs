@@ -4,7 +4,7 @@
 //! the images their pattern matches.
 
 use crate::image::pattern::NamePattern;
-use crate::rules::{EntriesNeeded, ImageRule, NamedKey, Rules};
+use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
 use crate::settings::errors::{Problem, SettingsError};
 use crate::settings::keys::{compile_key, Checks, RawKey};
 use crate::settings::strict_json::not_null;
@@ -165,14 +165,12 @@ pub(crate) fn compile_verification(
         let threshold = check_threshold(image.threshold.unwrap_or(1), &key_indexes, &keys)
             .map_err(|problem| SettingsError::at(format!("{path}.threshold"), problem))?;
         images.push(ImageRule {
-            pattern,
-            keys: key_indexes,
-            threshold,
             annotations: image.annotations.filter(|a| !a.is_empty()),
             ignored_secret: image.secret_ref.map(|secret| match secret.namespace {
                 Some(namespace) => format!("{namespace}/{}", secret.name),
                 None => secret.name,
             }),
+            ..ImageRule::signed_by(ImagePattern::Name(pattern), key_indexes, threshold)
         });
     }
     Ok(Rules::new(

@@ -8,7 +8,7 @@
 //! when the policy loads.
 
 use crate::image::pattern::NamePattern;
-use crate::rules::{EntriesNeeded, ImageRule, NamedKey, Rules};
+use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
 use crate::settings::errors::{Problem, SettingsError};
 use crate::settings::keys::{compile_key, Checks, RawGithubActions, RawKey, RawKeyless};
 use crate::settings::scst::check_annotations;
@@ -80,12 +80,10 @@ pub(crate) fn compile_signatures(
                 indexes.push(index);
             }
         }
+        let threshold = indexes.len();
         images.push(ImageRule {
-            pattern,
-            threshold: indexes.len(),
-            keys: indexes,
             annotations,
-            ignored_secret: None,
+            ..ImageRule::signed_by(ImagePattern::Name(pattern), indexes, threshold)
         });
     }
     Ok(Rules::new(

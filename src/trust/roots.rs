@@ -1,6 +1,7 @@
 //! Trust roots: the named keys of a ClusterImagePolicy (a public key, a
 //! keyless or GitHub Actions identity, a certificate), the host's `v2/verify`
-//! questions about them, and how they compare: which may share a signer, and
+//! questions about them (a keyless identity written as regular expressions
+//! has none of its own), and how they compare: which may share a signer, and
 //! which identity a keyless certificate must claim.
 
 use crate::trust::keys::{certificate_spki, public_key_spki, CertificateIdentity};
@@ -29,18 +30,90 @@ pub(crate) enum TrustRoot {
         chain: Option<Vec<String>>,
         require_rekor_bundle: bool,
     },
+    /// A keyless identity whose issuer or subject is a regular expression
+    /// (policy-controller's `issuerRegExp`, `subjectRegExp`): the host has
+    /// no such question, so the identities the image's signatures claim are
+    /// read, and those that match are asked about exactly.
+    KeylessMatch {
+        issuer: IdentityMatch,
+        subject: IdentityMatch,
+    },
+}
+
+/// One half of a [`TrustRoot::KeylessMatch`] identity.
+#[derive(Debug, Clone)]
+pub(crate) enum IdentityMatch {
+    Exact(String),
+    /// Go's `regexp.MatchString`, as cosign applies it: unanchored, so
+    /// `^...$` is needed to match a whole identity.
+    Pattern(regex_lite::Regex),
+}
+
+impl IdentityMatch {
+    /// A regular expression in the syntax policy-controller (Go's RE2)
+    /// reads; the error says why not.
+    pub fn pattern(source: &str) -> Result<IdentityMatch, String> {
+        regex_lite::Regex::new(source)
+            .map(IdentityMatch::Pattern)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            IdentityMatch::Exact(exact) => exact == text,
+            IdentityMatch::Pattern(pattern) => pattern.is_match(text),
+        }
+    }
+
+    /// `issuer "x"` or `issuer ~ /x/`, as messages and the fingerprint write it.
+    pub fn describe(&self, field: &str) -> String {
+        match self {
+            IdentityMatch::Exact(exact) => format!("{field} {exact:?}"),
+            IdentityMatch::Pattern(pattern) => format!("{field} ~ /{}/", pattern.as_str()),
+        }
+    }
+}
+
+// Compared by what was written: two patterns are the same root when their
+// sources are.
+impl PartialEq for IdentityMatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.describe("") == other.describe("")
+    }
+}
+
+impl Eq for IdentityMatch {}
+
+impl std::hash::Hash for IdentityMatch {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.describe("").hash(state)
+    }
 }
 
 impl TrustRoot {
-    /// The host question "is `image` signed by this root, with these annotations?".
+    /// Every field that decides what this root trusts, as text: the host
+    /// question about it, or for a [`TrustRoot::KeylessMatch`] its patterns.
+    pub fn fingerprint_text(&self) -> String {
+        match (self.question("", None), self) {
+            (Some(question), _) => serde_json::to_string(&question).unwrap_or_default(),
+            (None, TrustRoot::KeylessMatch { issuer, subject }) => {
+                format!("{}, {}", issuer.describe("issuer"), subject.describe("subject"))
+            }
+            (None, _) => String::new(),
+        }
+    }
+
+    /// The host question "is `image` signed by this root, with these
+    /// annotations?"; `None` for a [`TrustRoot::KeylessMatch`], which has
+    /// none of its own.
     pub fn question(
         &self,
         image: &str,
         annotations: Option<&BTreeMap<String, String>>,
-    ) -> SigstoreVerificationInputV2 {
+    ) -> Option<SigstoreVerificationInputV2> {
         let image = image.to_string();
         let annotations = annotations.cloned();
-        match self.clone() {
+        Some(match self.clone() {
             TrustRoot::PublicKey(pem) => SigstoreVerificationInputV2::SigstorePubKeyVerify {
                 image,
                 pub_keys: vec![pem],
@@ -79,7 +152,8 @@ impl TrustRoot {
                 require_rekor_bundle,
                 annotations,
             },
-        }
+            TrustRoot::KeylessMatch { .. } => return None,
+        })
     }
 }
 
@@ -105,10 +179,13 @@ impl TrustRoot {
                     GITHUB_ACTIONS_ISSUER,
                     Identity::Github(owner, repo.as_deref()),
                 )),
+                // A pattern may match any issuer.
+                KeylessMatch { .. } => Some(("", Identity::Any)),
                 PublicKey(_) | Certificate { .. } => None,
             }
         }
         match (identity(self), identity(other)) {
+            (Some((_, Identity::Any)), Some(_)) | (Some(_), Some((_, Identity::Any))) => true,
             (Some((a_issuer, a)), Some((b_issuer, b))) => a_issuer == b_issuer && a.overlaps(&b),
             (None, None) => match (self.key_material(), other.key_material()) {
                 (Some(a), Some(b)) => a == b,
@@ -137,6 +214,8 @@ enum Identity<'a> {
     Prefix(&'a str),
     /// A GitHub Actions workflow of this owner (and repository).
     Github(&'a str, Option<&'a str>),
+    /// Identities matching regular expressions: any, as far as overlap goes.
+    Any,
 }
 
 impl Identity<'_> {
@@ -152,7 +231,7 @@ impl Identity<'_> {
             }
             // The host reads a workflow's owner and repository from an
             // extension, not from the subject: any subject may come with any.
-            (Github(..), _) | (_, Github(..)) => true,
+            (Github(..), _) | (_, Github(..)) | (Any, _) | (_, Any) => true,
         }
     }
 }
@@ -188,6 +267,10 @@ impl TrustRoot {
                         .as_ref()
                         .is_none_or(|repo| found_repo == Some(repo.as_str()))
             }
+            TrustRoot::KeylessMatch {
+                issuer: i,
+                subject: s,
+            } => i.matches(issuer) && s.matches(subject),
             TrustRoot::PublicKey(_) | TrustRoot::Certificate { .. } => false,
         }
     }
@@ -200,6 +283,7 @@ impl TrustRoot {
             TrustRoot::Keyless { .. }
                 | TrustRoot::KeylessPrefix { .. }
                 | TrustRoot::GithubActions { .. }
+                | TrustRoot::KeylessMatch { .. }
         )
     }
 }

@@ -33,6 +33,14 @@ pub(crate) enum Outcome {
     Unmatched,
     /// Verifying it would take the request past its verification limit.
     OverLimit { limit: usize },
+    /// Every matching entry passed, but only through a `static: {action:
+    /// pass}` authority: admitted, with no signature and so no digest.
+    StaticPass,
+    /// No entry in enforce mode failed, but some in warn mode did (the
+    /// reasons): admitted with a warning, not pinned.
+    Warned { reasons: Vec<String> },
+    /// A matching entry cannot be applied: refused, with its reason.
+    Refused { reason: String },
     /// Only patterns for any registry match it, and the policy asks the
     /// host only about registries a pattern names.
     UnnamedRegistry,
@@ -40,8 +48,9 @@ pub(crate) enum Outcome {
 
 /// What one matching entry made of an image.
 enum EntryOutcome {
+    /// `digest`: what its keys verified; `None` for a static pass.
     Passed {
-        digest: String,
+        digest: Option<String>,
         keys: Vec<usize>,
     },
     Failed {
@@ -70,6 +79,9 @@ pub(crate) struct Verifier<'a, H: Host> {
     signatures: BTreeMap<String, Result<Vec<Layer>, Cause>>,
     /// Whether a certificate signs the image at a digest: (`repo@digest`, PEM).
     certificate_checks: BTreeMap<(String, String), Result<(), Cause>>,
+    /// The digest each tag named, by canonical reference (asked only for
+    /// identities written as regular expressions).
+    digests: BTreeMap<String, Result<String, Cause>>,
 }
 
 impl<'a, H: Host> Verifier<'a, H> {
@@ -83,6 +95,7 @@ impl<'a, H: Host> Verifier<'a, H> {
             outcomes: BTreeMap::new(),
             signatures: BTreeMap::new(),
             certificate_checks: BTreeMap::new(),
+            digests: BTreeMap::new(),
         }
     }
 
@@ -134,15 +147,26 @@ impl<'a, H: Host> Verifier<'a, H> {
                 unreachable,
             }
         };
+        // An entry that cannot be applied refuses before any host call.
+        if let Some(reason) = matching.iter().find_map(|rule| rule.refused.clone()) {
+            return Outcome::Refused { reason };
+        }
         let mut answers: Vec<(Question<'a>, Result<String, Cause>)> = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
+        // The reasons of the entries in warn mode that failed.
+        let mut warned: Vec<String> = Vec::new();
         // Whether every entry that failed, failed only for an outage.
         let mut unreachable = true;
         let mut passed: Option<(String, Vec<usize>)> = None;
+        let mut passed_statically = false;
         for &rule in &matching {
             match self.check_entry(rule, image, canonical, &mut answers) {
                 EntryOutcome::OverLimit => return Outcome::OverLimit { limit: self.limit },
-                EntryOutcome::Passed { digest, keys } => {
+                EntryOutcome::Passed { digest: None, .. } => passed_statically = true,
+                EntryOutcome::Passed {
+                    digest: Some(digest),
+                    keys,
+                } => {
                     let (first_digest, all_keys) =
                         passed.get_or_insert((digest.clone(), Vec::new()));
                     if *first_digest != digest {
@@ -163,6 +187,9 @@ impl<'a, H: Host> Verifier<'a, H> {
                     }
                 }
                 EntryOutcome::Failed {
+                    reasons: failed, ..
+                } if rule.warn => warned.extend(failed),
+                EntryOutcome::Failed {
                     reasons: failed,
                     unreachable: outage,
                 } => {
@@ -179,10 +206,12 @@ impl<'a, H: Host> Verifier<'a, H> {
             }
         }
         match passed {
+            _ if !warned.is_empty() && reasons.is_empty() => Outcome::Warned { reasons: warned },
             Some((digest, keys)) => Outcome::Verified {
                 digest,
                 keys: keys.iter().map(|&k| rules.keys[k].name.clone()).collect(),
             },
+            None if passed_statically => Outcome::StaticPass,
             None => not_verified(reasons, unreachable),
         }
     }
@@ -196,6 +225,12 @@ impl<'a, H: Host> Verifier<'a, H> {
         canonical: &str,
         answers: &mut Vec<(Question<'a>, Result<String, Cause>)>,
     ) -> EntryOutcome {
+        if rule.static_pass {
+            return EntryOutcome::Passed {
+                digest: None,
+                keys: Vec::new(),
+            };
+        }
         let needed = rule.threshold;
         let keys = &self.rules.keys;
         let mut verified: Vec<usize> = Vec::new();
@@ -203,9 +238,13 @@ impl<'a, H: Host> Verifier<'a, H> {
         // them cannot add to the count, so it is not asked.
         let mut signers: Vec<usize> = Vec::new();
         let mut digest: Option<String> = None;
-        let mut reasons = Vec::new();
+        let mut reasons: Vec<String> = rule
+            .static_failures
+            .iter()
+            .map(|message| format!("disallowed by static policy: {message}"))
+            .collect();
         // Whether every key that failed, failed only for an outage.
-        let mut unreachable = true;
+        let mut unreachable = reasons.is_empty();
         let mut not_asked = Vec::new();
         for (tried, &key) in rule.keys.iter().enumerate() {
             let name = &keys[key].name;
@@ -260,7 +299,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         }
         match digest {
             Some(digest) if signers.len() >= needed => EntryOutcome::Passed {
-                digest,
+                digest: Some(digest),
                 keys: verified,
             },
             // An entry none of whose keys was asked did not fail for an outage.
@@ -276,7 +315,7 @@ impl<'a, H: Host> Verifier<'a, H> {
                 let mut count = format!(
                     "{} of the {needed} keys that the entry for {:?} needs verified it",
                     verified.len(),
-                    rule.pattern.source
+                    rule.pattern.source()
                 );
                 if !names.is_empty() {
                     count.push_str(&format!(" ({})", names.join(", ")));
@@ -316,10 +355,13 @@ impl<'a, H: Host> Verifier<'a, H> {
     ) -> Option<Result<String, Cause>> {
         self.spend()?;
         let root = &self.rules.keys[key].root;
-        let digest = trusted_digest(self.host, &root.question(canonical, annotations));
+        let Some(question) = root.question(canonical, annotations) else {
+            return self.ask_matching(image, canonical, root, annotations);
+        };
+        let digest = trusted_digest(self.host, &question);
         match (digest, root) {
             (Ok(digest), root) if root.is_keyless() => Some(
-                self.prove_keyless(image, key, &digest, annotations.is_some())?
+                self.prove_keyless(image, root, &digest, annotations.is_some())?
                     .map(|()| digest),
             ),
             (Ok(digest), TrustRoot::Certificate { certificate, .. }) if annotations.is_some() => {
@@ -331,6 +373,107 @@ impl<'a, H: Host> Verifier<'a, H> {
             }
             (answer, _) => Some(answer),
         }
+    }
+
+    /// A keyless identity written as regular expressions: the host is asked
+    /// about each identity that a certificate among the image's signatures
+    /// claims and that matches, exactly, in the order the signatures list
+    /// them, until one verifies; its answer is then checked as every keyless
+    /// answer is ([`Self::prove_keyless`]). The call [`Self::ask`] counted
+    /// pays for the digest; each further question and read counts too.
+    fn ask_matching(
+        &mut self,
+        image: &ImageRef,
+        canonical: &str,
+        root: &TrustRoot,
+        annotations: Option<&BTreeMap<String, String>>,
+    ) -> Option<Result<String, Cause>> {
+        let digest = match (&image.digest, self.digests.get(canonical)) {
+            (Some(pinned), _) => Ok(pinned.clone()),
+            (None, Some(known)) => known.clone(),
+            (None, None) => {
+                let digest = match self.host.manifest_digest(canonical) {
+                    Ok(digest) if is_valid_digest(&digest) => Ok(digest),
+                    Ok(digest) => Err(Cause::firm(format!(
+                        "the host returned no valid digest for the image ({digest:?})"
+                    ))),
+                    Err(e) => Err(Cause::of_host_error(&e).within("cannot read its digest: ")),
+                };
+                self.digests.insert(canonical.to_string(), digest.clone());
+                digest
+            }
+        };
+        let digest = match digest {
+            Ok(digest) => digest,
+            Err(cause) => return Some(Err(cause)),
+        };
+        let layers = match self.signature_layers(image, &digest)? {
+            Ok(layers) => layers,
+            Err(cause) => return Some(Err(cause)),
+        };
+        let mut candidates: Vec<TrustRoot> = Vec::new();
+        for pem in certificates(&layers) {
+            let Ok(identity) = certificate_identity(&pem) else {
+                continue;
+            };
+            if let (true, Some(issuer), Some(subject)) =
+                (root.claimed_by(&identity), identity.issuer, identity.subject)
+            {
+                let exact = TrustRoot::Keyless { issuer, subject };
+                if !candidates.contains(&exact) {
+                    candidates.push(exact);
+                }
+            }
+        }
+        let pinned = format!("{}/{}@{digest}", image.registry, image.repository);
+        let mut last = Cause::firm(match root {
+            TrustRoot::KeylessMatch { issuer, subject } => format!(
+                "no certificate among its signatures claims an identity with {} and {}",
+                issuer.describe("issuer"),
+                subject.describe("subject")
+            ),
+            _ => "no certificate among its signatures claims the identity".to_string(),
+        });
+        for exact in candidates {
+            self.spend()?;
+            let question = exact.question(&pinned, annotations)?;
+            let answer = match trusted_digest(self.host, &question) {
+                Ok(found) if found == digest => self
+                    .prove_keyless(image, &exact, &digest, annotations.is_some())?
+                    .map(|()| found),
+                Ok(found) => Err(Cause::firm(format!(
+                    "the signature covers {found}, but the image's digest is {digest}"
+                ))),
+                Err(cause) => Err(cause),
+            };
+            match answer {
+                Ok(found) => return Some(Ok(found)),
+                Err(cause) => last = cause,
+            }
+        }
+        Some(Err(last))
+    }
+
+    /// The layers of the image's `.sig` manifest at `digest`, read once per
+    /// request; `None` when the request's limit is reached first.
+    fn signature_layers(
+        &mut self,
+        image: &ImageRef,
+        digest: &str,
+    ) -> Option<Result<Vec<Layer>, Cause>> {
+        let repository = format!("{}/{}", image.registry, image.repository);
+        let tag = signature_tag(&repository, digest);
+        if let Some(known) = self.signatures.get(&tag) {
+            return Some(known.clone());
+        }
+        self.spend()?;
+        let read = self
+            .host
+            .oci_manifest(&tag)
+            .map_err(|e| Cause::of_host_error(&e).within("cannot read its signatures: "))
+            .and_then(|manifest| layers(&manifest).map_err(Cause::firm));
+        self.signatures.insert(tag, read.clone());
+        Some(read)
     }
 
     /// The host trusted a certificate key's signature of `image` at `digest`
@@ -354,7 +497,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         let question = TrustRoot::PublicKey(public_key).question(
             &format!("{}/{}@{digest}", image.registry, image.repository),
             annotations,
-        );
+        )?;
         Some(match trusted_digest(self.host, &question) {
             Ok(found) if found == digest => Ok(()),
             Err(cause) if cause.unreachable => Err(cause),
@@ -371,26 +514,12 @@ impl<'a, H: Host> Verifier<'a, H> {
     fn prove_keyless(
         &mut self,
         image: &ImageRef,
-        key: usize,
+        root: &TrustRoot,
         digest: &str,
         annotations_required: bool,
     ) -> Option<Result<(), Cause>> {
         let repository = format!("{}/{}", image.registry, image.repository);
-        let tag = signature_tag(&repository, digest);
-        let read = match self.signatures.get(&tag) {
-            Some(known) => known.clone(),
-            None => {
-                self.spend()?;
-                let read = self
-                    .host
-                    .oci_manifest(&tag)
-                    .map_err(|e| Cause::of_host_error(&e).within("cannot read its signatures: "))
-                    .and_then(|manifest| layers(&manifest).map_err(Cause::firm));
-                self.signatures.insert(tag, read.clone());
-                read
-            }
-        };
-        let layers = match read {
+        let layers = match self.signature_layers(image, digest)? {
             Ok(layers) => layers,
             Err(reason) => return Some(Err(reason)),
         };
@@ -400,7 +529,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         for pem in &pems {
             match certificate_identity(pem) {
                 Ok(identity) => {
-                    if self.rules.keys[key].root.claimed_by(&identity) {
+                    if root.claimed_by(&identity) {
                         claiming.push(pem);
                     }
                     subjects.push(identity.subject.unwrap_or_default());

@@ -75,6 +75,8 @@ pub struct FakeHost {
     pub resources_read: RefCell<Vec<String>>,
     /// When set, reading one cluster object fails with this message.
     pub get_error: RefCell<Option<String>>,
+    /// The images whose digest the policy asked for.
+    pub digests_read: RefCell<Vec<String>>,
 }
 
 /// What the host says when a registry cannot be reached.
@@ -309,15 +311,19 @@ impl Host for FakeHost {
         if let Some(error) = self.list_error.borrow().clone() {
             return Err(error);
         }
-        let name = field_selector
-            .strip_prefix("metadata.name=")
-            .expect("a name selector");
+        // No selector lists every resource of the kind.
+        let name = field_selector.strip_prefix("metadata.name=");
+        if name.is_none() {
+            assert_eq!(field_selector, "", "only a name selector, or none");
+        }
         let items: Vec<Value> = self
             .resources
             .borrow()
             .iter()
             .filter(|r| {
-                r["apiVersion"] == api_version && r["kind"] == kind && r["metadata"]["name"] == name
+                r["apiVersion"] == api_version
+                    && r["kind"] == kind
+                    && name.is_none_or(|name| r["metadata"]["name"] == name)
             })
             .cloned()
             .collect();
@@ -350,6 +356,17 @@ impl Host for FakeHost {
             .ok_or_else(|| {
                 format!("Cannot find {api_version}/{kind} named '{name}' inside of namespace 'Some(\"{namespace}\")'")
             })
+    }
+
+    fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        self.digests_read.borrow_mut().push(image.to_string());
+        if *self.registry_down.borrow() {
+            return Err(CONNECTION_FAILED.to_string());
+        }
+        match self.signatures.iter().find(|s| names(s, image)) {
+            Some(signature) => Ok(signature.digest.clone()),
+            None => Err(format!("{image}: manifest unknown")),
+        }
     }
 
     fn oci_manifest(&self, image: &str) -> Result<Value, String> {

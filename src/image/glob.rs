@@ -1,0 +1,376 @@
+//! policy-controller `images[].glob`s: `*` matches any run of characters
+//! within a path segment, `**` any run across `/`, and the glob must match
+//! the whole normalised name of the image (`index.docker.io/library/nginx:latest`,
+//! or `registry/repository@digest` when the image is pinned: the tag is
+//! dropped, as go-containerregistry's `Name()` drops it). `*` alone means
+//! `index.docker.io/library/*` and `*/*` means `index.docker.io/*/*`.
+//!
+//! Where this differs from policy-controller, it is so that every spelling
+//! of one image gets the same policies ([`normalised_name`]): the registry
+//! is matched in its one spelling (lower case, `:443` dropped, every name of
+//! Docker Hub as `index.docker.io`), so `GHCR.IO/x` or `registry-1.docker.io/x`
+//! cannot step around a glob written for `ghcr.io/**` or `index.docker.io/**`.
+//! In exchange, a glob whose registry is written in another spelling would
+//! never match anything, and is refused when the policy loads.
+
+use crate::image::reference::{canonical_registry, ImageRef, DOCKER_HUB};
+use thiserror::Error;
+
+/// How policy-controller (go-containerregistry) writes Docker Hub.
+pub(crate) const GGCR_DOCKER_HUB: &str = "index.docker.io";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    /// As the policy wrote it.
+    pub source: String,
+    /// After the `*` and `*/*` shorthands.
+    expanded: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GlobError {
+    #[error("glob must not be empty")]
+    Empty,
+    #[error(
+        "glob {0:?} is invalid: only letters, digits and - _ : / * . @ may appear (policy-controller's rule)"
+    )]
+    Characters(String),
+    #[error(
+        "glob {glob:?} would never match: images are matched by their normalised name, whose \
+         registry is written {registry:?}; write the glob with it"
+    )]
+    RegistrySpelling { glob: String, registry: String },
+}
+
+impl Glob {
+    pub fn compile(source: &str) -> Result<Glob, GlobError> {
+        let expanded = match source {
+            "" => return Err(GlobError::Empty),
+            "*" => format!("{GGCR_DOCKER_HUB}/library/*"),
+            "*/*" => format!("{GGCR_DOCKER_HUB}/*/*"),
+            other => other.to_string(),
+        };
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_:/*.@".contains(&b);
+        if !expanded.bytes().all(allowed) {
+            return Err(GlobError::Characters(source.to_string()));
+        }
+        if let Some(registry) = respelled_registry(&expanded) {
+            return Err(GlobError::RegistrySpelling {
+                glob: source.to_string(),
+                registry,
+            });
+        }
+        Ok(Glob {
+            source: source.to_string(),
+            expanded,
+        })
+    }
+
+    /// Whether the image's normalised name matches.
+    pub fn matches(&self, image: &ImageRef) -> bool {
+        glob_match(self.expanded.as_bytes(), normalised_name(image).as_bytes())
+    }
+
+    /// policy-controller's `glob.Match(glob, image)` on an image as written:
+    /// the normalised name, then the text itself. Admission never needs the
+    /// second (the webhook passes names already normalised); it is here so
+    /// that policy-controller's own test table runs against this code.
+    pub fn matches_written(&self, written: &str) -> Result<bool, String> {
+        let image = ImageRef::parse(written).map_err(|e| e.to_string())?;
+        let name = normalised_name(&image);
+        Ok(glob_match(self.expanded.as_bytes(), name.as_bytes())
+            || (name != written && glob_match(self.expanded.as_bytes(), written.as_bytes())))
+    }
+
+    /// Whether the glob names this registry (its first segment has no
+    /// wildcard and is the registry): the `namedRegistriesOnly` test.
+    pub fn names_registry(&self, registry: &str) -> bool {
+        let first = self.expanded.split('/').next().unwrap_or_default();
+        let name = if registry == DOCKER_HUB {
+            GGCR_DOCKER_HUB
+        } else {
+            registry
+        };
+        !first.contains('*') && first == name
+    }
+}
+
+/// go-containerregistry's `Name()` of the image, from its one spelling:
+/// `registry/repository@digest` when pinned, else `registry/repository:tag`.
+pub(crate) fn normalised_name(image: &ImageRef) -> String {
+    let registry = match image.registry.as_str() {
+        DOCKER_HUB => GGCR_DOCKER_HUB,
+        other => other,
+    };
+    match (&image.digest, &image.tag) {
+        (Some(digest), _) => format!("{registry}/{}@{digest}", image.repository),
+        (None, Some(tag)) => format!("{registry}/{}:{tag}", image.repository),
+        (None, None) => format!("{registry}/{}:latest", image.repository),
+    }
+}
+
+/// A glob whose first segment is a registry written in a spelling no
+/// normalised name has: the spelling it should use.
+fn respelled_registry(glob: &str) -> Option<String> {
+    let (first, _) = glob.split_once('/')?;
+    if first.contains('*') || !(first.contains('.') || first.contains(':') || first == "localhost")
+    {
+        return None;
+    }
+    let wanted = match canonical_registry(first) {
+        hub if hub == DOCKER_HUB => GGCR_DOCKER_HUB.to_string(),
+        other => other,
+    };
+    (wanted != first).then_some(wanted)
+}
+
+/// `*` matches any bytes but `/`, `**` any bytes; everything else itself.
+/// Iterative, with one backtracking point per kind of star: linear in
+/// practice, and never recursive on input an attacker writes.
+fn glob_match(glob: &[u8], text: &[u8]) -> bool {
+    // The classic two-pointer algorithm, generalised: on a mismatch, resume
+    // at the last star, letting it swallow one more byte (a `*` never a `/`).
+    let (mut g, mut t) = (0, 0);
+    // (glob position after the star, text position it matched up to, crosses `/`)
+    let mut star: Option<(usize, usize, bool)> = None;
+    // The last `**`: a `*` that cannot swallow a `/` falls back to it.
+    let mut double: Option<(usize, usize)> = None;
+    loop {
+        if g < glob.len() && glob[g] == b'*' {
+            let crosses = glob.get(g + 1) == Some(&b'*');
+            g += if crosses { 2 } else { 1 };
+            if crosses {
+                double = Some((g, t));
+            }
+            star = Some((g, t, crosses));
+            continue;
+        }
+        if t == text.len() {
+            if g == glob.len() {
+                return true;
+            }
+        } else if g < glob.len() && glob[g] == text[t] {
+            g += 1;
+            t += 1;
+            continue;
+        }
+        // Mismatch: let the last star take one more byte.
+        match star {
+            Some((after, upto, crosses)) if upto < text.len() && (crosses || text[upto] != b'/') => {
+                star = Some((after, upto + 1, crosses));
+                g = after;
+                t = upto + 1;
+            }
+            _ => match double {
+                Some((after, upto)) if upto < text.len() => {
+                    double = Some((after, upto + 1));
+                    star = Some((after, upto + 1, true));
+                    g = after;
+                    t = upto + 1;
+                }
+                _ => return false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// policy-controller's `TestGlobMatch` table (pkg/apis/glob), row for row:
+    /// (image as written, glob, match).
+    const POLICY_CONTROLLER_TABLE: &[(&str, &str, bool)] = &[
+        ("foo", "index.docker.io/library/foo:latest", true),
+        ("foo", "index.docker.io/library/foo:*", true),
+        ("foo", "index.docker.io/library/*", true),
+        ("foo", "index.docker.io/library/*:latest", true),
+        ("foo", "index.docker.io/*/*", true),
+        ("foo", "index.docker.io/**", true),
+        ("foo", "index.docker.**", true),
+        ("foo", "inde**", true),
+        ("foo", "**", true),
+        ("foo", "foo", true),
+        ("foo", "foo*", true),
+        ("foo", "foo**", true),
+        ("myuser/myapp", "index.docker.io/myuser/myapp:latest", true),
+        ("myuser/myapp", "index.docker.io/myuser/myapp:*", true),
+        ("myuser/myapp", "index.docker.io/myuser/*", true),
+        ("myuser/myapp", "index.docker.io/myuser/*:latest", true),
+        ("myuser/myapp", "index.docker.io/*/*", true),
+        ("myuser/myapp", "index.docker.io/**", true),
+        ("myuser/myapp", "index.docker.**", true),
+        ("myuser/myapp", "inde**", true),
+        ("myuser/myapp", "**", true),
+        ("myuser/myapp", "myuser/myapp", true),
+        ("myuser/myapp", "myuser/myapp*", true),
+        ("myuser/myapp", "myuser/myapp**", true),
+        ("ghcr.io/foo/bar", "ghcr.io/*/*", true),
+        ("ghcr.io/foo/bar", "ghcr.io/**", true),
+        ("ghcr.io/foo", "ghcr.io/*/*", false),
+        ("ghcr.io/foo", "ghcr.io/**", true),
+        ("ghcr.io/foo", "ghc**", true),
+        ("ghcr.io/foo", "**", true),
+        ("ghcr.io/foo", "*/**", true),
+        ("ghcr.io/foo", "ghcr.io/foo*", true),
+        ("ghcr.io/foo", "ghcr.io/foo**", true),
+        ("prefix-ghcr.io/foo", "ghcr.io/foo", false),
+        ("ghcr.io/foo-suffix", "ghcr.io/foo", false),
+        ("ghcrxio/foo", "ghcr.io/**", false),
+        ("foo", "*", true),
+        ("myuser/myapp", "*/*", true),
+        (
+            "ghcr.io/foo@sha256:5504f2a95018e3d8a52d80d9e1a128c6ea337581808ff9fe96f5628ce2336350",
+            "ghcr.io/foo@sha256:5504f2a95018e3d8a52d80d9e1a128c6ea337581808ff9fe96f5628ce2336350",
+            true,
+        ),
+    ];
+
+    #[test]
+    fn policy_controllers_own_table() {
+        for &(image, glob, want) in POLICY_CONTROLLER_TABLE {
+            let glob = Glob::compile(glob).unwrap();
+            assert_eq!(glob.matches_written(image), Ok(want), "{image} | {}", glob.source);
+        }
+    }
+
+    #[test]
+    fn policy_controllers_error_rows() {
+        // An image that is no reference matches nothing; globs that look
+        // like regular expressions are refused.
+        assert!(Glob::compile("**").unwrap().matches_written("invalid&name").is_err());
+        assert!(matches!(Glob::compile(".+"), Err(GlobError::Characters(_))));
+        assert!(matches!(Glob::compile("[a-z]*"), Err(GlobError::Characters(_))));
+    }
+
+    fn matches(glob: &str, image: &str) -> bool {
+        Glob::compile(glob)
+            .unwrap()
+            .matches(&ImageRef::parse(image).unwrap())
+    }
+
+    #[test]
+    fn a_star_stays_in_its_segment_and_two_cross() {
+        assert!(matches("ghcr.io/org/*", "ghcr.io/org/app:v1"));
+        assert!(!matches("ghcr.io/org/*", "ghcr.io/org/team/app:v1"));
+        assert!(matches("ghcr.io/org/**", "ghcr.io/org/team/app:v1"));
+        assert!(matches("ghcr.io/*/app:*", "ghcr.io/org/app:v1"));
+        // No tag written is `:latest`.
+        assert!(matches("ghcr.io/*/app:*", "ghcr.io/org/app"));
+        assert!(!matches("ghcr.io/*/app", "ghcr.io/org/app"));
+        assert!(matches("**/app:*", "ghcr.io/org/app:v1"));
+        assert!(matches("ghcr.io/**/app:v*", "ghcr.io/a/b/c/app:v2"));
+        assert!(!matches("ghcr.io/**/app:v*", "ghcr.io/a/b/c/app2:v2"));
+    }
+
+    #[test]
+    fn a_pinned_image_is_matched_by_its_digest_not_its_tag() {
+        let digest = "sha256:5504f2a95018e3d8a52d80d9e1a128c6ea337581808ff9fe96f5628ce2336350";
+        let image = format!("ghcr.io/org/app:v1@{digest}");
+        assert!(!matches("ghcr.io/org/app:v1", &image));
+        assert!(matches("ghcr.io/org/app@*", &image));
+        assert!(matches("ghcr.io/org/*", &image));
+    }
+
+    #[test]
+    fn every_spelling_of_an_image_gets_the_same_answer() {
+        for glob in ["index.docker.io/library/nginx:*", "ghcr.io/org/**", "**"] {
+            for family in [
+                &[
+                    "nginx",
+                    "nginx:latest",
+                    "docker.io/nginx",
+                    "docker.io/library/nginx:latest",
+                    "index.docker.io/library/nginx",
+                    "registry-1.docker.io/library/nginx",
+                    "REGISTRY.HUB.DOCKER.COM:443/library/nginx",
+                ][..],
+                &["ghcr.io/org/app", "GHCR.IO/org/app:latest", "ghcr.io:443/org/app"][..],
+            ] {
+                let answers: Vec<bool> = family.iter().map(|i| matches(glob, i)).collect();
+                assert!(
+                    answers.iter().all(|a| *a == answers[0]),
+                    "{glob}: {family:?} {answers:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_registry_spelled_as_no_normalised_name_is_refused() {
+        for (glob, wanted) in [
+            ("docker.io/library/*", "index.docker.io"),
+            ("registry-1.docker.io/**", "index.docker.io"),
+            ("GHCR.IO/**", "ghcr.io"),
+            ("ghcr.io:443/**", "ghcr.io"),
+        ] {
+            assert_eq!(
+                Glob::compile(glob),
+                Err(GlobError::RegistrySpelling {
+                    glob: glob.to_string(),
+                    registry: wanted.to_string()
+                })
+            );
+        }
+        assert!(Glob::compile("localhost:5000/**").is_ok());
+        assert!(Glob::compile("myuser/*").is_ok());
+    }
+
+    #[test]
+    fn matching_many_stars_stays_fast() {
+        let glob = Glob::compile(&"*a".repeat(20)).unwrap();
+        assert!(!glob
+            .matches_written(&format!("ghcr.io/{}", "a".repeat(200)))
+            .unwrap());
+    }
+
+    /// The matcher agrees with the plain recursive reading of the rules on
+    /// every glob and text up to five bytes over `a`, `b`, `/` (and stars).
+    #[test]
+    fn the_matcher_agrees_with_the_definition() {
+        fn reference(glob: &[u8], text: &[u8]) -> bool {
+            match glob {
+                [] => text.is_empty(),
+                [b'*', b'*', rest @ ..] => (0..=text.len()).any(|i| reference(rest, &text[i..])),
+                [b'*', rest @ ..] => (0..=text.len())
+                    .take_while(|&i| i == 0 || text[i - 1] != b'/')
+                    .any(|i| reference(rest, &text[i..])),
+                [c, rest @ ..] => text.first() == Some(c) && reference(rest, &text[1..]),
+            }
+        }
+        fn all(alphabet: &[u8], up_to: usize) -> Vec<Vec<u8>> {
+            let mut out = vec![Vec::new()];
+            let mut last = vec![Vec::new()];
+            for _ in 0..up_to {
+                let next: Vec<Vec<u8>> = last
+                    .iter()
+                    .flat_map(|s| alphabet.iter().map(move |&c| [s.as_slice(), &[c]].concat()))
+                    .collect();
+                out.extend(next.iter().cloned());
+                last = next;
+            }
+            out
+        }
+        let texts = all(b"ab/", 5);
+        for glob in all(b"a/*", 5) {
+            for text in &texts {
+                assert_eq!(
+                    glob_match(&glob, text),
+                    reference(&glob, text),
+                    "{:?} on {:?}",
+                    String::from_utf8_lossy(&glob),
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_registry_only_when_written_out() {
+        let glob = Glob::compile("ghcr.io/**").unwrap();
+        assert!(glob.names_registry("ghcr.io"));
+        assert!(!glob.names_registry("quay.io"));
+        assert!(Glob::compile("*").unwrap().names_registry("docker.io"));
+        assert!(!Glob::compile("**").unwrap().names_registry("ghcr.io"));
+    }
+}

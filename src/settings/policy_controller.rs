@@ -1,0 +1,443 @@
+//! sigstore policy-controller's ClusterImagePolicy (`policy.sigstore.dev`,
+//! v1beta1 and v1alpha1, one schema), in the settings as `kubectl get -o
+//! yaml` prints it, or read from the cluster: each policy whose globs match
+//! an image must pass ([`EntriesNeeded::Every`]), each through any one of its
+//! authorities (a public key, a keyless identity, exact or as regular
+//! expressions, or a static pass or fail), in enforce or warn mode.
+//!
+//! What the host cannot check is refused by name, never skipped: CUE and
+//! Rego policies, attestations, signatures stored elsewhere, keys in KMS or
+//! Secrets, trust roots other than the host's own, `match`.
+
+use crate::image::glob::Glob;
+use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
+use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::keys::Checks;
+use crate::settings::strict_json::from_json_strict;
+use crate::trust::keys::check_public_key;
+use crate::trust::roots::{IdentityMatch, TrustRoot};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+pub const GROUP: &str = "policy.sigstore.dev";
+pub const API_VERSIONS: [&str; 2] = ["policy.sigstore.dev/v1beta1", "policy.sigstore.dev/v1alpha1"];
+/// The Fulcio and Rekor that policy-controller fills in when none is
+/// written: the public-good instance, which the host's trust root stands for.
+const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
+const DEFAULT_REKOR: &str = "https://rekor.sigstore.dev";
+
+/// One ClusterImagePolicy resource. `metadata` and `status` are read as
+/// `kubectl` prints them: only the name matters.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawClusterImagePolicy {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: RawMetadata,
+    pub spec: RawSpec,
+    /// What policy-controller reported; read and left alone.
+    #[serde(default, rename = "status")]
+    pub _status: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize, Debug)]
+pub(crate) struct RawMetadata {
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpec {
+    #[serde(default)]
+    images: Vec<RawImage>,
+    #[serde(default)]
+    authorities: Vec<RawAuthority>,
+    mode: Option<String>,
+    policy: Option<IgnoredAny>,
+    #[serde(rename = "match")]
+    match_resources: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    #[serde(default)]
+    glob: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawAuthority {
+    name: Option<String>,
+    key: Option<RawKeyRef>,
+    keyless: Option<RawKeylessRef>,
+    #[serde(rename = "static")]
+    static_ref: Option<RawStatic>,
+    source: Option<IgnoredAny>,
+    ctlog: Option<RawTlog>,
+    attestations: Option<IgnoredAny>,
+    rfc3161timestamp: Option<IgnoredAny>,
+    signature_format: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawKeyRef {
+    secret_ref: Option<IgnoredAny>,
+    data: Option<String>,
+    kms: Option<String>,
+    hash_algorithm: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawKeylessRef {
+    url: Option<String>,
+    #[serde(default)]
+    identities: Vec<RawIdentity>,
+    #[serde(rename = "ca-cert")]
+    ca_cert: Option<IgnoredAny>,
+    trust_root_ref: Option<String>,
+    insecure_ignore_sct: Option<bool>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawIdentity {
+    issuer: Option<String>,
+    subject: Option<String>,
+    issuer_reg_exp: Option<String>,
+    subject_reg_exp: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawStatic {
+    action: String,
+    message: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawTlog {
+    url: Option<String>,
+    trust_root_ref: Option<String>,
+}
+
+/// The `clusterImagePolicies` of the settings: every policy must be one the
+/// policy can apply, or the settings are refused.
+pub(crate) fn compile_policies(
+    policies: Vec<RawClusterImagePolicy>,
+    at: &str,
+    checks: Checks,
+) -> Result<Rules, SettingsError> {
+    if policies.is_empty() {
+        return Err(SettingsError::at(at, Problem::EmptyList));
+    }
+    let mut names = BTreeSet::new();
+    let mut keys = Vec::new();
+    let mut images = Vec::new();
+    for (i, policy) in policies.into_iter().enumerate() {
+        let path = format!("{at}[{i}]");
+        if !names.insert(policy.metadata.name.clone()) {
+            return Err(SettingsError::at(
+                format!("{path}.metadata.name"),
+                Problem::DuplicatePolicyName(policy.metadata.name),
+            ));
+        }
+        images.push(compile_policy(policy, &path, checks, &mut keys)?);
+    }
+    Ok(Rules::new(
+        BTreeSet::new(),
+        keys,
+        images,
+        EntriesNeeded::Every,
+    ))
+}
+
+/// The ClusterImagePolicies read from the cluster (the items of a List). A
+/// policy that cannot be applied does not stop the others: it refuses the
+/// images its globs cover (every image, when its globs cannot be read), with
+/// the field named.
+pub(crate) fn compile_cluster_policies(items: &[Value]) -> Rules {
+    let mut keys = Vec::new();
+    let mut images = Vec::new();
+    for item in items {
+        let name = item
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let compiled = from_json_strict::<RawClusterImagePolicy>(&item.to_string(), "")
+            .and_then(|policy| compile_policy(policy, "", Checks::Full, &mut keys));
+        match compiled {
+            Ok(rule) => images.push(rule),
+            Err(error) => {
+                let globs: Option<Vec<Glob>> = item
+                    .pointer("/spec/images")
+                    .and_then(Value::as_array)
+                    .filter(|images| !images.is_empty())
+                    .and_then(|images| {
+                        images
+                            .iter()
+                            .map(|image| {
+                                let glob = image.get("glob").and_then(Value::as_str)?;
+                                Glob::compile(glob).ok()
+                            })
+                            .collect()
+                    });
+                let every_image = || vec![Glob::compile("**").expect("`**` is a glob")];
+                let mut rule = ImageRule::signed_by(
+                    ImagePattern::Globs(globs.unwrap_or_else(every_image)),
+                    Vec::new(),
+                    1,
+                );
+                rule.policy = Some(name.to_string());
+                rule.refused = Some(format!(
+                    "ClusterImagePolicy {name:?} asks for what this policy cannot check, so the \
+                     images it covers are refused until it is fixed: {error}"
+                ));
+                images.push(rule);
+            }
+        }
+    }
+    Rules::new(BTreeSet::new(), keys, images, EntriesNeeded::Every)
+}
+
+fn compile_policy(
+    policy: RawClusterImagePolicy,
+    path: &str,
+    checks: Checks,
+    keys: &mut Vec<NamedKey>,
+) -> Result<ImageRule, SettingsError> {
+    let at = |field: &str| match path {
+        "" => field.to_string(),
+        path => format!("{path}.{field}"),
+    };
+    if !API_VERSIONS.contains(&policy.api_version.as_str()) {
+        return Err(SettingsError::at(
+            at("apiVersion"),
+            Problem::NotOneOf(policy.api_version, &API_VERSIONS),
+        ));
+    }
+    if policy.kind != "ClusterImagePolicy" {
+        return Err(SettingsError::at(
+            at("kind"),
+            Problem::NotOneOf(policy.kind, &["ClusterImagePolicy"]),
+        ));
+    }
+    let name = policy.metadata.name;
+    if name.trim().is_empty() {
+        return Err(SettingsError::at(at("metadata.name"), Problem::Missing));
+    }
+    let spec = policy.spec;
+    let refuse = |field: &str, why: &'static str| Err(SettingsError::at(at(field), Problem::Refused(why)));
+    if spec.policy.is_some() {
+        return refuse("spec.policy", REFUSED_POLICY);
+    }
+    if spec.match_resources.is_some() {
+        return refuse("spec.match", REFUSED_MATCH);
+    }
+    let warn = match spec.mode.as_deref() {
+        None | Some("enforce") => false,
+        Some("warn") => true,
+        Some(other) => {
+            return Err(SettingsError::at(
+                at("spec.mode"),
+                Problem::NotOneOf(other.to_string(), &["enforce", "warn"]),
+            ))
+        }
+    };
+    if spec.images.is_empty() {
+        return Err(SettingsError::at(at("spec.images"), Problem::EmptyList));
+    }
+    let mut globs = Vec::with_capacity(spec.images.len());
+    for (i, image) in spec.images.iter().enumerate() {
+        let glob = Glob::compile(&image.glob)
+            .map_err(|e| SettingsError::at(at(&format!("spec.images[{i}].glob")), Problem::Glob(e)))?;
+        globs.push(glob);
+    }
+    if spec.authorities.is_empty() {
+        return Err(SettingsError::at(at("spec.authorities"), Problem::EmptyList));
+    }
+    let mut rule = ImageRule::signed_by(ImagePattern::Globs(globs), Vec::new(), 1);
+    rule.policy = Some(name.clone());
+    rule.warn = warn;
+    for (i, authority) in spec.authorities.into_iter().enumerate() {
+        let path = at(&format!("spec.authorities[{i}]"));
+        let label = format!(
+            "{name}/{}",
+            authority.name.clone().unwrap_or_else(|| format!("authority-{i}"))
+        );
+        compile_authority(authority, &path, &label, checks, keys, &mut rule)?;
+    }
+    Ok(rule)
+}
+
+const REFUSED_POLICY: &str = "CUE and Rego policies are not evaluated: this policy checks \
+     signatures only; remove spec.policy, or enforce what it checks with a Kubewarden policy of its own";
+const REFUSED_MATCH: &str = "resource selection is not supported: choose the resources with the \
+     Kubewarden policy's rules and objectSelector, and remove spec.match";
+const REFUSED_ATTESTATIONS: &str = "attestations are not verified: the host checks signatures only";
+const REFUSED_SOURCE: &str =
+    "signatures are read from the image's own repository only; remove source";
+const REFUSED_KMS: &str = "the host cannot reach a KMS: write the public key in key.data";
+const REFUSED_SECRET: &str =
+    "keys are not read from Secrets: write the public key in key.data";
+const REFUSED_HASH: &str = "the host verifies signatures made over SHA-256 only";
+const REFUSED_TRUST_ROOT: &str = "the host verifies certificates and transparency-log entries \
+     against its own sigstore trust root (the policy-server's), not one a policy names; leave the \
+     field out (or write the public-good default) and configure the host's trust root";
+const REFUSED_SCT: &str =
+    "the host always checks the certificate's SCT; leave insecureIgnoreSCT out or false";
+const REFUSED_TIMESTAMP: &str = "RFC 3161 timestamps are not checked by the host";
+const REFUSED_BUNDLE: &str =
+    "the host reads cosign's legacy signatures only (signatureFormat: legacy)";
+
+fn compile_authority(
+    authority: RawAuthority,
+    path: &str,
+    label: &str,
+    checks: Checks,
+    keys: &mut Vec<NamedKey>,
+    rule: &mut ImageRule,
+) -> Result<(), SettingsError> {
+    let refuse = |field: &str, why: &'static str| {
+        Err(SettingsError::at(format!("{path}.{field}"), Problem::Refused(why)))
+    };
+    if authority.attestations.is_some() {
+        return refuse("attestations", REFUSED_ATTESTATIONS);
+    }
+    if authority.source.is_some() {
+        return refuse("source", REFUSED_SOURCE);
+    }
+    if authority.rfc3161timestamp.is_some() {
+        return refuse("rfc3161timestamp", REFUSED_TIMESTAMP);
+    }
+    if !matches!(authority.signature_format.as_deref(), None | Some("") | Some("legacy")) {
+        return refuse("signatureFormat", REFUSED_BUNDLE);
+    }
+    if let Some(ctlog) = &authority.ctlog {
+        if ctlog.trust_root_ref.is_some() {
+            return refuse("ctlog.trustRootRef", REFUSED_TRUST_ROOT);
+        }
+        if ctlog.url.as_deref().is_some_and(|url| !is_default(url, DEFAULT_REKOR)) {
+            return refuse("ctlog.url", REFUSED_TRUST_ROOT);
+        }
+    }
+    let mut add_key = |root: TrustRoot, name: String| {
+        rule.keys.push(keys.len());
+        keys.push(NamedKey {
+            name,
+            root,
+            signer: keys.len(),
+        });
+    };
+    match (authority.key, authority.keyless, authority.static_ref) {
+        (Some(key), None, None) => {
+            if key.kms.is_some() {
+                return refuse("key.kms", REFUSED_KMS);
+            }
+            if key.secret_ref.is_some() {
+                return refuse("key.secretRef", REFUSED_SECRET);
+            }
+            if !matches!(key.hash_algorithm.as_deref(), None | Some("sha256") | Some("sha-256")) {
+                return refuse("key.hashAlgorithm", REFUSED_HASH);
+            }
+            let data = key
+                .data
+                .filter(|data| !data.trim().is_empty())
+                .ok_or_else(|| SettingsError::at(format!("{path}.key.data"), Problem::Missing))?;
+            if checks == Checks::Full {
+                check_public_key(&data).map_err(|e| {
+                    SettingsError::at(format!("{path}.key.data"), Problem::Unreadable(e))
+                })?;
+            }
+            add_key(TrustRoot::PublicKey(data), label.to_string());
+        }
+        (None, Some(keyless), None) => {
+            if keyless.ca_cert.is_some() {
+                return refuse("keyless.ca-cert", REFUSED_TRUST_ROOT);
+            }
+            if keyless.trust_root_ref.is_some() {
+                return refuse("keyless.trustRootRef", REFUSED_TRUST_ROOT);
+            }
+            if keyless.url.as_deref().is_some_and(|url| !is_default(url, DEFAULT_FULCIO)) {
+                return refuse("keyless.url", REFUSED_TRUST_ROOT);
+            }
+            if keyless.insecure_ignore_sct == Some(true) {
+                return refuse("keyless.insecureIgnoreSCT", REFUSED_SCT);
+            }
+            if keyless.identities.is_empty() {
+                return Err(SettingsError::at(
+                    format!("{path}.keyless.identities"),
+                    Problem::EmptyList,
+                ));
+            }
+            let several = keyless.identities.len() > 1;
+            for (j, identity) in keyless.identities.into_iter().enumerate() {
+                let at = format!("{path}.keyless.identities[{j}]");
+                let name = if several {
+                    format!("{label}[{j}]")
+                } else {
+                    label.to_string()
+                };
+                add_key(compile_identity(identity, &at)?, name);
+            }
+        }
+        (None, None, Some(action)) => match action.action.as_str() {
+            "pass" => rule.static_pass = true,
+            "fail" => rule
+                .static_failures
+                .push(format!("{label}: {}", action.message.unwrap_or_default())),
+            other => {
+                return Err(SettingsError::at(
+                    format!("{path}.static.action"),
+                    Problem::NotOneOf(other.to_string(), &["pass", "fail"]),
+                ))
+            }
+        },
+        _ => {
+            return Err(SettingsError::at(
+                path,
+                Problem::ExactlyOneOf(&["key", "keyless", "static"]),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// An identity: exactly one of `issuer`/`issuerRegExp` and one of
+/// `subject`/`subjectRegExp` (an empty string is not written, as in Go).
+/// Both exact: the host's own keyless question; otherwise a
+/// [`TrustRoot::KeylessMatch`].
+fn compile_identity(identity: RawIdentity, at: &str) -> Result<TrustRoot, SettingsError> {
+    let written = |value: Option<String>| value.filter(|v| !v.is_empty());
+    let half = |exact: Option<String>, pattern: Option<String>, names: &'static [&'static str]| {
+        match (written(exact), written(pattern)) {
+            (Some(exact), None) => Ok(IdentityMatch::Exact(exact)),
+            (None, Some(pattern)) => IdentityMatch::pattern(&pattern).map_err(|e| {
+                SettingsError::at(format!("{at}.{}", names[1]), Problem::Unreadable(e))
+            }),
+            _ => Err(SettingsError::at(at, Problem::ExactlyOneOf(names))),
+        }
+    };
+    let issuer = half(identity.issuer, identity.issuer_reg_exp, &["issuer", "issuerRegExp"])?;
+    let subject = half(
+        identity.subject,
+        identity.subject_reg_exp,
+        &["subject", "subjectRegExp"],
+    )?;
+    Ok(match (issuer, subject) {
+        (IdentityMatch::Exact(issuer), IdentityMatch::Exact(subject)) => {
+            TrustRoot::Keyless { issuer, subject }
+        }
+        (issuer, subject) => TrustRoot::KeylessMatch { issuer, subject },
+    })
+}
+
+fn is_default(url: &str, default: &str) -> bool {
+    url.trim_end_matches('/') == default
+}
