@@ -8,7 +8,7 @@ mod common;
 use common::yaml_to_json;
 use serde_json::Value;
 use signed_images_policy::admission;
-use signed_images_policy::settings::cluster_policy;
+use signed_images_policy::settings::{self, cluster_policy};
 use signed_images_policy::workload::{api_group, pod_spec_path};
 
 fn read(name: &str) -> Value {
@@ -162,8 +162,12 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
     }
     assert!(resources.contains(&"pods/ephemeralcontainers".to_string()));
     assert_eq!(resources.len(), 17);
-    // The ClusterImagePolicy, then every owner the outage fallback may read.
-    let mut readable = vec![(cluster_policy::API_VERSION, cluster_policy::KIND)];
+    // Every ClusterImagePolicy cluster mode may read, then every owner the
+    // outage fallback may read.
+    let mut readable: Vec<(&str, &str)> = settings::CLUSTER_API_VERSIONS
+        .iter()
+        .map(|api_version| (*api_version, cluster_policy::KIND))
+        .collect();
     for (_, api_version, kind) in admission::CONTROLLERS {
         if !readable.contains(&(api_version, kind)) {
             readable.push((api_version, kind));
