@@ -198,11 +198,17 @@ impl Verdict {
     /// each with why, as a message says it.
     pub fn unverified(&self) -> Vec<(ImageSite, &'static str)> {
         let why = |sites: &[ImageSite], why: &'static str| {
-            sites.iter().map(move |site| (site.clone(), why)).collect::<Vec<_>>()
+            sites
+                .iter()
+                .map(move |site| (site.clone(), why))
+                .collect::<Vec<_>>()
         };
         let mut unverified = why(&self.unmatched, "matches no image policy");
         unverified.extend(why(&self.static_allowed, "passed only a static policy"));
-        unverified.extend(why(&self.warned, "failed verification and was admitted on a warning"));
+        unverified.extend(why(
+            &self.warned,
+            "failed verification and was admitted on a warning",
+        ));
         unverified
     }
 
@@ -324,7 +330,8 @@ pub(crate) fn judge<H: Host>(
             Outcome::Warned { reasons } => {
                 verdict.warned.push(site.clone());
                 if reported.insert(site.image.clone()) {
-                    let failure = format!("{} {}", not_signed_message(&site.image), reasons.join("; "));
+                    let failure =
+                        format!("{} {}", not_signed_message(&site.image), reasons.join("; "));
                     verdict.warnings.push(admitted_on_warning(&failure));
                 }
             }

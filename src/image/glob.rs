@@ -156,7 +156,9 @@ fn glob_match(glob: &[u8], text: &[u8]) -> bool {
         }
         // Mismatch: let the last star take one more byte.
         match star {
-            Some((after, upto, crosses)) if upto < text.len() && (crosses || text[upto] != b'/') => {
+            Some((after, upto, crosses))
+                if upto < text.len() && (crosses || text[upto] != b'/') =>
+            {
                 star = Some((after, upto + 1, crosses));
                 g = after;
                 t = upto + 1;
@@ -230,7 +232,12 @@ mod tests {
     fn policy_controllers_own_table() {
         for &(image, glob, want) in POLICY_CONTROLLER_TABLE {
             let glob = Glob::compile(glob).unwrap();
-            assert_eq!(glob.matches_written(image), Ok(want), "{image} | {}", glob.source);
+            assert_eq!(
+                glob.matches_written(image),
+                Ok(want),
+                "{image} | {}",
+                glob.source
+            );
         }
     }
 
@@ -238,9 +245,15 @@ mod tests {
     fn policy_controllers_error_rows() {
         // An image that is no reference matches nothing; globs that look
         // like regular expressions are refused.
-        assert!(Glob::compile("**").unwrap().matches_written("invalid&name").is_err());
+        assert!(Glob::compile("**")
+            .unwrap()
+            .matches_written("invalid&name")
+            .is_err());
         assert!(matches!(Glob::compile(".+"), Err(GlobError::Characters(_))));
-        assert!(matches!(Glob::compile("[a-z]*"), Err(GlobError::Characters(_))));
+        assert!(matches!(
+            Glob::compile("[a-z]*"),
+            Err(GlobError::Characters(_))
+        ));
     }
 
     fn matches(glob: &str, image: &str) -> bool {
@@ -285,7 +298,11 @@ mod tests {
                     "registry-1.docker.io/library/nginx",
                     "REGISTRY.HUB.DOCKER.COM:443/library/nginx",
                 ][..],
-                &["ghcr.io/org/app", "GHCR.IO/org/app:latest", "ghcr.io:443/org/app"][..],
+                &[
+                    "ghcr.io/org/app",
+                    "GHCR.IO/org/app:latest",
+                    "ghcr.io:443/org/app",
+                ][..],
             ] {
                 let answers: Vec<bool> = family.iter().map(|i| matches(glob, i)).collect();
                 assert!(

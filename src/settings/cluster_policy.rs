@@ -4,9 +4,9 @@
 use crate::host::reasons::condensed_reason;
 use crate::host::Host;
 use crate::rules::{ClusterSource, Rules};
-use crate::settings::policy_controller::compile_cluster_policies;
 use crate::settings::errors::{Problem, SettingsError};
 use crate::settings::keys::Checks;
+use crate::settings::policy_controller::compile_cluster_policies;
 use crate::settings::scst::{compile_verification, RawVerification};
 use crate::settings::strict_json::from_json_strict;
 use serde::Deserialize;
@@ -46,7 +46,12 @@ fn list<H: Host>(
 ) -> Result<Vec<Value>, String> {
     let list = host
         .list_all_resources(api_version, KIND, field_selector)
-        .map_err(|e| format!("cannot read {what} ({api_version}): {}", condensed_reason(&e)))?;
+        .map_err(|e| {
+            format!(
+                "cannot read {what} ({api_version}): {}",
+                condensed_reason(&e)
+            )
+        })?;
     match list.get("items").and_then(Value::as_array) {
         Some(items) => Ok(items.clone()),
         None => Err(format!(

@@ -138,7 +138,10 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
             Problem::OnlyWithSignatures,
         ));
     }
-    let cluster = match (raw.cluster_image_policy, raw.cluster_image_policy_api_version) {
+    let cluster = match (
+        raw.cluster_image_policy,
+        raw.cluster_image_policy_api_version,
+    ) {
         (Some(true), version) => Some(cluster_source(version)?),
         (_, None) => None,
         (_, Some(_)) => {
@@ -164,11 +167,9 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
         (None, Some(verification), None) => {
             RuleSource::Inline(compile_verification(verification, "verification", checks)?)
         }
-        (None, None, Some(policies)) => RuleSource::Inline(compile_policies(
-            policies,
-            "clusterImagePolicies",
-            checks,
-        )?),
+        (None, None, Some(policies)) => {
+            RuleSource::Inline(compile_policies(policies, "clusterImagePolicies", checks)?)
+        }
         (None, None, None) => RuleSource::NoRules,
     };
     let policy_controller_rules = match &rules {
@@ -176,7 +177,11 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
         RuleSource::Inline(_) => inline_policy_controller,
         _ => false,
     };
-    let unmatched_images = match (policy_controller_rules, raw.no_match_policy, raw.allow_unmatched_images) {
+    let unmatched_images = match (
+        policy_controller_rules,
+        raw.no_match_policy,
+        raw.allow_unmatched_images,
+    ) {
         (true, _, Some(_)) => {
             return Err(SettingsError::at(
                 "allowUnmatchedImages",

@@ -22,7 +22,10 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 pub const GROUP: &str = "policy.sigstore.dev";
-pub const API_VERSIONS: [&str; 2] = ["policy.sigstore.dev/v1beta1", "policy.sigstore.dev/v1alpha1"];
+pub const API_VERSIONS: [&str; 2] = [
+    "policy.sigstore.dev/v1beta1",
+    "policy.sigstore.dev/v1alpha1",
+];
 /// The Fulcio and Rekor that policy-controller fills in when none is
 /// written: the public-good instance, which the host's trust root stands for.
 const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
@@ -101,6 +104,7 @@ struct RawKeylessRef {
     #[serde(rename = "ca-cert")]
     ca_cert: Option<IgnoredAny>,
     trust_root_ref: Option<String>,
+    #[serde(rename = "insecureIgnoreSCT")]
     insecure_ignore_sct: Option<bool>,
 }
 
@@ -233,7 +237,8 @@ fn compile_policy(
         return Err(SettingsError::at(at("metadata.name"), Problem::Missing));
     }
     let spec = policy.spec;
-    let refuse = |field: &str, why: &'static str| Err(SettingsError::at(at(field), Problem::Refused(why)));
+    let refuse =
+        |field: &str, why: &'static str| Err(SettingsError::at(at(field), Problem::Refused(why)));
     if spec.policy.is_some() {
         return refuse("spec.policy", REFUSED_POLICY);
     }
@@ -255,12 +260,16 @@ fn compile_policy(
     }
     let mut globs = Vec::with_capacity(spec.images.len());
     for (i, image) in spec.images.iter().enumerate() {
-        let glob = Glob::compile(&image.glob)
-            .map_err(|e| SettingsError::at(at(&format!("spec.images[{i}].glob")), Problem::Glob(e)))?;
+        let glob = Glob::compile(&image.glob).map_err(|e| {
+            SettingsError::at(at(&format!("spec.images[{i}].glob")), Problem::Glob(e))
+        })?;
         globs.push(glob);
     }
     if spec.authorities.is_empty() {
-        return Err(SettingsError::at(at("spec.authorities"), Problem::EmptyList));
+        return Err(SettingsError::at(
+            at("spec.authorities"),
+            Problem::EmptyList,
+        ));
     }
     let mut rule = ImageRule::signed_by(ImagePattern::Globs(globs), Vec::new(), 1);
     rule.policy = Some(name.clone());
@@ -269,7 +278,10 @@ fn compile_policy(
         let path = at(&format!("spec.authorities[{i}]"));
         let label = format!(
             "{name}/{}",
-            authority.name.clone().unwrap_or_else(|| format!("authority-{i}"))
+            authority
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("authority-{i}"))
         );
         compile_authority(authority, &path, &label, checks, keys, &mut rule)?;
     }
@@ -284,8 +296,7 @@ const REFUSED_ATTESTATIONS: &str = "attestations are not verified: the host chec
 const REFUSED_SOURCE: &str =
     "signatures are read from the image's own repository only; remove source";
 const REFUSED_KMS: &str = "the host cannot reach a KMS: write the public key in key.data";
-const REFUSED_SECRET: &str =
-    "keys are not read from Secrets: write the public key in key.data";
+const REFUSED_SECRET: &str = "keys are not read from Secrets: write the public key in key.data";
 const REFUSED_HASH: &str = "the host verifies signatures made over SHA-256 only";
 const REFUSED_TRUST_ROOT: &str = "the host verifies certificates and transparency-log entries \
      against its own sigstore trust root (the policy-server's), not one a policy names; leave the \
@@ -305,7 +316,10 @@ fn compile_authority(
     rule: &mut ImageRule,
 ) -> Result<(), SettingsError> {
     let refuse = |field: &str, why: &'static str| {
-        Err(SettingsError::at(format!("{path}.{field}"), Problem::Refused(why)))
+        Err(SettingsError::at(
+            format!("{path}.{field}"),
+            Problem::Refused(why),
+        ))
     };
     if authority.attestations.is_some() {
         return refuse("attestations", REFUSED_ATTESTATIONS);
@@ -316,14 +330,21 @@ fn compile_authority(
     if authority.rfc3161timestamp.is_some() {
         return refuse("rfc3161timestamp", REFUSED_TIMESTAMP);
     }
-    if !matches!(authority.signature_format.as_deref(), None | Some("") | Some("legacy")) {
+    if !matches!(
+        authority.signature_format.as_deref(),
+        None | Some("") | Some("legacy")
+    ) {
         return refuse("signatureFormat", REFUSED_BUNDLE);
     }
     if let Some(ctlog) = &authority.ctlog {
         if ctlog.trust_root_ref.is_some() {
             return refuse("ctlog.trustRootRef", REFUSED_TRUST_ROOT);
         }
-        if ctlog.url.as_deref().is_some_and(|url| !is_default(url, DEFAULT_REKOR)) {
+        if ctlog
+            .url
+            .as_deref()
+            .is_some_and(|url| !is_default(url, DEFAULT_REKOR))
+        {
             return refuse("ctlog.url", REFUSED_TRUST_ROOT);
         }
     }
@@ -343,7 +364,10 @@ fn compile_authority(
             if key.secret_ref.is_some() {
                 return refuse("key.secretRef", REFUSED_SECRET);
             }
-            if !matches!(key.hash_algorithm.as_deref(), None | Some("sha256") | Some("sha-256")) {
+            if !matches!(
+                key.hash_algorithm.as_deref(),
+                None | Some("sha256") | Some("sha-256")
+            ) {
                 return refuse("key.hashAlgorithm", REFUSED_HASH);
             }
             let data = key
@@ -364,7 +388,11 @@ fn compile_authority(
             if keyless.trust_root_ref.is_some() {
                 return refuse("keyless.trustRootRef", REFUSED_TRUST_ROOT);
             }
-            if keyless.url.as_deref().is_some_and(|url| !is_default(url, DEFAULT_FULCIO)) {
+            if keyless
+                .url
+                .as_deref()
+                .is_some_and(|url| !is_default(url, DEFAULT_FULCIO))
+            {
                 return refuse("keyless.url", REFUSED_TRUST_ROOT);
             }
             if keyless.insecure_ignore_sct == Some(true) {
@@ -415,16 +443,22 @@ fn compile_authority(
 /// [`TrustRoot::KeylessMatch`].
 fn compile_identity(identity: RawIdentity, at: &str) -> Result<TrustRoot, SettingsError> {
     let written = |value: Option<String>| value.filter(|v| !v.is_empty());
-    let half = |exact: Option<String>, pattern: Option<String>, names: &'static [&'static str]| {
-        match (written(exact), written(pattern)) {
+    let half =
+        |exact: Option<String>, pattern: Option<String>, names: &'static [&'static str]| match (
+            written(exact),
+            written(pattern),
+        ) {
             (Some(exact), None) => Ok(IdentityMatch::Exact(exact)),
             (None, Some(pattern)) => IdentityMatch::pattern(&pattern).map_err(|e| {
                 SettingsError::at(format!("{at}.{}", names[1]), Problem::Unreadable(e))
             }),
             _ => Err(SettingsError::at(at, Problem::ExactlyOneOf(names))),
-        }
-    };
-    let issuer = half(identity.issuer, identity.issuer_reg_exp, &["issuer", "issuerRegExp"])?;
+        };
+    let issuer = half(
+        identity.issuer,
+        identity.issuer_reg_exp,
+        &["issuer", "issuerRegExp"],
+    )?;
     let subject = half(
         identity.subject,
         identity.subject_reg_exp,

@@ -97,7 +97,11 @@ impl TrustRoot {
         match (self.question("", None), self) {
             (Some(question), _) => serde_json::to_string(&question).unwrap_or_default(),
             (None, TrustRoot::KeylessMatch { issuer, subject }) => {
-                format!("{}, {}", issuer.describe("issuer"), subject.describe("subject"))
+                format!(
+                    "{}, {}",
+                    issuer.describe("issuer"),
+                    subject.describe("subject")
+                )
             }
             (None, _) => String::new(),
         }

@@ -416,9 +416,11 @@ impl<'a, H: Host> Verifier<'a, H> {
             let Ok(identity) = certificate_identity(&pem) else {
                 continue;
             };
-            if let (true, Some(issuer), Some(subject)) =
-                (root.claimed_by(&identity), identity.issuer, identity.subject)
-            {
+            if let (true, Some(issuer), Some(subject)) = (
+                root.claimed_by(&identity),
+                identity.issuer,
+                identity.subject,
+            ) {
                 let exact = TrustRoot::Keyless { issuer, subject };
                 if !candidates.contains(&exact) {
                     candidates.push(exact);
