@@ -70,6 +70,17 @@ jq -n --arg p "$registry/*" --argjson id "$(jq .keyless.github "$fixtures")" '{v
     allowUnmatchedImages: true}' >"$work/ours-gha.json"
 jq -n --arg p "$registry/*" --argjson id "$(jq .keyless.github "$fixtures")" '{signatures: [{image: $p,
     githubActions: {owner: $id.owner, repo: $id.repo}}], modifyImagesWithDigest: true}' >"$work/peer-gha.json"
+# The same rules as a policy-controller ClusterImagePolicy: key a, and the
+# GitHub Actions identity as regular expressions (ours reads the certificates
+# of the .sig manifest, then asks the host exactly).
+policy_controller() {
+    jq -n --arg glob "$registry/**" --argjson authority "$1" '{clusterImagePolicies: [{
+        apiVersion: "policy.sigstore.dev/v1beta1", kind: "ClusterImagePolicy", metadata: {name: "bench"},
+        spec: {images: [{glob: $glob}], authorities: [$authority]}}], noMatchPolicy: "allow"}'
+}
+policy_controller "$(jq -n --rawfile a "$(key a)" '{key: {data: $a}}')" >"$work/ours-pc-a.json"
+policy_controller "$(jq .keyless.github "$fixtures" | jq '{keyless: {identities: [{issuer: .issuer,
+    subjectRegExp: ("^https://github.com/" + .owner + "/" + .repo + "/")}]}}')" >"$work/ours-pc-regexp.json"
 pod "$(image keyless-github)" >"$work/keyless.json"
 ours_settings a >"$work/ours-a.json"
 ours_settings a b >"$work/ours-ab.json"
@@ -150,6 +161,10 @@ cases=(
     "(i) Pod, one keyless image (GitHub Actions key)|ours-gha|peer-gha|keyless|2"
     # Ours: the failed verification, one owner read (the host caches it 5 s), the record checked.
     "(j) a ReplicaSet's Pod, its registry stopped (ours: the owner's record)|ours-outage|peer-outage|outage-child|2|--allow-context-aware"
+    # Ours reads a policy-controller ClusterImagePolicy; the peer its own settings.
+    "(k) Pod, one signed image, a policy-controller policy (key)|ours-pc-a|peer-a|signed|2"
+    # Ours: the digest, the .sig manifest, the exact question, the certificate check.
+    "(l) Pod, one keyless image, a policy-controller identity as regular expressions|ours-pc-regexp|peer-gha|keyless|2"
 )
 
 echo "kwctl $(kwctl --version | head -n 1 | awk '{ print $NF }'), KWCTL_FRESH_INSTANCE=1, registry $registry;" \

@@ -1,7 +1,7 @@
 //! signed-images-policy: a Kubewarden policy that admits workloads only when
 //! every image they run carries a cosign signature from a trusted key, with
 //! the rules of an SCST-Sign ClusterImagePolicy (or verify-image-signatures'
-//! settings).
+//! settings, or policy-controller's ClusterImagePolicies).
 //!
 //! The flow runs one way: the waPC entry points below call [`admission`],
 //! which reads the request and the [`settings`] (compiled into [`rules`]),

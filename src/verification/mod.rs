@@ -437,8 +437,11 @@ impl<'a, H: Host> Verifier<'a, H> {
             _ => "no certificate among its signatures claims the identity".to_string(),
         });
         for exact in candidates {
+            // An exact identity always has a question of its own.
+            let Some(question) = exact.question(&pinned, annotations) else {
+                continue;
+            };
             self.spend()?;
-            let question = exact.question(&pinned, annotations)?;
             let answer = match trusted_digest(self.host, &question) {
                 Ok(found) if found == digest => self
                     .prove_keyless(image, &exact, &digest, annotations.is_some())?
