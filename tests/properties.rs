@@ -326,6 +326,49 @@ proptest! {
         prop_assert_eq!(a.canonical(), b.canonical());
     }
 
+    /// The same for policy-controller's globs: a glob cut from the image's
+    /// normalised name at any point (`*` or `**` for the rest), under either
+    /// no-match policy.
+    #[test]
+    fn every_spelling_gets_the_same_glob_decision(
+        image in any_image(),
+        first in any_spelling(),
+        second in any_spelling(),
+        cut in 0usize..80,
+        double in any::<bool>(),
+        signed in any::<bool>(),
+        allow_unmatched in any::<bool>(),
+    ) {
+        let parsed = ImageRef::parse(&write(&image, &first)).unwrap();
+        let registry = if parsed.registry == "docker.io" { "index.docker.io" } else { parsed.registry.as_str() };
+        let name = match (&parsed.digest, &parsed.tag) {
+            (Some(digest), _) => format!("{registry}/{}@{digest}", parsed.repository),
+            (None, tag) => format!("{registry}/{}:{}", parsed.repository, tag.as_deref().unwrap_or("latest")),
+        };
+        let cut = cut.min(name.len());
+        let glob = format!("{}{}", &name[..cut], if double { "**" } else { "*" });
+        let settings = json!({
+            "clusterImagePolicies": [{
+                "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                "metadata": {"name": "p"},
+                "spec": {"images": [{"glob": glob}], "authorities": [{"key": {"data": key("p256.pub")}}]}
+            }],
+            "noMatchPolicy": if allow_unmatched { "allow" } else { "deny" }
+        });
+        prop_assume!(admission::validate_settings(settings.to_string().as_bytes()).valid);
+        let canonical = parsed.canonical();
+        let decide = |spelling: &Spelling| {
+            let host = if signed {
+                FakeHost::new().sign(&canonical, &key("p256.pub"))
+            } else {
+                FakeHost::new()
+            };
+            let response = validate(&host, &pod(&[&write(&image, spelling)]), &settings);
+            (response.accepted, response.code, host.asked_images())
+        };
+        prop_assert_eq!(decide(&first), decide(&second), "glob {}", glob);
+    }
+
     #[test]
     fn every_spelling_gets_the_same_decision_and_questions(
         (image, pattern) in any_image().prop_flat_map(|image| (Just(image.clone()), any_pattern_for(image))),
