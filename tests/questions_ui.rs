@@ -1,11 +1,12 @@
 //! questions-ui.yml (the settings form of Kubewarden's UI for Rancher) and the
 //! settings the policy reads cannot drift apart:
 //!
-//! - every question is a setting of the right type: the settings come in two
-//!   shapes that never mix (SCST-Sign's and verify-image-signatures'), and the
-//!   document the UI writes for each, every question of that shape answered
+//! - every question is a setting of the right type: the settings come in
+//!   shapes that never mix (SCST-Sign's, policy-controller's and
+//!   verify-image-signatures', and cluster mode), and the document the UI
+//!   writes for each, every question of that shape answered
 //!   (test_data/questions/), passes the policy's full validation, which
-//!   refuses unknown fields and values of the wrong type; together the two
+//!   refuses unknown fields and values of the wrong type; together the
 //!   documents answer every question, with every enum option in turn;
 //! - every setting has a question: the settings are read from the strict
 //!   parser's own "unknown field `zzz_probe`, expected one of ..." errors,
@@ -263,9 +264,15 @@ fn question_schema(questions: &Value) -> BTreeMap<String, Kind> {
     out
 }
 
-/// The two shapes of settings, which the policy never reads mixed, and the
-/// answer document of each.
-const DOCUMENTS: [&str; 2] = ["scst-sign.yaml", "verify-image-signatures.yaml"];
+/// The shapes of settings, which the policy never reads mixed, and the
+/// answer document of each: SCST-Sign's, verify-image-signatures',
+/// policy-controller's, and the rules read from the cluster.
+const DOCUMENTS: [&str; 4] = [
+    "scst-sign.yaml",
+    "verify-image-signatures.yaml",
+    "policy-controller.yaml",
+    "cluster.yaml",
+];
 
 fn documents() -> Vec<(&'static str, Value)> {
     DOCUMENTS
@@ -447,11 +454,23 @@ fn every_question_has_a_variable_label_type_group_and_description() {
 /// is read with the same type as elsewhere (`signatures[].keyless[]` and
 /// `signatures[].keylessPrefix[]` are read as the keyless of
 /// `verification.keys`), and that the full validation always refuses there:
-/// no settings, so no questions. [`fields_read_but_never_valid_are_refused`]
+/// no settings, so no questions. Also the fields of policy-controller's
+/// ClusterImagePolicy that the policy reads only to refuse them by name
+/// (what the host cannot check). [`fields_read_but_never_valid_are_refused`]
 /// proves each refused.
 const READ_BUT_NEVER_VALID: &[&str] = &[
     "signatures[].keyless[].urlPrefix",
     "signatures[].keylessPrefix[].subject",
+    "clusterImagePolicies[].spec.policy",
+    "clusterImagePolicies[].spec.match",
+    "clusterImagePolicies[].spec.authorities[].attestations",
+    "clusterImagePolicies[].spec.authorities[].source",
+    "clusterImagePolicies[].spec.authorities[].rfc3161timestamp",
+    "clusterImagePolicies[].spec.authorities[].ctlog.trustRootRef",
+    "clusterImagePolicies[].spec.authorities[].key.kms",
+    "clusterImagePolicies[].spec.authorities[].key.secretRef",
+    "clusterImagePolicies[].spec.authorities[].keyless.ca-cert",
+    "clusterImagePolicies[].spec.authorities[].keyless.trustRootRef",
 ];
 
 /// The settings: what the strict reader knows, less [`READ_BUT_NEVER_VALID`].
@@ -506,6 +525,8 @@ fn fields_read_but_never_valid_are_refused() {
                     Step::Item => None,
                 })
                 .unwrap_or_default();
+            // (A top-level list starts the message: no dot before it.)
+            let error = format!(".{error}");
             assert!(
                 error.contains(&format!(".{list}:")) || error.contains(&format!(".{list}[")),
                 "{at} = {value} is refused in {name}, but not for {list}: {error}"
@@ -558,17 +579,19 @@ fn enum_options_are_exactly_the_values_the_parser_accepts() {
             .iter()
             .map(|o| o.as_str().expect("options are strings"))
             .collect();
-        let error = read_strictly(&nest(&flat.path, json!(PROBE)))
-            .err()
-            .unwrap_or_else(|| panic!("{at} accepts {PROBE:?}: not an enum"));
-        assert!(
-            error.contains(&format!("unknown variant `{PROBE}`")),
-            "{at}: {error}"
-        );
-        let variants = expected_names(&error);
+        let (variants, read_as_enum) = match read_strictly(&nest(&flat.path, json!(PROBE))) {
+            Err(error) if error.contains(&format!("unknown variant `{PROBE}`")) => {
+                (expected_names(&error), true)
+            }
+            // A string the strict reader takes (alone, or with the fields
+            // beside it that the bare nesting lacks), and the full
+            // validation checks against its list of values. (Each option
+            // passes it: each_shape_s_document_... tries them in turn.)
+            _ => (values_checked_after_reading(&flat.path), false),
+        };
         let accepted: BTreeSet<&str> = variants.iter().map(String::as_str).collect();
         assert_eq!(options, accepted, "{at}: options and the parser's values");
-        for option in options {
+        for option in options.iter().filter(|_| read_as_enum) {
             read_strictly(&nest(&flat.path, json!(option)))
                 .unwrap_or_else(|e| panic!("{at}: {option:?} refused: {e}"));
         }
@@ -579,6 +602,43 @@ fn enum_options_are_exactly_the_values_the_parser_accepts() {
             "{at}: the default is null or one of the options"
         );
     }
+}
+
+/// The values the full validation accepts for a string setting, from its
+/// `"zzz_probe" is not one of a, b, c` in every document that answers it
+/// (each the same list).
+fn values_checked_after_reading(path: &[Step]) -> Vec<String> {
+    let at = show(path);
+    let documents = documents();
+    let answering = answering(&documents, &at);
+    assert!(
+        !answering.is_empty(),
+        "{at} accepts {PROBE:?} when read: an enum only if the full validation refuses it, \
+         and no document answers it"
+    );
+    let mut lists = BTreeSet::new();
+    for (name, doc) in answering {
+        let mut doc = doc.clone();
+        assert!(
+            replace(&mut doc, path, &Some(json!(PROBE)), true),
+            "{at} in {name}"
+        );
+        let error = parse_settings(&doc.to_string())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| panic!("{at} = {PROBE:?} is valid in {name}: not an enum"));
+        let (_, values) = error
+            .split_once(&format!("\"{PROBE}\" is not one of "))
+            .unwrap_or_else(|| panic!("{at} in {name}: {error}"));
+        lists.insert(values.to_string());
+    }
+    assert_eq!(
+        lists.len(),
+        1,
+        "{at}: the documents accept different values: {lists:?}"
+    );
+    let values = lists.pop_first().unwrap();
+    values.split(", ").map(str::to_string).collect()
 }
 
 /// The UI writes a question's default when the user leaves it: it must be

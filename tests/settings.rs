@@ -10,7 +10,7 @@ use signed_images_policy::rules::{PinDigests, RuleSource, UnmatchedImages};
 use signed_images_policy::settings::parse_settings;
 
 /// Every file of test_data/settings: each loads (and the docs show each: tests/docs.rs).
-const SETTINGS_FILES: [&str; 8] = [
+const SETTINGS_FILES: [&str; 11] = [
     "scst-policy.yaml",
     "full.yaml",
     "allow-unmatched.yaml",
@@ -19,6 +19,9 @@ const SETTINGS_FILES: [&str; 8] = [
     "keyless.yaml",
     "verify-image-signatures.yaml",
     "outage-fallback.yaml",
+    "policy-controller.yaml",
+    "cluster-policy-controller.yaml",
+    "warn.yaml",
 ];
 
 fn check(settings: &Value) -> Result<(), String> {
