@@ -641,27 +641,33 @@ CLUSTER_SETTINGS='{"clusterImagePolicy": true}'
     [[ "$(message)" == *'spec.verification.keys[0] (first-key): publicKey: not a PEM'* ]]
 }
 
-# cluster_session SPEC: a session whose cluster holds the "image-policy"
-# ClusterImagePolicy with SPEC, followed by the host calls of the last evaluate.
+# cluster_session SPEC [API_VERSION]: a session whose cluster holds the
+# "image-policy" ClusterImagePolicy with SPEC (of API_VERSION, default
+# SCST-Sign's current one), followed by the host calls of the last evaluate.
 cluster_session() {
-    local payload
-    payload="$(jq -c '{apiVersion: "v1", kind: "List", metadata: {}, items: [{
-        apiVersion: "signing.apps.tanzu.vmware.com/v1beta1", kind: "ClusterImagePolicy",
-        metadata: {name: "image-policy"}, spec: .}]}' <<<"$1")"
+    local api_version="${2:-signing.apps.tanzu.vmware.com/v1beta1}"
+    cluster_list "$api_version" metadata.name=image-policy "$(jq -c --arg v "$api_version" '[{apiVersion: $v,
+        kind: "ClusterImagePolicy", metadata: {name: "image-policy"}, spec: .}]' <<<"$1")"
+}
+
+# cluster_list API_VERSION FIELD_SELECTOR ITEMS: a session whose cluster
+# answers the module's list of ClusterImagePolicies with ITEMS (a JSON
+# array), followed by the host calls of the last evaluate.
+cluster_list() {
     cat <<EOF
 - type: Exchange
   request: |
     !KubernetesListResourceAll
-    api_version: signing.apps.tanzu.vmware.com/v1beta1
+    api_version: $1
     kind: ClusterImagePolicy
     label_selector: null
-    field_selector: metadata.name=image-policy
+    field_selector: $(jq -n --arg s "$2" '$s')
     field_masks: null
   response:
     type: Success
-    payload: $(jq -Rs . <<<"$payload")
+    payload: $(jq -c '{apiVersion: "v1", kind: "List", metadata: {}, items: .}' <<<"$3" | jq -Rs .)
 EOF
-    grep -v '^\[\]$' "$BATS_TEST_TMPDIR/session.yml" || true
+    grep -v '^\[\]$' "$BATS_TEST_TMPDIR/session.yml" 2>/dev/null || true
 }
 
 @test "cluster: an invalid key name reference denies everything and names the field" {
@@ -1255,6 +1261,340 @@ during_outage() {
     denied
     assert_equal "$(message)" "The image: $image is not signed. key a: no signatures found"
     assert_equal "$(grep -c KubernetesGetResource "$BATS_TEST_TMPDIR/session.yml" || true)" 0
+}
+
+# ---- policy-controller's ClusterImagePolicy ----------------------------------------
+# sigstore policy-controller's resources as the third settings shape
+# (clusterImagePolicies, pasted as kubectl prints them), or read from the
+# cluster. Every policy whose globs match an image must pass, each through
+# any one of its authorities.
+
+# cip NAME GLOB AUTHORITY [SPEC]: a ClusterImagePolicy named NAME with one
+# glob and one authority (JSON), SPEC (JSON) merged into its spec.
+cip() {
+    jq -nc --arg name "$1" --arg glob "$2" --argjson authority "$3" --argjson spec "${4:-null}" '{
+        apiVersion: "policy.sigstore.dev/v1beta1", kind: "ClusterImagePolicy", metadata: {name: $name},
+        spec: ({images: [{glob: $glob}], authorities: [$authority]} + ($spec // {}))}'
+}
+
+# pc_settings CIP...: settings holding these ClusterImagePolicies.
+pc_settings() { jq -nc '{clusterImagePolicies: [$ARGS.positional[] | fromjson]}' --args "$@"; }
+
+# An authority trusting the fixtures' key NAME, or the keyless IDENTITY... (JSON).
+key_authority() { jq -nc --rawfile k "$(key "$1")" '{key: {data: $k}}'; }
+keyless_authority() { jq -nc '{keyless: {identities: [$ARGS.positional[] | fromjson]}}' --args "$@"; }
+# The fixtures' keyless identity NAME (email or github) as policy-controller writes it.
+identity() { jq -c --arg n "$1" '.keyless[$n] | {issuer, subject}' "$FIXTURES"; }
+
+# Host calls in the last evaluate's session: all, or those of one TYPE.
+host_calls() { grep -c "^    !${1:-}" "$BATS_TEST_TMPDIR/session.yml" || true; }
+# The first container's image as the API server would store it.
+container_image() { mutated | jq -r '.spec.containers[0].image'; }
+
+# admitted_unpinned IMAGE STATUS: the last Pod of IMAGE was admitted with
+# STATUS, no image recorded as verified and its image left as written.
+admitted_unpinned() {
+    allowed
+    assert_equal "$(annotation status)" "$2"
+    assert_equal "$(verified_images)" '{}'
+    assert_equal "$(container_image)" "$1"
+}
+
+@test "policy-controller: key.data admits a signed image, pinned; an unsigned one is denied by name" {
+    local policy signed unsigned
+    # As kubectl prints it: server-set metadata and the status are read past.
+    policy="$(cip release "$REGISTRY/**" "$(key_authority a | jq -c '.name = "team-key"')" | jq -c '.metadata += {uid: "0b4c",
+        resourceVersion: "42", generation: 1, annotations: {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}
+        | .status = {conditions: [{type: "Ready", status: "True"}]}')"
+    signed="$(image signed-a)" unsigned="$(image unsigned)"
+    evaluate "$(pod "$signed")" "$(pc_settings "$policy")"
+    allowed
+    assert_equal "$(annotation status)" verified
+    assert_equal "$(verified_images)" "$(jq -nc --arg i "$signed" --arg d "$(digest signed-a)" '{($i): {digest: $d, key: "release/team-key"}}')"
+    assert_equal "$(container_image)" "$signed@$(digest signed-a)"
+    evaluate "$(pod "$unsigned")" "$(pc_settings "$policy")"
+    denied
+    assert_equal "$(field .status.code)" 403
+    assert_equal "$(message)" "The image: $unsigned is not signed. key release/team-key: no signatures found"
+}
+
+@test "policy-controller: a keyless identity written exactly admits its signature, not another identity's" {
+    local policy
+    # The public-good Fulcio written out is the default: the host's trust root stands for it.
+    policy="$(cip keyless "$REGISTRY/**" "$(keyless_authority "$(identity email)" | jq -c '.keyless.url = "https://fulcio.sigstore.dev"')")"
+    evaluate "$(pod "$(image keyless-email)")" "$(pc_settings "$policy")"
+    allowed
+    assert_equal "$(verified_images | jq -r '.[].key')" keyless/authority-0
+    assert_equal "$(container_image)" "$(image keyless-email)@$(digest keyless-email)"
+    evaluate "$(pod "$(image keyless-github)")" "$(pc_settings "$policy")"
+    denied
+    assert_equal "$(message)" "The image: $(image keyless-github) is not signed. key keyless/authority-0: no signature satisfies this key"
+}
+
+@test "policy-controller: issuerRegExp and subjectRegExp admit the identities they match (unanchored, as cosign)" {
+    local regexps pair name
+    regexps="$(pc_settings "$(cip regexp "$REGISTRY/**" "$(keyless_authority '{"issuerRegExp": "fixtures\\.test", "subjectRegExp": "^signer@"}' \
+        '{"issuer": "https://token.actions.githubusercontent.com", "subjectRegExp": "^https://github\\.com/fixtures-org/"}')")")"
+    for pair in keyless-email:regexp/authority-0[0] keyless-github:regexp/authority-0[1]; do
+        name="${pair%%:*}"
+        evaluate "$(pod "$(image "$name")")" "$regexps"
+        allowed
+        assert_equal "$(verified_images)" "$(jq -nc --arg i "$(image "$name")" --arg d "$(digest "$name")" --arg k "${pair#*:}" \
+            '{($i): {digest: $d, key: $k}}')"
+        # The tag's digest, the .sig manifest, then the host's exact question about the identity found.
+        assert_equal "$(host_calls OciManifestDigest) $(host_calls OciManifest$) $(host_calls SigstoreKeylessVerify)" "1 1 1"
+    done
+    # A pinned image's digest is not asked.
+    evaluate "$(pod "$(image keyless-email)@$(digest keyless-email)")" "$regexps"
+    allowed
+    assert_equal "$(host_calls OciManifestDigest)" 0
+}
+
+@test "policy-controller: a regexp identity no certificate claims denies; so do a look-alike and a copied certificate" {
+    local policy
+    policy="$(cip regexp "$REGISTRY/**" "$(keyless_authority '{"issuerRegExp": "fixtures", "subjectRegExp": "^someone@"}')")"
+    evaluate "$(pod "$(image keyless-email)")" "$(pc_settings "$policy")"
+    denied
+    assert_equal "$(message)" "The image: $(image keyless-email) is not signed. key regexp/authority-0: no certificate among its \
+signatures claims an identity with issuer ~ /fixtures/ and subject ~ /^someone@/"
+    assert_equal "$(host_calls Sigstore)" 0
+    # fixtures-org-evil is not fixtures-org/; a certificate copied beside a garbage signature signs nothing.
+    policy="$(cip regexp "$REGISTRY/**" "$(keyless_authority '{"issuerRegExp": ".*", "subjectRegExp": "^https://github\\.com/fixtures-org/"}')")"
+    evaluate "$(pod "$(image keyless-github-evil)")" "$(pc_settings "$policy")"
+    denied
+    [[ "$(message)" == *"no certificate among its signatures claims an identity with issuer ~ /.*/ and subject"* ]] || { message >&2; return 1; }
+    evaluate "$(pod "$(image forged-github)")" "$(pc_settings "$policy")"
+    denied
+    [[ "$(message)" == *"that signs none of them (copied from another signature?)" ]] || { message >&2; return 1; }
+}
+
+@test "policy-controller: static pass admits with no host call, not pinned; static fail denies with its message" {
+    local unsigned
+    unsigned="$(image unsigned)"
+    evaluate "$(pod "$unsigned")" "$(pc_settings "$(cip open "$REGISTRY/**" '{"static": {"action": "pass"}}')")"
+    admitted_unpinned "$unsigned" static-allowed
+    assert_equal "$(host_calls)" 0
+    evaluate "$(pod "$(image signed-a)")" "$(pc_settings "$(cip closed "$REGISTRY/**" \
+        '{"name": "shut", "static": {"action": "fail", "message": "this registry is closed"}}')")"
+    denied
+    assert_equal "$(field .status.code)" 403
+    assert_equal "$(message)" "The image: $(image signed-a) is not signed. disallowed by static policy: closed/shut: this registry is closed"
+    assert_equal "$(host_calls)" 0
+}
+
+@test "policy-controller: spec.mode warn admits an unsigned image on a warning, unpinned; a signed one is verified" {
+    local policy unsigned
+    policy="$(cip audit "$REGISTRY/**" "$(key_authority a)" '{"mode": "warn"}')"
+    unsigned="$(image unsigned)"
+    evaluate "$(pod "$unsigned")" "$(pc_settings "$policy")"
+    admitted_unpinned "$unsigned" admitted-on-warning
+    assert_equal "$(field '.warnings | join("|")')" \
+        "Admitted on a warning (mode: warn): The image: $unsigned is not signed. key audit/authority-0: no signatures found"
+    evaluate "$(pod "$(image signed-a)")" "$(pc_settings "$policy")"
+    allowed
+    assert_equal "$(annotation status)" verified
+    assert_equal "$(container_image)" "$(image signed-a)@$(digest signed-a)"
+}
+
+@test "policy-controller: every policy matching an image must pass; one failing denies" {
+    local both
+    both="$(pc_settings "$(cip all "$REGISTRY/**" "$(key_authority a)")" "$(cip signed "$REGISTRY/signed-*" "$(key_authority b)")")"
+    evaluate "$(pod "$(image signed-ab)")" "$both"
+    allowed
+    assert_equal "$(verified_images | jq -r '.[].key')" "all/authority-0, signed/authority-0"
+    evaluate "$(pod "$(image signed-a)")" "$both"
+    denied
+    assert_equal "$(message)" "The image: $(image signed-a) is not signed. key signed/authority-0: no signature satisfies this key"
+    # Only the first policy covers annotated: key a is enough.
+    evaluate "$(pod "$(image annotated)")" "$both"
+    allowed
+    assert_equal "$(verified_images | jq -r '.[].key')" all/authority-0
+    # A static pass in another policy does not waive a failing one.
+    evaluate "$(pod "$(image unsigned)")" "$(pc_settings "$(cip open "$REGISTRY/**" '{"static": {"action": "pass"}}')" \
+        "$(cip all "$REGISTRY/**" "$(key_authority a)")")"
+    denied
+}
+
+@test "policy-controller: noMatchPolicy deny (the default), warn and allow, for an image no glob matches" {
+    local policy unsigned case
+    policy="$(pc_settings "$(cip signed "$REGISTRY/signed-*" "$(key_authority a)")")"
+    unsigned="$(image unsigned)"
+    for case in '{}' '{"noMatchPolicy": "deny"}'; do
+        evaluate "$(pod "$unsigned")" "$(jq -c ". + $case" <<<"$policy")"
+        denied
+        assert_equal "$(message)" "Could not verify against any image policies for container image: $unsigned."
+    done
+    evaluate "$(pod "$unsigned")" "$(jq -c '.noMatchPolicy = "warn"' <<<"$policy")"
+    admitted_unpinned "$unsigned" unmatched-allowed
+    assert_equal "$(field '.warnings | join("|")')" "$unsigned matches no ClusterImagePolicy; admitted (noMatchPolicy: warn)."
+    evaluate "$(pod "$unsigned")" "$(jq -c '.noMatchPolicy = "allow"' <<<"$policy")"
+    admitted_unpinned "$unsigned" unmatched-allowed
+    assert_equal "$(field '.warnings')" null
+    assert_equal "$(host_calls)" 0
+}
+
+@test "policy-controller: globs: * stays within a path segment, ** crosses it; * and */* are Docker Hub's" {
+    # Static passes: a glob that matches admits, one that does not leaves the
+    # image unmatched (denied); the host is never asked, so no name resolves.
+    local case glob written expected want
+    for case in "$REGISTRY/team/*|$REGISTRY/team/app:v1|matched" "$REGISTRY/team/*|$REGISTRY/team/sub/app:v1|unmatched" \
+        "$REGISTRY/*|$REGISTRY/team/app:v1|unmatched" "$REGISTRY/team/**|$REGISTRY/team/sub/app:v1|matched" \
+        "$REGISTRY/app:v*|$REGISTRY/app:v1|matched" "$REGISTRY/app:v*|$REGISTRY/app@sha256:$(printf '1%.0s' {1..64})|unmatched" \
+        "*|nginx:1.25|matched" "*|docker.io/nginx|matched" "*|bitnami/nginx:1.25|unmatched" \
+        "*/*|bitnami/nginx:1.25|matched" "*/*|ghcr.io/org/app:1|unmatched" "index.docker.io/library/nginx:*|Docker.IO/nginx:1.25|matched"; do
+        IFS='|' read -r glob written expected <<<"$case"
+        evaluate "$(pod "$written")" "$(pc_settings "$(cip glob "$glob" '{"static": {"action": "pass"}}')")"
+        want="true|static-allowed|$written|"
+        [[ "$expected" == unmatched ]] &&
+            want="false||$written|Could not verify against any image policies for container image: $written."
+        assert_equal "$(field .allowed)|$(annotation status)|$(container_image)|$(message)" "$want" ||
+            { echo "glob $glob, image $written" >&2; return 1; }
+        assert_equal "$(host_calls)" 0
+    done
+}
+
+# pc_refused FILTER NEEDLE: kwctl refuses a policy (key a on every image of the
+# registry) changed by the jq FILTER, saying NEEDLE.
+pc_refused() {
+    refused "$(pc_settings "$(cip p "$REGISTRY/**" "$(key_authority a)" | jq -c "$1")")" "clusterImagePolicies[0].$2"
+}
+
+REFUSED_TRUST_ROOT="is not supported: the host verifies certificates and transparency-log entries against its own sigstore trust root"
+IDENTITY='{"issuer": "https://oidc.fixtures.test", "subject": "signer@fixtures.test"}'
+
+@test "settings: policy-controller's spec.policy" {
+    pc_refused '.spec.policy = {type: "cue", data: "predicateType: \"x\""}' 'spec.policy: is not supported: CUE and Rego policies are not evaluated'
+}
+@test "settings: policy-controller's spec.match" {
+    pc_refused '.spec.match = [{resource: "pods", version: "v1"}]' 'spec.match: is not supported: resource selection is not supported'
+}
+@test "settings: policy-controller's attestations" {
+    pc_refused '.spec.authorities[0].attestations = [{name: "sbom", predicateType: "spdx"}]' \
+        'spec.authorities[0].attestations: is not supported: attestations are not verified'
+}
+@test "settings: policy-controller's source" {
+    pc_refused '.spec.authorities[0].source = [{oci: "registry.example.org/signatures"}]' 'spec.authorities[0].source: is not supported'
+}
+@test "settings: policy-controller's key.kms" {
+    pc_refused '.spec.authorities[0].key = {kms: "awskms:///arn:aws:kms:eu-west-1:1:key/k"}' \
+        'spec.authorities[0].key.kms: is not supported: the host cannot reach a KMS: write the public key in key.data'
+}
+@test "settings: policy-controller's key.secretRef" {
+    pc_refused '.spec.authorities[0].key = {secretRef: {name: "cosign-key"}}' \
+        'spec.authorities[0].key.secretRef: is not supported: keys are not read from Secrets'
+}
+@test "settings: policy-controller's keyless.ca-cert" {
+    pc_refused ".spec.authorities[0] = {keyless: {\"ca-cert\": {data: \"pem\"}, identities: [$IDENTITY]}}" \
+        "spec.authorities[0].keyless.ca-cert: $REFUSED_TRUST_ROOT"
+}
+@test "settings: policy-controller's keyless.trustRootRef" {
+    pc_refused ".spec.authorities[0] = {keyless: {trustRootRef: \"private\", identities: [$IDENTITY]}}" \
+        "spec.authorities[0].keyless.trustRootRef: $REFUSED_TRUST_ROOT"
+}
+@test "settings: policy-controller's keyless.url other than https://fulcio.sigstore.dev" {
+    pc_refused ".spec.authorities[0] = {keyless: {url: \"https://fulcio.example.org\", identities: [$IDENTITY]}}" \
+        "spec.authorities[0].keyless.url: $REFUSED_TRUST_ROOT"
+}
+@test "settings: policy-controller's ctlog.url other than https://rekor.sigstore.dev (which is accepted)" {
+    pc_refused '.spec.authorities[0].ctlog = {url: "https://rekor.example.org"}' "spec.authorities[0].ctlog.url: $REFUSED_TRUST_ROOT"
+    validate_settings "$(pc_settings "$(cip p "$REGISTRY/**" "$(key_authority a | jq -c '.ctlog = {url: "https://rekor.sigstore.dev"}')")")"
+    assert_equal "$status" 0
+}
+@test "settings: policy-controller's rfc3161timestamp" {
+    pc_refused '.spec.authorities[0].rfc3161timestamp = {trustRootRef: "tsa"}' \
+        'spec.authorities[0].rfc3161timestamp: is not supported: RFC 3161 timestamps are not checked by the host'
+}
+@test "settings: policy-controller's glob on docker.io, which no normalised name has" {
+    pc_refused '.spec.images[0].glob = "docker.io/library/*"' \
+        'spec.images[0].glob: glob "docker.io/library/*" would never match: images are matched by their normalised name, whose registry is written "index.docker.io"'
+}
+@test "settings: noMatchPolicy without policy-controller's policies, allowUnmatchedImages with them" {
+    refused "$(settings a | jq -c '.noMatchPolicy = "allow"')" noMatchPolicy
+    refused "$(pc_settings "$(cip p "$REGISTRY/**" "$(key_authority a)")" | jq -c '.allowUnmatchedImages = true')" allowUnmatchedImages
+    refused '{"clusterImagePolicyApiVersion": "policy.sigstore.dev/v1beta1"}' clusterImagePolicyApiVersion
+}
+
+@test "warn: SCST-Sign's rules only warn in a listed namespace (verified images still pinned), and deny elsewhere" {
+    local rules unsigned
+    rules="$(settings a | jq -c '.warn = {namespaces: ["dev"]}')"
+    unsigned="$(image unsigned)"
+    evaluate "$(pod "$(image signed-a)" "$unsigned" | jq -c '.namespace = "dev"')" "$rules"
+    allowed
+    assert_equal "$(annotation status)" admitted-on-warning
+    assert_equal "$(field '.warnings | join("|")')" \
+        "Admitted on a warning (mode: warn): The image: $unsigned is not signed. key a: no signatures found"
+    assert_equal "$(mutated | jq -c '[.spec.containers[].image]')" \
+        "$(jq -nc --arg a "$(image signed-a)@$(digest signed-a)" --arg u "$unsigned" '[$a, $u]')"
+    assert_equal "$(verified_images | jq -r 'keys | join(" ")')" "$(image signed-a)"
+    evaluate "$(pod "$unsigned")" "$rules"
+    denied
+    assert_equal "$(message)" "The image: $unsigned is not signed. key a: no signatures found"
+}
+
+# policy-controller's ClusterImagePolicies in the cluster: every one of
+# API_VERSION, listed with an empty field selector.
+PC_CLUSTER='{"clusterImagePolicy": true, "clusterImagePolicyApiVersion": "policy.sigstore.dev/v1beta1"}'
+
+# pc_cluster_session API_VERSION CIP...: a session whose cluster holds these
+# ClusterImagePolicies (written as API_VERSION), then the last evaluate's calls.
+pc_cluster_session() {
+    cluster_list "$1" "" "$(jq -nc --arg v "$1" '[$ARGS.positional[] | fromjson | .apiVersion = $v]' --args "${@:2}")"
+}
+
+@test "cluster: policy-controller's policies decide the images they cover; one with key.kms refuses only its own (500)" {
+    local valid kms version settings
+    valid="$(cip signed "$REGISTRY/signed-*" "$(key_authority a)")"
+    kms="$(cip kms "$REGISTRY/unsigned*" '{"key": {"kms": "awskms:///arn:aws:kms:eu-west-1:1:key/k"}}')"
+    for version in policy.sigstore.dev/v1beta1 policy.sigstore.dev/v1alpha1; do
+        settings="$(jq -c --arg v "$version" '.clusterImagePolicyApiVersion = $v' <<<"$PC_CLUSTER")"
+        # The registry's answers, recorded with the valid policy inline.
+        evaluate "$(pod "$(image signed-a)")" "$(pc_settings "$valid")"
+        pc_cluster_session "$version" "$valid" "$kms" >"$BATS_TEST_TMPDIR/cluster.yml"
+        evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image signed-a)")" "$settings"
+        allowed
+        assert_equal "$(verified_images | jq -r '.[].key')" signed/authority-0
+        assert_equal "$(container_image)" "$(image signed-a)@$(digest signed-a)"
+        # No host call but the list: the refused policy is not asked about.
+        rm "$BATS_TEST_TMPDIR/session.yml"
+        pc_cluster_session "$version" "$valid" "$kms" >"$BATS_TEST_TMPDIR/cluster.yml"
+        evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image unsigned)")" "$settings"
+        denied
+        assert_equal "$(field .status.code)" 500
+        assert_equal "$(message)" "The image: $(image unsigned) cannot be checked: ClusterImagePolicy \"kms\" asks for what \
+this policy cannot check, so the images it covers are refused until it is fixed: spec.authorities[0].key.kms: is not supported: \
+the host cannot reach a KMS: write the public key in key.data"
+        # An image neither covers: noMatchPolicy (deny).
+        evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image annotated)")" "$settings"
+        denied
+        assert_equal "$(message)" "Could not verify against any image policies for container image: $(image annotated)."
+    done
+}
+
+@test "cluster: warn mode does not admit what a policy that cannot be applied covers" {
+    pc_cluster_session policy.sigstore.dev/v1beta1 "$(cip kms "$REGISTRY/**" '{"key": {"kms": "hashivault://k"}}')" \
+        >"$BATS_TEST_TMPDIR/cluster.yml"
+    evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image signed-a)")" \
+        "$(jq -c '.warn = {allNamespaces: true}' <<<"$PC_CLUSTER")"
+    denied
+    assert_equal "$(field .status.code)" 500
+    [[ "$(message)" == *'ClusterImagePolicy "kms" asks for what this policy cannot check'*'spec.authorities[0].key.kms: is not supported'* ]]
+}
+
+@test "cluster: SCST-Sign's signing.run.tanzu.vmware.com/v1alpha1 ClusterImagePolicy decides as the v1beta1 one" {
+    local req current admitted=0 earlier=signing.run.tanzu.vmware.com/v1alpha1
+    for req in "$(pod "$(image signed-a)")" "$(pod "$(image unsigned)")" "$(pod nginx)" \
+        "$(pod "$(image unsigned)" | jq -c '.namespace = "kube-system"')"; do
+        evaluate "$req" "$(settings a)"
+        cluster_session "$(settings a)" >"$BATS_TEST_TMPDIR/cluster.yml"
+        evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$req" "$CLUSTER_SETTINGS"
+        current="$response"
+        cluster_session "$(settings a)" "$earlier" >"$BATS_TEST_TMPDIR/cluster.yml"
+        evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$req" \
+            "$(jq -nc --arg v "$earlier" '{clusterImagePolicy: true, clusterImagePolicyApiVersion: $v}')"
+        assert_equal "$response" "$current"
+        [[ "$(field .allowed)" == true ]] && admitted=$((admitted + 1))
+    done
+    assert_equal "$admitted" 2 # signed-a and the excluded namespace
 }
 
 # ---- packaging: the stock tools read the metadata ---------------------------------
