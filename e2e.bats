@@ -1366,6 +1366,10 @@ signatures claims an identity with issuer ~ /fixtures/ and subject ~ /^someone@/
     evaluate "$(pod "$(image forged-github)")" "$(pc_settings "$policy")"
     denied
     [[ "$(message)" == *"that signs none of them (copied from another signature?)" ]] || { message >&2; return 1; }
+    # An image with no .sig tag at all: the host's own words.
+    evaluate "$(pod "$(image unsigned)")" "$(pc_settings "$policy")"
+    denied
+    assert_equal "$(message)" "The image: $(image unsigned) is not signed. key regexp/authority-0: no signatures found"
 }
 
 @test "policy-controller: static pass admits with no host call, not pinned; static fail denies with its message" {
@@ -1578,6 +1582,27 @@ the host cannot reach a KMS: write the public key in key.data"
     denied
     assert_equal "$(field .status.code)" 500
     [[ "$(message)" == *'ClusterImagePolicy "kms" asks for what this policy cannot check'*'spec.authorities[0].key.kms: is not supported'* ]]
+}
+
+@test "cluster: with no policy-controller ClusterImagePolicy at all, the no-match policy decides (deny by default)" {
+    pc_cluster_session policy.sigstore.dev/v1beta1 >"$BATS_TEST_TMPDIR/cluster.yml"
+    evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image unsigned)")" "$PC_CLUSTER"
+    denied
+    assert_equal "$(message)" "Could not verify against any image policies for container image: $(image unsigned)."
+    evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image unsigned)")" \
+        "$(jq -c '.noMatchPolicy = "allow"' <<<"$PC_CLUSTER")"
+    allowed
+    assert_equal "$(annotation status)" unmatched-allowed
+}
+
+@test "cluster: with no SCST-Sign policy in its earlier group, the warning names that group" {
+    local earlier=signing.run.tanzu.vmware.com/v1alpha1
+    cluster_list "$earlier" metadata.name=image-policy '[]' >"$BATS_TEST_TMPDIR/cluster.yml"
+    evaluate_in_cluster "$BATS_TEST_TMPDIR/cluster.yml" "$(pod "$(image unsigned)")" \
+        "$(jq -nc --arg v "$earlier" '{clusterImagePolicy: true, clusterImagePolicyApiVersion: $v}')"
+    allowed
+    assert_equal "$(field '.warnings | join("|")')" \
+        'clusterimagepolicies.signing.run.tanzu.vmware.com "image-policy" not found. Image policy enforcement was not applied.'
 }
 
 @test "cluster: SCST-Sign's signing.run.tanzu.vmware.com/v1alpha1 ClusterImagePolicy decides as the v1beta1 one" {

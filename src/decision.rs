@@ -10,7 +10,12 @@ use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
 use std::collections::BTreeSet;
 
-pub(crate) const NO_POLICY_WARNING: &str = "clusterimagepolicies.signing.apps.tanzu.vmware.com \"image-policy\" not found. Image policy enforcement was not applied.";
+/// SCST-Sign's warning when there is no `image-policy`, naming the group
+/// of the apiVersion it was looked for in.
+pub(crate) fn no_policy_warning(api_version: &str) -> String {
+    let group = api_version.split('/').next().unwrap_or_default();
+    format!("clusterimagepolicies.{group} \"image-policy\" not found. Image policy enforcement was not applied.")
+}
 
 pub(crate) fn excluded_message(namespace: &str) -> String {
     format!("{namespace} is excluded. The ImagePolicy will not be applied.")

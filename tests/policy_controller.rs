@@ -622,10 +622,23 @@ fn cluster_mode_reads_every_policy_controller_policy_and_refuses_only_what_a_bad
         message.contains("spec.authorities[0].key.kms: is not supported"),
         "{message}"
     );
-    // No policy at all: SCST-Sign's warning, as for its own cluster mode.
-    let empty = validate(&FakeHost::new(), &pod(&[IMAGE]), &settings);
-    assert!(empty.accepted);
-    assert_eq!(status(&empty), "no-policy");
+}
+
+/// No ClusterImagePolicy at all is not "no policy": as in policy-controller,
+/// every image is then decided by the no-match policy, deny by default.
+#[test]
+fn cluster_mode_with_no_policy_controller_policy_applies_the_no_match_policy() {
+    let mut settings = cluster_mode("policy.sigstore.dev/v1beta1");
+    let denied = validate(&FakeHost::new(), &pod(&[IMAGE]), &settings);
+    assert!(!denied.accepted);
+    assert_eq!(
+        denied.message.unwrap(),
+        format!("Could not verify against any image policies for container image: {IMAGE}.")
+    );
+    settings["noMatchPolicy"] = json!("allow");
+    let allowed = validate(&FakeHost::new(), &pod(&[IMAGE]), &settings);
+    assert!(allowed.accepted);
+    assert_eq!(status(&allowed), "unmatched-allowed");
 }
 
 #[test]
@@ -640,7 +653,11 @@ fn cluster_mode_reads_only_the_api_version_it_names() {
         &pod(&[IMAGE]),
         &cluster_mode("policy.sigstore.dev/v1alpha1"),
     );
-    assert_eq!(status(&v1alpha1), "no-policy");
+    assert_eq!(
+        v1alpha1.message.unwrap(),
+        format!("Could not verify against any image policies for container image: {IMAGE}."),
+        "the v1beta1 policy is not read"
+    );
     assert_eq!(*host.list_calls.borrow(), 1);
     let message = refusal(cluster_mode("policy.sigstore.dev/v2"));
     assert!(message
@@ -677,6 +694,16 @@ fn scst_signs_earlier_group_is_read_as_the_same_schema() {
         status(&earlier),
         "no-policy",
         "the earlier group's policy was read"
+    );
+    // Without it, SCST-Sign's warning names the group it was looked for in.
+    let missing = validate(
+        &FakeHost::new(),
+        &pod(&[UNSIGNED]),
+        &cluster_mode("signing.run.tanzu.vmware.com/v1alpha1"),
+    );
+    assert_eq!(
+        missing.warnings.unwrap(),
+        vec!["clusterimagepolicies.signing.run.tanzu.vmware.com \"image-policy\" not found. Image policy enforcement was not applied."]
     );
 }
 

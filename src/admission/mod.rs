@@ -21,7 +21,7 @@ use crate::decision::{self, judge, VerifiedSite};
 use crate::host::Host;
 use crate::mutation::{self, Changes};
 use crate::record::{Entry, Grounds, Holder, Stamp, Status};
-use crate::rules::{Policy, RuleSource, Rules};
+use crate::rules::{ClusterSource, Policy, RuleSource, Rules};
 use crate::settings::cluster_policy;
 use crate::settings::{parse_proven_settings, parse_settings};
 use crate::workload::object::Object;
@@ -108,8 +108,12 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         (RuleSource::Inline(rules), _) => rules,
         (RuleSource::Cluster(_), Some(rules)) => rules,
         (RuleSource::NoRules, _) | (RuleSource::Cluster(_), None) => {
+            let api_version = match policy.rules {
+                RuleSource::Cluster(ClusterSource::ScstSign(api_version)) => api_version,
+                _ => cluster_policy::API_VERSION,
+            };
             let admitted = Admitted {
-                warnings: vec![decision::NO_POLICY_WARNING.to_string()],
+                warnings: vec![decision::no_policy_warning(api_version)],
                 ..Admitted::unverified(Status::NoPolicy)
             };
             return finish(&policy, &request, &object, admitted);

@@ -34,6 +34,12 @@ impl Cause {
         Cause { text, unreachable }
     }
 
+    /// Whether the registry answered that the manifest does not exist (for
+    /// a `.sig` tag: the image has no signatures).
+    pub fn is_missing_manifest(&self) -> bool {
+        self.text == NO_SUCH_IMAGE || self.text.to_ascii_lowercase().ends_with("manifest unknown")
+    }
+
     /// The same cause, with `context` before its text.
     pub fn within(self, context: &str) -> Cause {
         Cause {
@@ -46,6 +52,8 @@ impl Cause {
 /// The condensed cause of a request that never got an HTTP answer
 /// (refused, reset, timed out, no such host).
 const UNREACHABLE: &str = "cannot reach the registry (connection failed)";
+/// The condensed cause of a manifest the registry does not have.
+const NO_SUCH_IMAGE: &str = "the registry has no such image";
 /// The condensed cause of an HTTP status other than a refusal, before its code.
 const SERVER_ANSWERED: &str = "the registry answered HTTP ";
 
@@ -76,7 +84,7 @@ pub(crate) fn condensed_reason(error: &str) -> String {
             "Not authorized: url",
             "the registry refused: not authorized (401)",
         ),
-        ("Image manifest not found", "the registry has no such image"),
+        ("Image manifest not found", NO_SUCH_IMAGE),
         ("error sending request for url", UNREACHABLE),
     ];
     if let Some((_, cause)) = known.iter().find(|(marker, _)| head.contains(marker)) {

@@ -24,15 +24,18 @@ struct Spec {
     verification: Option<RawVerification>,
 }
 
-/// The rules of the cluster's ClusterImagePolicies, `None` when there are
-/// none. Read once per request and checked fully every time: the resources
+/// The rules of the cluster's ClusterImagePolicies, `None` when SCST-Sign's
+/// `image-policy` does not exist. Read once per request and checked fully every time: the resources
 /// can change between requests, and no load-time check ever saw them.
 pub(crate) fn load<H: Host>(host: &H, source: ClusterSource) -> Result<Option<Rules>, String> {
     match source {
         ClusterSource::ScstSign(api_version) => load_scst_sign(host, api_version),
+        // None is not "no policy" here: as in policy-controller, an image
+        // no policy covers is decided by the no-match policy (deny unless
+        // said otherwise), however many policies there are.
         ClusterSource::PolicyController(api_version) => {
             let items = list(host, api_version, "", "ClusterImagePolicies")?;
-            Ok((!items.is_empty()).then(|| compile_cluster_policies(&items)))
+            Ok(Some(compile_cluster_policies(&items)))
         }
     }
 }

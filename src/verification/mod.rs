@@ -475,7 +475,11 @@ impl<'a, H: Host> Verifier<'a, H> {
         let read = self
             .host
             .oci_manifest(&tag)
-            .map_err(|e| Cause::of_host_error(&e).within("cannot read its signatures: "))
+            .map_err(|e| match Cause::of_host_error(&e) {
+                // The host's own words when it finds no `.sig` tag.
+                missing if missing.is_missing_manifest() => Cause::firm("no signatures found"),
+                cause => cause.within("cannot read its signatures: "),
+            })
             .and_then(|manifest| layers(&manifest).map_err(Cause::firm));
         self.signatures.insert(tag, read.clone());
         Some(read)
