@@ -1,5 +1,6 @@
 //! Admission: the waPC entry points. `validate` reads the request
-//! ([`request`]), the settings (or the cluster's ClusterImagePolicy), finds
+//! ([`request`]), the settings (or the cluster's ClusterImagePolicies,
+//! [`cluster_rules`]), finds
 //! the images and has [`decision`] judge them, then answers ([`response`]),
 //! stamping and pinning what it admits ([`mutation`]); writes through status
 //! subresources only go through [`status_guard`], and what an UPDATE changes
@@ -8,6 +9,7 @@
 //! The request is read where it lies: the object stays JSON text, from which
 //! the images are located and into which the mutation is written.
 
+mod cluster_rules;
 mod owner;
 mod request;
 mod response;
@@ -100,7 +102,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     let policy = parse_settings_for_request(&payload)?;
 
     let cluster_rules: Option<Rules> = match &policy.rules {
-        RuleSource::Cluster(source) => cluster_policy::load(host, *source)
+        RuleSource::Cluster(source) => cluster_rules::load(host, *source)
             .map_err(|message| Rejection { message, code: 500 })?,
         _ => None,
     };
