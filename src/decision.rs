@@ -1,11 +1,11 @@
 //! Decision: turns the outcome of every image into admit or deny, with
 //! SCST-Sign's exact sentences, and the status recorded on the resource.
 
-use crate::host::reasons::cut;
 use crate::host::Host;
 use crate::image::reference::ImageRef;
 use crate::record::{Entry, Status};
 use crate::rules::{Policy, Rules, UnmatchedImages};
+use crate::text::cut;
 use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
 use std::collections::BTreeSet;

@@ -5,12 +5,14 @@
 //!
 //! The flow runs one way: the waPC entry points below call [`admission`],
 //! which reads the request and the [`settings`] (compiled into [`rules`]),
-//! finds the images of the [`workload`] and has [`decision`] judge them (it
-//! matches them against the rules' [`image`] patterns and asks
-//! [`verification`], which asks the [`host`] about each [`trust`] root);
-//! [`mutation`] then writes the verdict into the request's own JSON text
-//! ([`json_text`]). Everything but the waPC glue is plain Rust, tested on the
-//! host target with a fake host.
+//! finds the images of the [`workload`], has [`decision`] judge them (it
+//! reads each [`image`] reference and asks [`verification`], which matches
+//! the rules' patterns and asks the [`host`] about each [`trust`] root), then
+//! has [`mutation`] write the verdict into the request's own JSON text
+//! ([`json_text`]). Settings make no host call: in cluster mode [`admission`]
+//! reads the ClusterImagePolicies and [`settings`] compile what it read.
+//! Everything but the waPC glue is plain Rust, tested on the host target with
+//! a fake host.
 
 pub mod admission;
 pub mod decision;
@@ -21,6 +23,7 @@ mod mutation;
 mod record;
 pub mod rules;
 pub mod settings;
+mod text;
 pub mod trust;
 pub mod verification;
 pub mod workload;

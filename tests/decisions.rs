@@ -7,19 +7,6 @@ use kubewarden_policy_sdk::host_capabilities::verification::VerificationResponse
 use serde_json::{json, Value};
 use signed_images_policy::admission;
 
-#[test]
-fn the_kinds_tested_one_by_one_are_the_kinds_covered() {
-    let covered: Vec<&str> = signed_images_policy::workload::COVERED_KINDS
-        .iter()
-        .map(|covered| covered.kind)
-        .collect();
-    let mut tested = KINDS.to_vec();
-    tested.sort();
-    let mut covered_sorted = covered.clone();
-    covered_sorted.sort();
-    assert_eq!(tested, covered_sorted);
-}
-
 fn admitted_when_signed_and_denied_when_not(kind: &str) {
     let host = signed_host();
     let admitted = validate(&host, &request(kind, SIGNED), &scst_settings());

@@ -162,3 +162,48 @@ fn the_readme_stays_a_few_screens() {
         "README.md has {lines} lines: move detail to docs/"
     );
 }
+
+/// The times, with their number, that `text` states (`37 minutes`, `25 to
+/// 41 ms`, `2192 s`, `40ms`, `1,700 ... per second`).
+fn timings(text: &str) -> Vec<String> {
+    const UNITS: [&str; 16] = [
+        "ns", "µs", "us", "ms", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
+        "minutes", "h", "hour", "hours",
+    ];
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .collect();
+    let number = |w: &str| {
+        w.starts_with(|c: char| c.is_ascii_digit())
+            && w.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    };
+    let mut found = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let next = words.get(i + 1).copied().unwrap_or_default();
+        let unit_at = word.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','));
+        let glued =
+            unit_at.is_some_and(|at| at > 0 && number(&word[..at]) && UNITS.contains(&&word[at..]));
+        let spaced = number(word) && UNITS.contains(&next.to_lowercase().as_str());
+        if glued {
+            found.push(word.to_string());
+        } else if spaced || (*word == "per" && next == "second") {
+            found.push(format!("{word} {next}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_readme_states_no_per_machine_figure() {
+    // The README is embedded in every released module: a time measured on
+    // one machine would ship with it and age there. Such figures live, dated,
+    // in docs/performance.md and docs/development.md.
+    let found = timings(&read("README.md"));
+    assert!(found.is_empty(), "README.md states timings: {found:?}");
+    assert_eq!(
+        timings("took 37 minutes, 25 to 41 ms each, 40ms, (2192 s) and 1,700 per second"),
+        ["37 minutes", "41 ms", "40ms", "2192 s", "per second"]
+    );
+}

@@ -9,7 +9,7 @@ use common::yaml_to_json;
 use serde_json::Value;
 use signed_images_policy::admission;
 use signed_images_policy::settings::{self, cluster_policy};
-use signed_images_policy::workload::{api_group, pod_spec_path};
+use signed_images_policy::workload::{CoveredKind, COVERED_KINDS};
 
 fn read(name: &str) -> Value {
     yaml_to_json(
@@ -122,18 +122,9 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
                 .map(|r| r.as_str().unwrap().to_string())
         })
         .collect();
-    for (kind, resource) in [
-        ("Pod", "pods"),
-        ("Deployment", "deployments"),
-        ("ReplicaSet", "replicasets"),
-        ("StatefulSet", "statefulsets"),
-        ("DaemonSet", "daemonsets"),
-        ("Job", "jobs"),
-        ("CronJob", "cronjobs"),
-        ("ReplicationController", "replicationcontrollers"),
-    ] {
-        assert!(pod_spec_path(kind).is_some(), "{kind}");
-        let group = api_group(kind).unwrap();
+    for CoveredKind { kind, group, .. } in COVERED_KINDS {
+        // Every covered kind's resource is its name in lower case, plural in -s.
+        let resource = format!("{}s", kind.to_lowercase());
         assert!(
             metadata["rules"]
                 .as_array()
@@ -143,10 +134,10 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
                     && rule["resources"]
                         .as_array()
                         .unwrap()
-                        .contains(&Value::from(resource))),
+                        .contains(&Value::from(resource.as_str()))),
             "{kind} is routed in group {group:?}"
         );
-        assert!(resources.contains(&resource.to_string()), "{resource}");
+        assert!(resources.contains(&resource), "{resource}");
         let status = format!("{resource}/status");
         assert!(
             metadata["rules"].as_array().unwrap().iter().any(|rule| {
@@ -161,7 +152,8 @@ fn rules_cover_exactly_the_kinds_the_policy_unwraps() {
         );
     }
     assert!(resources.contains(&"pods/ephemeralcontainers".to_string()));
-    assert_eq!(resources.len(), 17);
+    // Each kind and its status, and pods/ephemeralcontainers.
+    assert_eq!(resources.len(), 2 * COVERED_KINDS.len() + 1);
     // Every ClusterImagePolicy cluster mode may read, then every owner the
     // outage fallback may read.
     let mut readable: Vec<(&str, &str)> = settings::CLUSTER_API_VERSIONS

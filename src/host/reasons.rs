@@ -1,6 +1,8 @@
 //! The host's errors, condensed to their cause as soon as they are read,
 //! and told apart by whether the registry could be reached at all.
 
+use crate::text::cut;
+
 /// The most of one host reason a message keeps.
 pub const MAX_REASON_BYTES: usize = 200;
 
@@ -119,18 +121,6 @@ pub(crate) fn condensed_reason(error: &str) -> String {
         reason.push('…');
     }
     reason
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-pub(crate) fn cut(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]

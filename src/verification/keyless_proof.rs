@@ -32,7 +32,14 @@
 //!    identity. (A layer with a bundle nobody logged is no layer to the
 //!    host: it refuses the bundle.)
 
+use crate::host::reasons::Cause;
+use crate::host::Host;
+use crate::image::reference::ImageRef;
 use crate::trust::der::base64_decode;
+use crate::trust::keys::certificate_identity;
+use crate::trust::roots::TrustRoot;
+use crate::verification::{trusted_digest, Verifier};
+use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use serde_json::Value;
 
 /// The most layers of one `.sig` manifest the policy reads: real ones hold
@@ -40,8 +47,128 @@ use serde_json::Value;
 pub const MAX_SIGNATURE_LAYERS: usize = 32;
 const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 
+// The check runs inside the per-request verifier: its reads and questions
+// share the verifier's caches and count against the request's limit.
+impl<H: Host> Verifier<'_, H> {
+    /// The host trusted a keyless signature of `image` at `digest`: that
+    /// counts only when the `.sig` manifest holds a certificate claiming the
+    /// identity and every certificate in it signed the digest (1 to 3 above).
+    pub(super) fn prove_keyless(
+        &mut self,
+        image: &ImageRef,
+        root: &TrustRoot,
+        digest: &str,
+        annotations_required: bool,
+    ) -> Option<Result<(), Cause>> {
+        let repository = format!("{}/{}", image.registry, image.repository);
+        let layers = match self.signature_layers(image, digest)? {
+            Ok(layers) => layers,
+            Err(reason) => return Some(Err(reason)),
+        };
+        let pems = certificates(&layers);
+        let mut subjects = Vec::with_capacity(pems.len());
+        let mut claiming: Vec<&str> = Vec::new();
+        for pem in &pems {
+            match certificate_identity(pem) {
+                Ok(identity) => {
+                    if root.claimed_by(&identity) {
+                        claiming.push(pem);
+                    }
+                    subjects.push(identity.subject.unwrap_or_default());
+                }
+                Err(e) => {
+                    return Some(Err(Cause::firm(format!(
+                        "cannot read the certificate of one of its signatures ({e}), so the host's answer cannot be checked"
+                    ))))
+                }
+            }
+        }
+        // 1: an answer no certificate here backs came from elsewhere.
+        if claiming.is_empty() {
+            return Some(Err(Cause::firm(
+                "no certificate among its signatures claims this identity, so the host's answer is not backed by one",
+            )));
+        }
+        // The host read the required annotations from a layer claiming the
+        // identity, whose signature it did not check (3 above).
+        let unlogged = |layer: &Layer| {
+            let claims = layer.certificate.as_deref();
+            claims.is_some_and(|pem| claiming.contains(&pem)) && !layer.logged()
+        };
+        if annotations_required && layers.iter().any(unlogged) {
+            return Some(Err(Cause::firm(
+                "a signature claiming this identity is not the one its Rekor entry logged (its payload or signature was replaced), so the required annotations cannot be trusted",
+            )));
+        }
+        // 2: a certificate copied beside a signature it did not make signs nothing here.
+        let pems = pems.clone();
+        let pinned = format!("{repository}@{digest}");
+        for (pem, subject) in pems.into_iter().zip(subjects) {
+            let check = (pinned.clone(), pem);
+            let signs = match self.certificate_checks.get(&check) {
+                Some(known) => known.clone(),
+                None => {
+                    self.spend()?;
+                    let question = SigstoreVerificationInputV2::SigstoreCertificateVerify {
+                        image: pinned.clone(),
+                        certificate: check.1.clone().into_bytes(),
+                        certificate_chain: None,
+                        require_rekor_bundle: false,
+                        annotations: None,
+                    };
+                    let signs = match trusted_digest(self.host, &question) {
+                        Ok(found) if found == digest => Ok(()),
+                        Ok(found) => Err(Cause::firm(format!("it covers {found}"))),
+                        Err(cause) => Err(cause),
+                    };
+                    self.certificate_checks.insert(check, signs.clone());
+                    signs
+                }
+            };
+            match signs {
+                // The check could not be made: an outage, not a forgery.
+                Err(cause) if cause.unreachable => return Some(Err(cause)),
+                Err(_) => {
+                    return Some(Err(Cause::firm(format!(
+                        "its signatures carry a certificate for {subject:?} that signs none of them (copied from another signature?)"
+                    ))))
+                }
+                Ok(()) => {}
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// The layers of the image's `.sig` manifest at `digest`, read once per
+    /// request (identities written as regular expressions are looked for in
+    /// them too); `None` when the request's limit is reached first.
+    pub(super) fn signature_layers(
+        &mut self,
+        image: &ImageRef,
+        digest: &str,
+    ) -> Option<Result<Vec<Layer>, Cause>> {
+        let repository = format!("{}/{}", image.registry, image.repository);
+        let tag = signature_tag(&repository, digest);
+        if let Some(known) = self.signatures.get(&tag) {
+            return Some(known.clone());
+        }
+        self.spend()?;
+        let read = self
+            .host
+            .oci_manifest(&tag)
+            .map_err(|e| match Cause::of_host_error(&e) {
+                // The host's own words when it finds no `.sig` tag.
+                missing if missing.is_missing_manifest() => Cause::firm("no signatures found"),
+                cause => cause.within("cannot read its signatures: "),
+            })
+            .and_then(|manifest| layers(&manifest).map_err(Cause::firm));
+        self.signatures.insert(tag, read.clone());
+        Some(read)
+    }
+}
+
 /// The tag cosign writes an image's signatures under: `sha256-<hex>.sig`.
-pub(crate) fn signature_tag(registry_and_repository: &str, digest: &str) -> String {
+fn signature_tag(registry_and_repository: &str, digest: &str) -> String {
     format!(
         "{registry_and_repository}:{}.sig",
         digest.replacen(':', "-", 1)
@@ -67,7 +194,7 @@ impl Layer {
 }
 
 /// The layers of a `.sig` manifest, in order.
-pub(crate) fn layers(manifest: &Value) -> Result<Vec<Layer>, String> {
+fn layers(manifest: &Value) -> Result<Vec<Layer>, String> {
     let layers = manifest
         .get("layers")
         .and_then(Value::as_array)

@@ -1,6 +1,8 @@
 //! Verification: asks the host whether an image is signed by enough keys of
 //! the entries whose patterns match it (N of M per entry; one entry or every
 //! entry, as the rules say), each distinct question at most once per request.
+//! A keyless answer counts only once [`keyless_proof`] has checked it against
+//! the image's signatures.
 
 pub mod keyless_proof;
 
@@ -10,7 +12,7 @@ use crate::image::reference::{is_valid_digest, ImageRef};
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
 use crate::trust::keys::{certificate_identity, certificate_public_key};
 use crate::trust::roots::TrustRoot;
-use crate::verification::keyless_proof::{certificates, layers, signature_tag, Layer};
+use crate::verification::keyless_proof::{certificates, Layer};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use std::collections::BTreeMap;
 
@@ -343,7 +345,7 @@ impl<'a, H: Host> Verifier<'a, H> {
     }
 
     /// One host question, and for a keyless root the check of its answer
-    /// ([`keyless_proof`]); a host error, an untrusted answer, a
+    /// ([`Self::prove_keyless`]); a host error, an untrusted answer, a
     /// missing digest or a failed check all count as "this key does not
     /// verify". `None` when the request's limit is reached first.
     fn ask(
@@ -459,32 +461,6 @@ impl<'a, H: Host> Verifier<'a, H> {
         Some(Err(last))
     }
 
-    /// The layers of the image's `.sig` manifest at `digest`, read once per
-    /// request; `None` when the request's limit is reached first.
-    fn signature_layers(
-        &mut self,
-        image: &ImageRef,
-        digest: &str,
-    ) -> Option<Result<Vec<Layer>, Cause>> {
-        let repository = format!("{}/{}", image.registry, image.repository);
-        let tag = signature_tag(&repository, digest);
-        if let Some(known) = self.signatures.get(&tag) {
-            return Some(known.clone());
-        }
-        self.spend()?;
-        let read = self
-            .host
-            .oci_manifest(&tag)
-            .map_err(|e| match Cause::of_host_error(&e) {
-                // The host's own words when it finds no `.sig` tag.
-                missing if missing.is_missing_manifest() => Cause::firm("no signatures found"),
-                cause => cause.within("cannot read its signatures: "),
-            })
-            .and_then(|manifest| layers(&manifest).map_err(Cause::firm));
-        self.signatures.insert(tag, read.clone());
-        Some(read)
-    }
-
     /// The host trusted a certificate key's signature of `image` at `digest`
     /// with the required annotations, but it checks the annotations on any
     /// layer, signed or not: they count only when a layer signed by the
@@ -515,93 +491,6 @@ impl<'a, H: Host> Verifier<'a, H> {
                  (a layer that names them is not signed by it)",
             )),
         })
-    }
-
-    /// The host trusted a keyless signature of `image` at `digest`: that
-    /// counts only when the `.sig` manifest holds a certificate claiming the
-    /// identity and every certificate in it signed the digest.
-    fn prove_keyless(
-        &mut self,
-        image: &ImageRef,
-        root: &TrustRoot,
-        digest: &str,
-        annotations_required: bool,
-    ) -> Option<Result<(), Cause>> {
-        let repository = format!("{}/{}", image.registry, image.repository);
-        let layers = match self.signature_layers(image, digest)? {
-            Ok(layers) => layers,
-            Err(reason) => return Some(Err(reason)),
-        };
-        let pems = certificates(&layers);
-        let mut subjects = Vec::with_capacity(pems.len());
-        let mut claiming: Vec<&str> = Vec::new();
-        for pem in &pems {
-            match certificate_identity(pem) {
-                Ok(identity) => {
-                    if root.claimed_by(&identity) {
-                        claiming.push(pem);
-                    }
-                    subjects.push(identity.subject.unwrap_or_default());
-                }
-                Err(e) => {
-                    return Some(Err(Cause::firm(format!(
-                        "cannot read the certificate of one of its signatures ({e}), so the host's answer cannot be checked"
-                    ))))
-                }
-            }
-        }
-        if claiming.is_empty() {
-            return Some(Err(Cause::firm(
-                "no certificate among its signatures claims this identity, so the host's answer is not backed by one",
-            )));
-        }
-        // The host read the required annotations from a layer claiming the
-        // identity, whose signature it did not check (3 in keyless_proof).
-        let unlogged = |layer: &Layer| {
-            let claims = layer.certificate.as_deref();
-            claims.is_some_and(|pem| claiming.contains(&pem)) && !layer.logged()
-        };
-        if annotations_required && layers.iter().any(unlogged) {
-            return Some(Err(Cause::firm(
-                "a signature claiming this identity is not the one its Rekor entry logged (its payload or signature was replaced), so the required annotations cannot be trusted",
-            )));
-        }
-        let pems = pems.clone();
-        let pinned = format!("{repository}@{digest}");
-        for (pem, subject) in pems.into_iter().zip(subjects) {
-            let check = (pinned.clone(), pem);
-            let signs = match self.certificate_checks.get(&check) {
-                Some(known) => known.clone(),
-                None => {
-                    self.spend()?;
-                    let question = SigstoreVerificationInputV2::SigstoreCertificateVerify {
-                        image: pinned.clone(),
-                        certificate: check.1.clone().into_bytes(),
-                        certificate_chain: None,
-                        require_rekor_bundle: false,
-                        annotations: None,
-                    };
-                    let signs = match trusted_digest(self.host, &question) {
-                        Ok(found) if found == digest => Ok(()),
-                        Ok(found) => Err(Cause::firm(format!("it covers {found}"))),
-                        Err(cause) => Err(cause),
-                    };
-                    self.certificate_checks.insert(check, signs.clone());
-                    signs
-                }
-            };
-            match signs {
-                // The check could not be made: an outage, not a forgery.
-                Err(cause) if cause.unreachable => return Some(Err(cause)),
-                Err(_) => {
-                    return Some(Err(Cause::firm(format!(
-                        "its signatures carry a certificate for {subject:?} that signs none of them (copied from another signature?)"
-                    ))))
-                }
-                Ok(()) => {}
-            }
-        }
-        Some(Ok(()))
     }
 }
 

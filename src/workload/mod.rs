@@ -9,12 +9,16 @@ use serde_json::value::RawValue;
 use std::ops::Range;
 
 /// A kind the policy covers: its API group (a custom resource that reuses
-/// the kind name in another group is not a workload this policy knows) and
-/// the path of its pod spec.
+/// the kind name in another group is not a workload this policy knows), the
+/// path of its pod spec and, where the kind may leave it out, the path of its
+/// pod template.
 pub struct CoveredKind {
     pub kind: &'static str,
     pub group: &'static str,
     pub pod_spec_path: &'static [&'static str],
+    /// The pod template, when the API lets the kind omit it (missing or
+    /// `null`): the object then runs nothing, so it has no image to verify.
+    pub optional_template: Option<&'static [&'static str]>,
 }
 
 const TEMPLATE: &[&str] = &["spec", "template", "spec"];
@@ -25,41 +29,50 @@ pub const COVERED_KINDS: [CoveredKind; 8] = [
         kind: "Pod",
         group: "",
         pod_spec_path: &["spec"],
+        optional_template: None,
     },
     CoveredKind {
         kind: "ReplicationController",
         group: "",
         pod_spec_path: TEMPLATE,
+        // Its `spec.template` is optional in the API, unlike every other kind's.
+        optional_template: Some(&["spec", "template"]),
     },
     CoveredKind {
         kind: "Deployment",
         group: "apps",
         pod_spec_path: TEMPLATE,
+        optional_template: None,
     },
     CoveredKind {
         kind: "ReplicaSet",
         group: "apps",
         pod_spec_path: TEMPLATE,
+        optional_template: None,
     },
     CoveredKind {
         kind: "StatefulSet",
         group: "apps",
         pod_spec_path: TEMPLATE,
+        optional_template: None,
     },
     CoveredKind {
         kind: "DaemonSet",
         group: "apps",
         pod_spec_path: TEMPLATE,
+        optional_template: None,
     },
     CoveredKind {
         kind: "Job",
         group: "batch",
         pod_spec_path: TEMPLATE,
+        optional_template: None,
     },
     CoveredKind {
         kind: "CronJob",
         group: "batch",
         pod_spec_path: &["spec", "jobTemplate", "spec", "template", "spec"],
+        optional_template: None,
     },
 ];
 
@@ -91,7 +104,8 @@ pub(crate) struct ImageSite {
 /// missing or mistyped field is an error that names it: an image we cannot
 /// see is an image we cannot verify.
 pub(crate) fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String> {
-    let path = pod_spec_path(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
+    let covered = covered(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
+    let path = covered.pod_spec_path;
     let mut spec = object.text;
     let mut pointer = String::new();
     for (depth, segment) in path.iter().enumerate() {
@@ -101,12 +115,10 @@ pub(crate) fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>,
             0 => object.spec,
             _ => members(spec, &[segment], &dotted(&path[..depth]))?[0],
         };
-        let is_null = next.is_some_and(|v| json_text::type_of(v) == Type::Null);
+        let omitted = next.is_none_or(|v| json_text::type_of(v) == Type::Null);
         spec = match next {
             Some(next) if json_text::type_of(next) == Type::Object => next,
-            // A ReplicationController may omit its template: it then runs nothing.
-            None if kind == "ReplicationController" && depth == 1 => return Ok(Vec::new()),
-            Some(_) if is_null && kind == "ReplicationController" && depth == 1 => {
+            _ if omitted && covered.optional_template == Some(&path[..=depth]) => {
                 return Ok(Vec::new())
             }
             Some(_) => return Err(format!("{at} must be an object")),
@@ -247,16 +259,13 @@ mod tests {
 
     #[test]
     fn every_kind_and_every_image_field() {
-        for (kind, prefix) in [
-            ("Pod", "/spec"),
-            ("Deployment", "/spec/template/spec"),
-            ("ReplicaSet", "/spec/template/spec"),
-            ("StatefulSet", "/spec/template/spec"),
-            ("DaemonSet", "/spec/template/spec"),
-            ("Job", "/spec/template/spec"),
-            ("ReplicationController", "/spec/template/spec"),
-            ("CronJob", "/spec/jobTemplate/spec/template/spec"),
-        ] {
+        for kind in COVERED_KINDS.map(|covered| covered.kind) {
+            // Where the test itself puts the pod spec (`wrap`), not the table.
+            let prefix = match kind {
+                "Pod" => "/spec",
+                "CronJob" => "/spec/jobTemplate/spec/template/spec",
+                _ => "/spec/template/spec",
+            };
             let object = wrap(kind, pod_spec());
             let sites = find_images(kind, &object).unwrap();
             let found: Vec<(&str, String)> = sites
@@ -294,6 +303,20 @@ mod tests {
     fn uncovered_kinds_are_not_unwrapped() {
         assert!(pod_spec_path("Service").is_none());
         assert!(find_images("ConfigMap", &json!({})).is_err());
+    }
+
+    #[test]
+    fn an_optional_template_lies_on_its_kinds_pod_spec_path() {
+        for covered in &COVERED_KINDS {
+            if let Some(template) = covered.optional_template {
+                assert!(
+                    covered.pod_spec_path.starts_with(template)
+                        && template.len() < covered.pod_spec_path.len(),
+                    "{}",
+                    covered.kind
+                );
+            }
+        }
     }
 
     #[test]
@@ -346,6 +369,12 @@ mod tests {
                 "Deployment",
                 json!({"spec": {}}),
                 "spec.template is missing",
+            ),
+            // Only a kind whose template is optional may leave it null.
+            (
+                "Deployment",
+                json!({"spec": {"template": null}}),
+                "spec.template must be an object",
             ),
             (
                 "CronJob",

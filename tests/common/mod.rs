@@ -8,6 +8,7 @@ use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{json, Value};
 use signed_images_policy::admission;
 use signed_images_policy::host::Host;
+use signed_images_policy::workload::COVERED_KINDS;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -504,18 +505,6 @@ pub fn annotation<'a>(response: &'a ValidationResponse, name: &str) -> Option<&'
     .as_str()
 }
 
-/// The kinds `for_every_kind!` (at the end) writes one test for, by name.
-pub const KINDS: [&str; 8] = [
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-];
-
 /// A respelling of [`SIGNED_CANONICAL`] (host case, the default port), so the
 /// main flows go through canonicalisation: the host is asked about the
 /// canonical form, and messages and annotations keep the written one.
@@ -553,23 +542,28 @@ pub fn rewrapped(pem: &str) -> String {
     out
 }
 
-/// The checks every covered kind must pass, one test per kind each
-/// (`every_kind::<check>::<kind>`), so that a failing kind hides no other.
+/// Runs `check` on every kind the policy covers, from the one table the
+/// policy reads them from ([`COVERED_KINDS`]), each on its own so that a
+/// failing kind hides no other: the test then fails naming every kind that failed.
+pub fn check_every_kind(check: fn(&str)) {
+    let failed: Vec<&str> = COVERED_KINDS
+        .iter()
+        .map(|covered| covered.kind)
+        .filter(|kind| std::panic::catch_unwind(|| check(kind)).is_err())
+        .collect();
+    assert!(failed.is_empty(), "failed for {}", failed.join(", "));
+}
+
+/// The checks every covered kind must pass, one test each
+/// (`every_kind::<check>`), run on every kind by [`check_every_kind`].
 #[macro_export]
 macro_rules! for_every_kind {
     ($($check:ident),* $(,)?) => {
         mod every_kind {
             $(
-                mod $check {
-                    use super::super::$check as check;
-                    #[test] fn pod() { check("Pod") }
-                    #[test] fn deployment() { check("Deployment") }
-                    #[test] fn replica_set() { check("ReplicaSet") }
-                    #[test] fn stateful_set() { check("StatefulSet") }
-                    #[test] fn daemon_set() { check("DaemonSet") }
-                    #[test] fn job() { check("Job") }
-                    #[test] fn cron_job() { check("CronJob") }
-                    #[test] fn replication_controller() { check("ReplicationController") }
+                #[test]
+                fn $check() {
+                    $crate::common::check_every_kind(super::$check)
                 }
             )*
         }
