@@ -126,10 +126,10 @@ pub(crate) fn parse_proven_settings(json: &str) -> Result<Policy, SettingsErrors
     compile_settings(raw, Checks::Proven)
 }
 
-/// Every check runs, in the order the first mistake is named by, and the
-/// mistakes are noted as they are found; a part with a mistake has no value,
-/// and the checks that depend on it are left out (a key that cannot be read
-/// is not also "not defined").
+/// Every check runs, in the order a reader stopping at the first mistake
+/// met them, and each mistake is noted as it is found; a part with a mistake
+/// has no value, and the checks that depend on it are left out (a key that
+/// cannot be read is not also "not defined").
 fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> {
     let mut mistakes = SettingsErrors::default();
     let record_key = mistakes.take(record_key(raw.outage_fallback.take()));
@@ -178,7 +178,13 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
         )),
         _ => None,
     };
-    let conflict = conflict.map(|mistake| mistakes.push(mistake)).is_some();
+    let conflict = match conflict {
+        Some(mistake) => {
+            mistakes.push(mistake);
+            true
+        }
+        None => false,
+    };
     // Whatever rules are written are compiled, so that their mistakes are
     // named too.
     let verification = raw

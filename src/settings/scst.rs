@@ -106,14 +106,7 @@ pub(crate) fn compile_verification(
                 Problem::DuplicateKeyName(name.clone()),
             ));
         }
-        let root = compile_key(key, checks).map_err(|problems| {
-            let at = format!("{path} ({name})");
-            problems
-                .into_iter()
-                .map(|problem| SettingsError::at(&at, problem.into()))
-                .collect::<Vec<_>>()
-        });
-        let index = match root {
+        let index = match compile_key(key, checks) {
             Ok(root) => {
                 keys.push(NamedKey {
                     name: name.clone(),
@@ -122,8 +115,13 @@ pub(crate) fn compile_verification(
                 });
                 Some(keys.len() - 1)
             }
-            Err(key_mistakes) => {
-                key_mistakes.into_iter().for_each(|m| mistakes.push(m));
+            Err(problems) => {
+                for problem in problems {
+                    mistakes.push(SettingsError::at(
+                        format!("{path} ({name})"),
+                        problem.into(),
+                    ));
+                }
                 None
             }
         };

@@ -134,25 +134,29 @@ fn entry_keys(
     let Some(kind) = kind else {
         return Vec::new();
     };
-    // Each key with its index in the entry's list (of the one kind set).
-    let mut keys: Vec<(usize, RawKey)> = Vec::new();
+    // Each key named by its place in the entry's list (of the one kind set).
+    let single = kind == "githubActions";
+    let mut keys: Vec<(String, RawKey)> = Vec::new();
+    let mut add = |i: usize, key: RawKey| {
+        let name = match single {
+            true => format!("{path}.{kind}"),
+            false => format!("{path}.{kind}[{i}]"),
+        };
+        keys.push((name.clone(), RawKey { name, ..key }));
+    };
     if let Some(github) = entry.github_actions {
-        keys.push((
-            0,
-            RawKey {
-                github_actions: Some(github),
-                ..RawKey::default()
-            },
-        ));
+        let key = RawKey {
+            github_actions: Some(github),
+            ..RawKey::default()
+        };
+        add(0, key);
     }
     for (i, public_key) in entry.pub_keys.into_iter().flatten().enumerate() {
-        keys.push((
-            i,
-            RawKey {
-                public_key: Some(public_key),
-                ..RawKey::default()
-            },
-        ));
+        let key = RawKey {
+            public_key: Some(public_key),
+            ..RawKey::default()
+        };
+        add(i, key);
     }
     let mut fields_told = false;
     for (i, (identity, wanted)) in entry
@@ -187,24 +191,20 @@ fn entry_keys(
             fields_told = true;
             continue;
         }
-        keys.push((
-            i,
-            RawKey {
-                keyless: Some(identity),
-                ..RawKey::default()
-            },
-        ));
+        let key = RawKey {
+            keyless: Some(identity),
+            ..RawKey::default()
+        };
+        add(i, key);
     }
     for (i, certificate) in entry.certificates.into_iter().flatten().enumerate() {
-        keys.push((
-            i,
-            RawKey {
-                certificate: Some(certificate),
-                certificate_chain: entry.certificate_chain.clone(),
-                require_rekor_bundle: entry.require_rekor_bundle,
-                ..RawKey::default()
-            },
-        ));
+        let key = RawKey {
+            certificate: Some(certificate),
+            certificate_chain: entry.certificate_chain.clone(),
+            require_rekor_bundle: entry.require_rekor_bundle,
+            ..RawKey::default()
+        };
+        add(i, key);
     }
     if keys.is_empty() && !fields_told {
         mistakes.push(SettingsError::at(
@@ -212,14 +212,5 @@ fn entry_keys(
             Problem::EmptyList,
         ));
     }
-    let single = kind == "githubActions";
-    keys.into_iter()
-        .map(|(i, mut key)| {
-            key.name = match single {
-                true => format!("{path}.{kind}"),
-                false => format!("{path}.{kind}[{i}]"),
-            };
-            (key.name.clone(), key)
-        })
-        .collect()
+    keys
 }
