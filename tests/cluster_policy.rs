@@ -197,3 +197,33 @@ fn a_threshold_in_the_cluster_resource_is_applied_and_checked() {
         "the field is named"
     );
 }
+
+/// Every mistake of the resource is named in the one denial: the operator
+/// fixes them in one apply while every image it covers is refused.
+#[test]
+fn an_invalid_resource_names_every_mistake_at_once() {
+    let mut resource = example_resource();
+    let spec = &mut resource["spec"]["verification"];
+    spec["keys"] = json!([
+        {"name": "first-key", "publicKey": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"},
+        {"name": "first-key", "publicKey": key("p384.pub")},
+        {"name": "ci", "githubActions": {"owner": " "}}
+    ]);
+    spec["images"] = json!([
+        {"namePattern": "registry.example.org/myproject/*", "keys": [{"name": "first-key"}, {"name": "second-key"}]},
+        {"namePattern": "nginx", "keys": [{"name": "ci"}], "threshold": 0}
+    ]);
+    let message = validate(&host_with(resource), &pod(&[SIGNED]), &cluster_settings())
+        .message
+        .unwrap();
+    assert_eq!(
+        message,
+        "ClusterImagePolicy \"image-policy\" is invalid, so every image is refused until it is fixed: \
+         spec.verification.keys[0] (first-key): publicKey: not a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo): \
+         SubjectPublicKeyInfo: expected DER tag 0x30, found 0x00; \
+         spec.verification.keys[1].name: key name \"first-key\" is defined twice; \
+         spec.verification.keys[2] (ci): githubActions.owner must not be empty (leave the field out if it is not wanted); \
+         spec.verification.images[0].keys[1].name: key \"second-key\" is not defined in spec.verification.keys; \
+         spec.verification.images[1].threshold: must be at least 1"
+    );
+}

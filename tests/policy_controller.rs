@@ -867,3 +867,121 @@ fn the_migration_guides_policies_decide_as_policy_controller_would() {
     let admitted = validate(&FakeHost::new(), &pod(&[system]), &settings);
     assert_eq!(status(&admitted), "static-allowed");
 }
+
+/// One refusal names every mistake of every pasted ClusterImagePolicy.
+#[test]
+fn every_mistake_of_pasted_policies_is_named_at_once() {
+    let mut first = policy(
+        "p",
+        &["registry.example.org/**", "[bad"],
+        json!([
+            {"key": {"kms": "awskms:///alias/x", "hashAlgorithm": "sha512"}, "ctlog": {"url": "https://rekor.internal", "trustRootRef": "mine"}},
+            {"keyless": {"identities": [{"issuerRegExp": "(unclosed", "subject": "s"}, {"issuer": "https://i"}]}},
+            {"static": {"action": "allow"}}
+        ]),
+    );
+    first["spec"]["mode"] = json!("audit");
+    let mut second = policy("p", &[], json!([]));
+    second["apiVersion"] = json!("policy.sigstore.dev/v1");
+    let response = validate_settings(
+        json!({"clusterImagePolicies": [first, second], "allowUnmatchedImages": true})
+            .to_string()
+            .as_bytes(),
+    );
+    assert!(!response.valid);
+    let message = response.message.unwrap();
+    let at = "clusterImagePolicies[0]";
+    let authority = format!("{at}.spec.authorities");
+    let expected = [
+        format!("{at}.spec.mode: \"audit\" is not one of enforce, warn"),
+        format!("{at}.spec.images[1].glob: "),
+        format!("{authority}[0].ctlog.trustRootRef: is not supported"),
+        format!("{authority}[0].ctlog.url: is not supported"),
+        format!("{authority}[0].key.kms: is not supported"),
+        format!("{authority}[0].key.hashAlgorithm: is not supported"),
+        format!("{authority}[1].keyless.identities[0].issuerRegExp: "),
+        format!("{authority}[1].keyless.identities[1]: exactly one of subject, subjectRegExp"),
+        format!("{authority}[2].static.action: \"allow\" is not one of pass, fail"),
+        "clusterImagePolicies[1].metadata.name: ClusterImagePolicy \"p\" is listed twice".into(),
+    ];
+    assert!(message.starts_with(&expected[0]), "{message}");
+    let mut rest = message.as_str();
+    for mistake in &expected {
+        let found = rest
+            .find(mistake.as_str())
+            .unwrap_or_else(|| panic!("{mistake:?} (in order) in {message}"));
+        rest = &rest[found + mistake.len()..];
+    }
+    // The key whose place is refused is not also missing its data.
+    assert!(!message.contains(".key.data"), "{message}");
+    assert!(message.ends_with("; ... and 4 more"), "{message}");
+    // The rest: the second policy's apiVersion, images, authorities, and
+    // allowUnmatchedImages, which goes with SCST-Sign's rules.
+    let all = signed_images_policy::settings::parse_settings(
+        &json!({"clusterImagePolicies": [
+            policy("q", &[], json!([])),
+        ], "allowUnmatchedImages": true})
+        .to_string(),
+    )
+    .unwrap_err();
+    let paths: Vec<&str> = all.mistakes().iter().map(|m| m.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "clusterImagePolicies[0].spec.images",
+            "clusterImagePolicies[0].spec.authorities",
+            "allowUnmatchedImages"
+        ]
+    );
+}
+
+/// A policy read from the cluster that cannot be applied refuses what it
+/// covers with every one of its mistakes, and only its own.
+#[test]
+fn a_bad_policy_in_the_cluster_names_all_its_mistakes() {
+    let mut bad = policy(
+        "bad",
+        &["quay.example.org/**"],
+        json!([
+            {"key": {"kms": "gcpkms://k"}},
+            {"keyless": {"url": "https://fulcio.internal", "identities": []}}
+        ]),
+    );
+    bad["spec"]["mode"] = json!("audit");
+    let mut other = policy(
+        "other",
+        &["registry.example.org/**"],
+        json!([{"source": [{"oci": "x"}], "key": {"data": key("p256.pub")}}]),
+    );
+    other["spec"]["match"] = json!([]);
+    let host = FakeHost::new().with_resource(bad).with_resource(other);
+    let settings = cluster_mode("policy.sigstore.dev/v1beta1");
+    let message = validate(&host, &pod(&[OTHER]), &settings).message.unwrap();
+    let reason = message
+        .split_once("is fixed: ")
+        .map(|(_, reason)| reason)
+        .unwrap_or_else(|| panic!("{message}"));
+    assert_eq!(
+        reason,
+        "spec.mode: \"audit\" is not one of enforce, warn; \
+         spec.authorities[0].key.kms: is not supported: the host cannot reach a KMS: write the public key in key.data; \
+         spec.authorities[1].keyless.url: is not supported: the host verifies certificates and transparency-log \
+         entries against its own sigstore trust root (the policy-server's), not one a policy names; leave the field \
+         out (or write the public-good default) and configure the host's trust root; \
+         spec.authorities[1].keyless.identities: must list at least one"
+    );
+    let message = validate(&host, &pod(&[IMAGE]), &settings).message.unwrap();
+    assert!(
+        message.contains("ClusterImagePolicy \"other\""),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "spec.match: is not supported: resource selection is not supported: choose the resources with the \
+             Kubewarden policy's rules and objectSelector, and remove spec.match; \
+             spec.authorities[0].source: is not supported: signatures are read from the image's own repository \
+             only; remove source"
+        ),
+        "{message}"
+    );
+}

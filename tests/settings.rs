@@ -311,7 +311,14 @@ fn threshold_must_be_between_one_and_the_distinct_keys_named() {
 fn mistakes_are_typed_and_name_their_field() {
     use signed_images_policy::image::pattern::PatternError;
     use signed_images_policy::settings::errors::{KeyProblem, Problem, SettingsError};
-    let error = |settings: Value| parse_settings(&settings.to_string()).unwrap_err();
+    // Each of these settings has one mistake, named alone.
+    let error = |settings: Value| match parse_settings(&settings.to_string())
+        .unwrap_err()
+        .mistakes()
+    {
+        [only] => only.clone(),
+        more => panic!("one mistake expected: {more:?}"),
+    };
     let entry = |image: Value| {
         json!({"verification": {
             "keys": [{"name": "a", "publicKey": key("p256.pub")}, {"name": "b", "publicKey": key("p384.pub")}],
@@ -439,4 +446,174 @@ fn a_rules_key_written_as_null_is_a_settings_error() {
     }
     // What Kubewarden's UI writes for the other shape's switch stays readable.
     assert!(validate_settings(br#"{"clusterImagePolicy": null}"#).valid);
+}
+
+/// The paths of every mistake `parse_settings` names, in order.
+fn mistake_paths(settings: &Value) -> Vec<String> {
+    parse_settings(&settings.to_string())
+        .unwrap_err()
+        .mistakes()
+        .iter()
+        .map(|mistake| mistake.path.clone())
+        .collect()
+}
+
+/// One refusal names every mistake of SCST-Sign's `verification` (and of
+/// the keys every shape shares), the first first: an operator fixes them
+/// all in one edit.
+#[test]
+fn every_mistake_of_scst_sign_settings_is_named_at_once() {
+    let bad_pem = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----";
+    let settings = json!({
+        "annotationPrefix": "Not A Prefix",
+        "maxVerificationsPerRequest": 0,
+        "verification": {
+            "exclude": {"resources": {"namespaces": ["kube-system", " "]}},
+            "keys": [
+                {"name": "", "publicKey": key("p256.pub")},
+                {"name": "a", "publicKey": key("p256.pub")},
+                {"name": "a", "publicKey": key("p384.pub")},
+                {"name": "broken", "publicKey": bad_pem},
+                {"name": "ci", "keyless": {"issuer": "not a url", "urlPrefix": "ftp://x"}}
+            ],
+            "images": [
+                {"namePattern": "ngin*", "keys": [{"name": "a"}]},
+                {"namePattern": "registry.example.org/*", "keys": [{"name": "nope"}, {"name": "broken"}], "threshold": 0},
+                {"namePattern": "quay.example.org/*", "keys": [], "secretRef": {"name": ""}},
+                {"namePattern": "ghcr.example.org/*", "keys": [{"name": "a"}], "threshold": 2, "annotations": {"": "x"}}
+            ]
+        },
+        "warn": {"namespaces": ["", "dev"]}
+    });
+    assert_eq!(
+        mistake_paths(&settings),
+        [
+            "warn.namespaces[0]",
+            "annotationPrefix",
+            "verification.exclude.resources.namespaces[1]",
+            "verification.keys[0].name",
+            "verification.keys[2].name",
+            "verification.keys[3] (broken)",
+            "verification.keys[4] (ci)",
+            "verification.keys[4] (ci)",
+            "verification.images[0].namePattern",
+            "verification.images[1].keys[0].name",
+            "verification.images[1].threshold",
+            "verification.images[2].keys",
+            "verification.images[2].secretRef.name",
+            "verification.images[3].annotations",
+            "verification.images[3].threshold",
+            "maxVerificationsPerRequest",
+        ]
+    );
+    // Shown joined, each with its path, and bounded: the first whole.
+    let message = check(&settings).unwrap_err();
+    assert!(
+        message.starts_with(
+            "warn.namespaces[0]: namespace must not be empty; annotationPrefix: \"Not A Prefix\" is not a DNS subdomain"
+        ),
+        "{message}"
+    );
+    assert!(message.contains(
+        "; verification.keys[4] (ci): keyless.issuer: \"not a url\" is not a URL; \
+         verification.keys[4] (ci): keyless.urlPrefix: \"ftp://x\""
+    ));
+    assert!(message.ends_with("; ... and 6 more"), "{message}");
+}
+
+/// A key that cannot be read is one mistake: the entries naming it are not
+/// also told it is undefined, nor their threshold measured without it.
+#[test]
+fn a_mistake_is_not_repeated_by_what_depends_on_it() {
+    let bad_pem = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----";
+    let settings = json!({"verification": {
+        "keys": [{"name": "a", "publicKey": bad_pem}, {"name": "b", "publicKey": key("p256.pub")}],
+        "images": [{"namePattern": "*", "keys": [{"name": "a"}, {"name": "b"}], "threshold": 2}]
+    }});
+    assert_eq!(mistake_paths(&settings), ["verification.keys[0] (a)"]);
+    // Settings of the other shape's keys with a conflict: the conflict, and
+    // what is wrong in each rule set, not the no-match policy of either.
+    let settings = json!({
+        "verification": {"keys": [{"name": "", "publicKey": key("p256.pub")}]},
+        "clusterImagePolicies": [],
+        "noMatchPolicy": "allow"
+    });
+    assert_eq!(
+        mistake_paths(&settings),
+        [
+            "clusterImagePolicies",
+            "verification.keys[0].name",
+            "clusterImagePolicies"
+        ]
+    );
+}
+
+/// verify-image-signatures' `signatures`: every entry's mistakes, and the
+/// keys of ours that do not go with them.
+#[test]
+fn every_mistake_of_verify_image_signatures_settings_is_named_at_once() {
+    let gha = "https://token.actions.githubusercontent.com";
+    let settings = json!({
+        "pinDigests": "all",
+        "noMatchPolicy": "allow",
+        "signatures": [
+            {"image": " ", "pubKeys": [key("p256.pub")]},
+            {"image": "registry.example.org/*", "pubKeys": [key("p256.pub"), "junk"], "annotations": {"": "x"}},
+            {"image": "quay.example.org/*", "pubKeys": [key("p256.pub")], "keyless": [{"issuer": gha, "subject": "s"}]},
+            {"image": "ghcr.example.org/*", "keylessPrefix": [{"issuer": gha, "subject": "s"}, {"issuer": "nope", "urlPrefix": "https://github.com/"}]},
+            {"image": "ngin*", "certificates": []}
+        ],
+        "maxVerificationsPerRequest": 0
+    });
+    assert_eq!(
+        mistake_paths(&settings),
+        [
+            "noMatchPolicy",
+            "pinDigests",
+            "signatures[0].image",
+            "signatures[1].annotations",
+            "signatures[1].pubKeys[1]",
+            "signatures[2]",
+            "signatures[3].keylessPrefix",
+            "signatures[3].keylessPrefix[1]",
+            "signatures[4].image",
+            "signatures[4].certificates",
+            "maxVerificationsPerRequest",
+        ]
+    );
+}
+
+/// However many mistakes there are, a refusal names at most ten, in at most
+/// a few kilobytes after the first, and says how many it leaves out.
+#[test]
+fn a_refusal_with_many_mistakes_is_bounded() {
+    use signed_images_policy::settings::errors::{MAX_MORE_BYTES, MAX_MORE_MISTAKES};
+    let images: Vec<Value> = (0..500)
+        .map(|i| json!({"namePattern": "*", "keys": [{"name": format!("missing-{i}")}]}))
+        .collect();
+    let settings = json!({"verification": {"images": images}});
+    assert_eq!(mistake_paths(&settings).len(), 500);
+    let message = check(&settings).unwrap_err();
+    assert!(message.starts_with(
+        "verification.images[0].keys[0].name: key \"missing-0\" is not defined in verification.keys; "
+    ));
+    assert_eq!(
+        message.matches("is not defined").count(),
+        1 + MAX_MORE_MISTAKES
+    );
+    assert!(message.ends_with(&format!("; ... and {} more", 499 - MAX_MORE_MISTAKES)));
+
+    // Long mistakes: bounded by bytes before they are by count.
+    let long = "x".repeat(1000);
+    let images: Vec<Value> = (0..20)
+        .map(|i| json!({"namePattern": "*", "keys": [{"name": format!("{long}-{i}")}]}))
+        .collect();
+    let message = check(&json!({"verification": {"images": images}})).unwrap_err();
+    let first = message.split("; ").next().unwrap();
+    assert!(
+        message.len() <= first.len() + MAX_MORE_BYTES + 40,
+        "{}",
+        message.len()
+    );
+    assert!(message.ends_with("; ... and 18 more"), "{message}");
 }

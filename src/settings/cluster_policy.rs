@@ -4,7 +4,7 @@
 //! ([`crate::admission`]); this module only compiles what was read.
 
 use crate::rules::Rules;
-use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::Checks;
 use crate::settings::scst::{compile_verification, RawVerification};
 use crate::settings::strict_json::from_json_strict;
@@ -41,8 +41,8 @@ pub(crate) fn scst_sign_rules(items: &[Value]) -> Result<Option<Rules>, String> 
     })
 }
 
-/// Compiles a ClusterImagePolicy `spec`, naming bad fields from `spec.`.
-pub(crate) fn compile_spec(spec_json: &str) -> Result<Rules, SettingsError> {
+/// Compiles a ClusterImagePolicy `spec`, naming every bad field from `spec.`.
+pub(crate) fn compile_spec(spec_json: &str) -> Result<Rules, SettingsErrors> {
     let spec: Spec = from_json_strict(spec_json, "spec")?;
     let verification = spec
         .verification

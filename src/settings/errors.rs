@@ -1,7 +1,8 @@
 //! Settings mistakes: where each is (the path of the field) and what is
-//! wrong, with every message written once, here. Their text is what
-//! `validate_settings` answers and what a denial names; tests match the
-//! variants.
+//! wrong, with every message written once, here; and every mistake of one
+//! document together ([`SettingsErrors`]), so that one refusal names them
+//! all. Their text is what `validate_settings` answers and what a denial
+//! names; tests match the variants.
 
 use crate::image::glob::GlobError;
 use crate::image::pattern::PatternError;
@@ -36,6 +37,85 @@ impl fmt::Display for SettingsError {
         }
     }
 }
+
+/// The most mistakes one refusal names, after the first.
+pub const MAX_MORE_MISTAKES: usize = 9;
+/// The most bytes the mistakes after the first take in a refusal.
+pub const MAX_MORE_BYTES: usize = 2048;
+
+/// Every mistake found in one document, in the order they are found: the
+/// first is the one a reader that stopped at the first mistake would name.
+/// Shown joined by `; `, the first whole and the others bounded
+/// ([`MAX_MORE_MISTAKES`], [`MAX_MORE_BYTES`]), then how many more there are.
+/// A document that cannot be read (an unknown field, a wrong type) has one:
+/// reading stops there.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SettingsErrors(Vec<SettingsError>);
+
+impl SettingsErrors {
+    /// Every mistake, the first first.
+    pub fn mistakes(&self) -> &[SettingsError] {
+        &self.0
+    }
+
+    pub(crate) fn push(&mut self, mistake: SettingsError) {
+        self.0.push(mistake);
+    }
+
+    /// Notes the mistakes of a part; its value, when it has no mistake.
+    pub(crate) fn take<T>(&mut self, result: Result<T, impl Into<SettingsErrors>>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(mistakes) => {
+                self.0.extend(mistakes.into().0);
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `value` when no mistake was noted, else the mistakes.
+    pub(crate) fn or_ok<T>(self, value: impl FnOnce() -> T) -> Result<T, SettingsErrors> {
+        match self.0.is_empty() {
+            true => Ok(value()),
+            false => Err(self),
+        }
+    }
+}
+
+impl From<SettingsError> for SettingsErrors {
+    fn from(mistake: SettingsError) -> Self {
+        SettingsErrors(vec![mistake])
+    }
+}
+
+impl fmt::Display for SettingsErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some((first, rest)) = self.0.split_first() else {
+            return Ok(());
+        };
+        write!(f, "{first}")?;
+        let (mut shown, mut bytes) = (0, 0);
+        for mistake in rest {
+            let text = mistake.to_string();
+            bytes += text.len() + 2;
+            if shown == MAX_MORE_MISTAKES || bytes > MAX_MORE_BYTES {
+                break;
+            }
+            write!(f, "; {text}")?;
+            shown += 1;
+        }
+        match rest.len() - shown {
+            0 => Ok(()),
+            more => write!(f, "; ... and {more} more"),
+        }
+    }
+}
+
+impl std::error::Error for SettingsErrors {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Problem {

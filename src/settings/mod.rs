@@ -22,7 +22,7 @@ pub mod strict_json;
 pub(crate) mod verify_image_signatures;
 
 use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, UnmatchedImages, WarnScope};
-use errors::{Problem, SettingsError};
+use errors::{Problem, SettingsError, SettingsErrors};
 use keys::Checks;
 use policy_controller::{compile_policies, RawClusterImagePolicy};
 use scst::{compile_verification, RawVerification};
@@ -110,9 +110,10 @@ pub(crate) struct RawOutageFallback {
 /// The shortest record key accepted: 256 bits of a random key's text.
 pub(crate) const MIN_RECORD_KEY_BYTES: usize = 32;
 
-/// Reads settings JSON strictly, proving every key; errors name the path of
-/// the bad field. `validate_settings` answers with this.
-pub fn parse_settings(json: &str) -> Result<Policy, SettingsError> {
+/// Reads settings JSON strictly, proving every key; the error names every
+/// mistake found, each with the path of its field (reading stops at the
+/// first field it cannot read at all). `validate_settings` answers with this.
+pub fn parse_settings(json: &str) -> Result<Policy, SettingsErrors> {
     let raw: RawSettings = from_json_strict(json, "")?;
     compile_settings(raw, Checks::Full)
 }
@@ -120,90 +121,143 @@ pub fn parse_settings(json: &str) -> Result<Policy, SettingsError> {
 /// Reads settings that [`parse_settings`] accepted when the policy loaded,
 /// without decoding key material or parsing patterns again. Still strict: settings it cannot
 /// read are an error, never "no rules".
-pub(crate) fn parse_proven_settings(json: &str) -> Result<Policy, SettingsError> {
+pub(crate) fn parse_proven_settings(json: &str) -> Result<Policy, SettingsErrors> {
     let raw: RawSettings = from_json_strict(json, "")?;
     compile_settings(raw, Checks::Proven)
 }
 
-fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsError> {
-    let record_key = record_key(raw.outage_fallback.take())?;
-    let warn = warn_scope(raw.warn.take())?;
+/// Every check runs, in the order a reader stopping at the first mistake
+/// met them, and each mistake is noted as it is found; a part with a mistake
+/// has no value, and the checks that depend on it are left out (a key that
+/// cannot be read is not also "not defined").
+fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> {
+    let mut mistakes = SettingsErrors::default();
+    let record_key = mistakes.take(record_key(raw.outage_fallback.take()));
+    let warn = mistakes.take(warn_scope(raw.warn.take()));
     if let Some(signatures) = raw.signatures.take() {
-        return compile_verify_image_signatures(raw, signatures, record_key, warn, checks);
+        return compile_verify_image_signatures(
+            raw,
+            signatures,
+            (record_key, warn),
+            checks,
+            mistakes,
+        );
     }
-    let annotation_prefix = annotation_prefix(raw.annotation_prefix)?;
+    let annotation_prefix = mistakes.take(annotation_prefix(raw.annotation_prefix));
     if raw.modify_images_with_digest.is_some() {
-        return Err(SettingsError::at(
+        mistakes.push(SettingsError::at(
             "modifyImagesWithDigest",
             Problem::OnlyWithSignatures,
         ));
     }
+    // In cluster mode, the ClusterImagePolicies it reads (`None` inside when
+    // the apiVersion is a mistake).
     let cluster = match (
         raw.cluster_image_policy,
         raw.cluster_image_policy_api_version,
     ) {
-        (Some(true), version) => Some(cluster_source(version)?),
+        (Some(true), version) => Some(mistakes.take(cluster_source(version))),
         (_, None) => None,
         (_, Some(_)) => {
-            return Err(SettingsError::at(
+            mistakes.push(SettingsError::at(
                 "clusterImagePolicyApiVersion",
                 Problem::OnlyInClusterMode,
-            ))
+            ));
+            None
         }
     };
-    let inline_policies = raw.cluster_image_policies.take();
-    let inline_policy_controller = inline_policies.is_some();
-    let rules = match (cluster, raw.verification, inline_policies) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(SettingsError::at("", Problem::ClusterAndInlineRules))
+    let verification_written = raw.verification.is_some();
+    let policies_written = raw.cluster_image_policies.is_some();
+    let conflict = match (cluster.is_some(), verification_written, policies_written) {
+        (true, true, _) | (true, _, true) => {
+            Some(SettingsError::at("", Problem::ClusterAndInlineRules))
         }
-        (None, Some(_), Some(_)) => {
-            return Err(SettingsError::at(
-                "clusterImagePolicies",
-                Problem::NotWithVerification,
-            ))
-        }
-        (Some(source), None, None) => RuleSource::Cluster(source),
-        (None, Some(verification), None) => {
-            RuleSource::Inline(compile_verification(verification, "verification", checks)?)
-        }
-        (None, None, Some(policies)) => {
-            RuleSource::Inline(compile_policies(policies, "clusterImagePolicies", checks)?)
-        }
-        (None, None, None) => RuleSource::NoRules,
+        (false, true, true) => Some(SettingsError::at(
+            "clusterImagePolicies",
+            Problem::NotWithVerification,
+        )),
+        _ => None,
     };
-    let policy_controller_rules = match &rules {
-        RuleSource::Cluster(ClusterSource::PolicyController(_)) => true,
-        RuleSource::Inline(_) => inline_policy_controller,
-        _ => false,
+    let conflict = match conflict {
+        Some(mistake) => {
+            mistakes.push(mistake);
+            true
+        }
+        None => false,
+    };
+    // Whatever rules are written are compiled, so that their mistakes are
+    // named too.
+    let verification = raw
+        .verification
+        .take()
+        .and_then(|v| mistakes.take(compile_verification(v, "verification", checks)));
+    let policies = raw
+        .cluster_image_policies
+        .take()
+        .and_then(|p| mistakes.take(compile_policies(p, "clusterImagePolicies", checks)));
+    let rules = match (conflict, cluster) {
+        (true, _) => None,
+        (false, Some(source)) => source.map(RuleSource::Cluster),
+        (false, None) if verification_written => verification.map(RuleSource::Inline),
+        (false, None) if policies_written => policies.map(RuleSource::Inline),
+        (false, None) => Some(RuleSource::NoRules),
+    };
+    // Whether the rules are policy-controller's; unknown when they conflict
+    // or cluster mode's apiVersion is a mistake.
+    let policy_controller_rules = match (conflict, cluster) {
+        (true, _) => None,
+        (false, Some(source)) => source.map(|s| matches!(s, ClusterSource::PolicyController(_))),
+        (false, None) => Some(policies_written),
     };
     let unmatched_images = match (
         policy_controller_rules,
         raw.no_match_policy,
         raw.allow_unmatched_images,
     ) {
-        (true, _, Some(_)) => {
-            return Err(SettingsError::at(
+        (None, _, _) => None,
+        (Some(true), _, Some(_)) => {
+            mistakes.push(SettingsError::at(
                 "allowUnmatchedImages",
                 Problem::NotWithPolicyController,
-            ))
+            ));
+            None
         }
-        (true, policy, None) => no_match_policy(policy.as_deref())?,
-        (false, Some(_), _) => {
-            return Err(SettingsError::at(
+        (Some(true), policy, None) => mistakes.take(no_match_policy(policy.as_deref())),
+        (Some(false), Some(_), _) => {
+            mistakes.push(SettingsError::at(
                 "noMatchPolicy",
                 Problem::OnlyWithPolicyController,
-            ))
+            ));
+            None
         }
-        (false, None, Some(true)) => UnmatchedImages::AdmitWithWarning,
-        (false, None, _) => UnmatchedImages::Deny,
+        (Some(false), None, Some(true)) => Some(UnmatchedImages::AdmitWithWarning),
+        (Some(false), None, _) => Some(UnmatchedImages::Deny),
     };
-    Ok(Policy {
+    let max_verifications = mistakes.take(max_verifications(raw.max_verifications_per_request));
+    let (
+        Some(record_key),
+        Some(warn),
+        Some(annotation_prefix),
+        Some(rules),
+        Some(unmatched_images),
+        Some(max_verifications),
+    ) = (
+        record_key,
+        warn,
+        annotation_prefix,
+        rules,
+        unmatched_images,
+        max_verifications,
+    )
+    else {
+        return Err(mistakes);
+    };
+    mistakes.or_ok(|| Policy {
         rules,
         unmatched_images,
         pin_digests: raw.pin_digests.unwrap_or_default(),
         annotation_prefix,
-        max_verifications: max_verifications(raw.max_verifications_per_request)?,
+        max_verifications,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
         record_key,
         warn,
@@ -244,29 +298,31 @@ fn no_match_policy(setting: Option<&str>) -> Result<UnmatchedImages, SettingsErr
 }
 
 /// `warn`: exactly one of `allNamespaces: true` or a list of namespaces.
-fn warn_scope(setting: Option<RawWarn>) -> Result<WarnScope, SettingsError> {
+fn warn_scope(setting: Option<RawWarn>) -> Result<WarnScope, SettingsErrors> {
     let Some(warn) = setting else {
         return Ok(WarnScope::Nowhere);
     };
     match (warn.all_namespaces, warn.namespaces.is_empty()) {
         (true, true) => Ok(WarnScope::Everywhere),
         (false, false) => {
+            let mut mistakes = SettingsErrors::default();
             let mut namespaces = std::collections::BTreeSet::new();
             for (i, namespace) in warn.namespaces.into_iter().enumerate() {
                 if namespace.trim().is_empty() {
-                    return Err(SettingsError::at(
+                    mistakes.push(SettingsError::at(
                         format!("warn.namespaces[{i}]"),
                         Problem::EmptyNamespace,
                     ));
                 }
                 namespaces.insert(namespace);
             }
-            Ok(WarnScope::Namespaces(namespaces))
+            mistakes.or_ok(|| WarnScope::Namespaces(namespaces))
         }
         _ => Err(SettingsError::at(
             "warn",
             Problem::ExactlyOneOf(&["allNamespaces: true", "namespaces"]),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -291,13 +347,15 @@ fn record_key(setting: Option<RawOutageFallback>) -> Result<Option<Vec<u8>>, Set
 /// matching entry must pass, unmatched images are admitted, and
 /// `modifyImagesWithDigest` (default true) pins every kind. Its settings
 /// never mix with ours: the keys only SCST-Sign's shape has are refused.
+/// `shared` holds the record key and warn scope read before (`None`: a
+/// mistake, already in `mistakes`).
 fn compile_verify_image_signatures(
     raw: RawSettings,
     signatures: Vec<RawSignature>,
-    record_key: Option<Vec<u8>>,
-    warn: WarnScope,
+    shared: (Option<Option<Vec<u8>>>, Option<WarnScope>),
     checks: Checks,
-) -> Result<Policy, SettingsError> {
+    mut mistakes: SettingsErrors,
+) -> Result<Policy, SettingsErrors> {
     let ours_only = [
         ("verification", raw.verification.is_some()),
         ("clusterImagePolicy", raw.cluster_image_policy.is_some()),
@@ -310,18 +368,30 @@ fn compile_verify_image_signatures(
         ("allowUnmatchedImages", raw.allow_unmatched_images.is_some()),
         ("pinDigests", raw.pin_digests.is_some()),
     ];
-    if let Some((field, _)) = ours_only.iter().find(|(_, set)| *set) {
-        return Err(SettingsError::at(*field, Problem::NotWithSignatures));
+    for (field, _) in ours_only.iter().filter(|(_, set)| *set) {
+        mistakes.push(SettingsError::at(*field, Problem::NotWithSignatures));
     }
-    Ok(Policy {
-        rules: RuleSource::Inline(compile_signatures(signatures, checks)?),
+    let rules = mistakes.take(compile_signatures(signatures, checks));
+    let annotation_prefix = mistakes.take(annotation_prefix(raw.annotation_prefix));
+    let max_verifications = mistakes.take(max_verifications(raw.max_verifications_per_request));
+    let (
+        (Some(record_key), Some(warn)),
+        Some(rules),
+        Some(annotation_prefix),
+        Some(max_verifications),
+    ) = (shared, rules, annotation_prefix, max_verifications)
+    else {
+        return Err(mistakes);
+    };
+    mistakes.or_ok(|| Policy {
+        rules: RuleSource::Inline(rules),
         unmatched_images: UnmatchedImages::Admit,
         pin_digests: match raw.modify_images_with_digest {
             Some(false) => PinDigests::Never,
             _ => PinDigests::All,
         },
-        annotation_prefix: annotation_prefix(raw.annotation_prefix)?,
-        max_verifications: max_verifications(raw.max_verifications_per_request)?,
+        annotation_prefix,
+        max_verifications,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
         record_key,
         warn,

@@ -11,7 +11,7 @@
 
 use crate::image::glob::Glob;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
-use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::Checks;
 use crate::settings::strict_json::from_json_strict;
 use crate::trust::keys::check_public_key;
@@ -132,40 +132,38 @@ struct RawTlog {
 }
 
 /// The `clusterImagePolicies` of the settings: every policy must be one the
-/// policy can apply, or the settings are refused.
+/// policy can apply, or the settings are refused with every mistake named.
 pub(crate) fn compile_policies(
     policies: Vec<RawClusterImagePolicy>,
     at: &str,
     checks: Checks,
-) -> Result<Rules, SettingsError> {
+) -> Result<Rules, SettingsErrors> {
     if policies.is_empty() {
-        return Err(SettingsError::at(at, Problem::EmptyList));
+        return Err(SettingsError::at(at, Problem::EmptyList).into());
     }
+    let mut mistakes = SettingsErrors::default();
     let mut names = BTreeSet::new();
     let mut keys = Vec::new();
     let mut images = Vec::new();
     for (i, policy) in policies.into_iter().enumerate() {
         let path = format!("{at}[{i}]");
         if !names.insert(policy.metadata.name.clone()) {
-            return Err(SettingsError::at(
+            mistakes.push(SettingsError::at(
                 format!("{path}.metadata.name"),
-                Problem::DuplicatePolicyName(policy.metadata.name),
+                Problem::DuplicatePolicyName(policy.metadata.name.clone()),
             ));
         }
-        images.push(compile_policy(policy, &path, checks, &mut keys)?);
+        if let Some(rule) = mistakes.take(compile_policy(policy, &path, checks, &mut keys)) {
+            images.push(rule);
+        }
     }
-    Ok(Rules::new(
-        BTreeSet::new(),
-        keys,
-        images,
-        EntriesNeeded::Every,
-    ))
+    mistakes.or_ok(|| Rules::new(BTreeSet::new(), keys, images, EntriesNeeded::Every))
 }
 
 /// The ClusterImagePolicies read from the cluster (the items of a List). A
 /// policy that cannot be applied does not stop the others: it refuses the
 /// images its globs cover (every image, when its globs cannot be read), with
-/// the field named.
+/// every mistake of its own named.
 pub(crate) fn compile_cluster_policies(items: &[Value]) -> Rules {
     let mut keys = Vec::new();
     let mut images = Vec::new();
@@ -175,6 +173,7 @@ pub(crate) fn compile_cluster_policies(items: &[Value]) -> Rules {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let compiled = from_json_strict::<RawClusterImagePolicy>(&item.to_string(), "")
+            .map_err(SettingsErrors::from)
             .and_then(|policy| compile_policy(policy, "", Checks::Full, &mut keys));
         match compiled {
             Ok(rule) => images.push(rule),
@@ -215,58 +214,64 @@ fn compile_policy(
     path: &str,
     checks: Checks,
     keys: &mut Vec<NamedKey>,
-) -> Result<ImageRule, SettingsError> {
+) -> Result<ImageRule, SettingsErrors> {
     let at = |field: &str| match path {
         "" => field.to_string(),
         path => format!("{path}.{field}"),
     };
+    let mut mistakes = SettingsErrors::default();
     if !API_VERSIONS.contains(&policy.api_version.as_str()) {
-        return Err(SettingsError::at(
+        mistakes.push(SettingsError::at(
             at("apiVersion"),
             Problem::NotOneOf(policy.api_version, &API_VERSIONS),
         ));
     }
     if policy.kind != "ClusterImagePolicy" {
-        return Err(SettingsError::at(
+        mistakes.push(SettingsError::at(
             at("kind"),
             Problem::NotOneOf(policy.kind, &["ClusterImagePolicy"]),
         ));
     }
     let name = policy.metadata.name;
     if name.trim().is_empty() {
-        return Err(SettingsError::at(at("metadata.name"), Problem::Missing));
+        mistakes.push(SettingsError::at(at("metadata.name"), Problem::Missing));
     }
     let spec = policy.spec;
-    let refuse =
-        |field: &str, why: &'static str| Err(SettingsError::at(at(field), Problem::Refused(why)));
+    let mut refuse = |field: &str, why: &'static str| {
+        mistakes.push(SettingsError::at(at(field), Problem::Refused(why)))
+    };
     if spec.policy.is_some() {
-        return refuse("spec.policy", REFUSED_POLICY);
+        refuse("spec.policy", REFUSED_POLICY);
     }
     if spec.match_resources.is_some() {
-        return refuse("spec.match", REFUSED_MATCH);
+        refuse("spec.match", REFUSED_MATCH);
     }
     let warn = match spec.mode.as_deref() {
         None | Some("enforce") => false,
         Some("warn") => true,
         Some(other) => {
-            return Err(SettingsError::at(
+            mistakes.push(SettingsError::at(
                 at("spec.mode"),
                 Problem::NotOneOf(other.to_string(), &["enforce", "warn"]),
-            ))
+            ));
+            false
         }
     };
     if spec.images.is_empty() {
-        return Err(SettingsError::at(at("spec.images"), Problem::EmptyList));
+        mistakes.push(SettingsError::at(at("spec.images"), Problem::EmptyList));
     }
     let mut globs = Vec::with_capacity(spec.images.len());
     for (i, image) in spec.images.iter().enumerate() {
-        let glob = Glob::compile(&image.glob).map_err(|e| {
-            SettingsError::at(at(&format!("spec.images[{i}].glob")), Problem::Glob(e))
-        })?;
-        globs.push(glob);
+        match Glob::compile(&image.glob) {
+            Ok(glob) => globs.push(glob),
+            Err(e) => mistakes.push(SettingsError::at(
+                at(&format!("spec.images[{i}].glob")),
+                Problem::Glob(e),
+            )),
+        }
     }
     if spec.authorities.is_empty() {
-        return Err(SettingsError::at(
+        mistakes.push(SettingsError::at(
             at("spec.authorities"),
             Problem::EmptyList,
         ));
@@ -283,9 +288,17 @@ fn compile_policy(
                 .clone()
                 .unwrap_or_else(|| format!("authority-{i}"))
         );
-        compile_authority(authority, &path, &label, checks, keys, &mut rule)?;
+        compile_authority(
+            authority,
+            &path,
+            &label,
+            checks,
+            keys,
+            &mut rule,
+            &mut mistakes,
+        );
     }
-    Ok(rule)
+    mistakes.or_ok(|| rule)
 }
 
 const REFUSED_POLICY: &str = "CUE and Rego policies are not evaluated: this policy checks \
@@ -307,6 +320,7 @@ const REFUSED_TIMESTAMP: &str = "RFC 3161 timestamps are not checked by the host
 const REFUSED_BUNDLE: &str =
     "the host reads cosign's legacy signatures only (signatureFormat: legacy)";
 
+/// Adds the authority to `rule` (its keys to `keys`), noting its mistakes.
 fn compile_authority(
     authority: RawAuthority,
     path: &str,
@@ -314,38 +328,36 @@ fn compile_authority(
     checks: Checks,
     keys: &mut Vec<NamedKey>,
     rule: &mut ImageRule,
-) -> Result<(), SettingsError> {
-    let refuse = |field: &str, why: &'static str| {
-        Err(SettingsError::at(
-            format!("{path}.{field}"),
-            Problem::Refused(why),
-        ))
+    mistakes: &mut SettingsErrors,
+) {
+    let refused = |field: &str, why: &'static str| {
+        SettingsError::at(format!("{path}.{field}"), Problem::Refused(why))
     };
     if authority.attestations.is_some() {
-        return refuse("attestations", REFUSED_ATTESTATIONS);
+        mistakes.push(refused("attestations", REFUSED_ATTESTATIONS));
     }
     if authority.source.is_some() {
-        return refuse("source", REFUSED_SOURCE);
+        mistakes.push(refused("source", REFUSED_SOURCE));
     }
     if authority.rfc3161timestamp.is_some() {
-        return refuse("rfc3161timestamp", REFUSED_TIMESTAMP);
+        mistakes.push(refused("rfc3161timestamp", REFUSED_TIMESTAMP));
     }
     if !matches!(
         authority.signature_format.as_deref(),
         None | Some("") | Some("legacy")
     ) {
-        return refuse("signatureFormat", REFUSED_BUNDLE);
+        mistakes.push(refused("signatureFormat", REFUSED_BUNDLE));
     }
     if let Some(ctlog) = &authority.ctlog {
         if ctlog.trust_root_ref.is_some() {
-            return refuse("ctlog.trustRootRef", REFUSED_TRUST_ROOT);
+            mistakes.push(refused("ctlog.trustRootRef", REFUSED_TRUST_ROOT));
         }
         if ctlog
             .url
             .as_deref()
             .is_some_and(|url| !is_default(url, DEFAULT_REKOR))
         {
-            return refuse("ctlog.url", REFUSED_TRUST_ROOT);
+            mistakes.push(refused("ctlog.url", REFUSED_TRUST_ROOT));
         }
     }
     let mut add_key = |root: TrustRoot, name: String| {
@@ -358,48 +370,61 @@ fn compile_authority(
     };
     match (authority.key, authority.keyless, authority.static_ref) {
         (Some(key), None, None) => {
+            // A key named elsewhere is refused with where to write it
+            // instead: its data is then not also missing.
+            let elsewhere = key.kms.is_some() || key.secret_ref.is_some();
             if key.kms.is_some() {
-                return refuse("key.kms", REFUSED_KMS);
+                mistakes.push(refused("key.kms", REFUSED_KMS));
             }
             if key.secret_ref.is_some() {
-                return refuse("key.secretRef", REFUSED_SECRET);
+                mistakes.push(refused("key.secretRef", REFUSED_SECRET));
             }
             if !matches!(
                 key.hash_algorithm.as_deref(),
                 None | Some("sha256") | Some("sha-256")
             ) {
-                return refuse("key.hashAlgorithm", REFUSED_HASH);
+                mistakes.push(refused("key.hashAlgorithm", REFUSED_HASH));
             }
-            let data = key
-                .data
-                .filter(|data| !data.trim().is_empty())
-                .ok_or_else(|| SettingsError::at(format!("{path}.key.data"), Problem::Missing))?;
-            if checks == Checks::Full {
-                check_public_key(&data).map_err(|e| {
-                    SettingsError::at(format!("{path}.key.data"), Problem::Unreadable(e))
-                })?;
+            match key.data.filter(|data| !data.trim().is_empty()) {
+                None if elsewhere => {}
+                None => mistakes.push(SettingsError::at(
+                    format!("{path}.key.data"),
+                    Problem::Missing,
+                )),
+                Some(data) => {
+                    let checked = match checks {
+                        Checks::Full => check_public_key(&data),
+                        Checks::Proven => Ok(()),
+                    };
+                    match checked {
+                        Ok(()) => add_key(TrustRoot::PublicKey(data), label.to_string()),
+                        Err(e) => mistakes.push(SettingsError::at(
+                            format!("{path}.key.data"),
+                            Problem::Unreadable(e),
+                        )),
+                    }
+                }
             }
-            add_key(TrustRoot::PublicKey(data), label.to_string());
         }
         (None, Some(keyless), None) => {
             if keyless.ca_cert.is_some() {
-                return refuse("keyless.ca-cert", REFUSED_TRUST_ROOT);
+                mistakes.push(refused("keyless.ca-cert", REFUSED_TRUST_ROOT));
             }
             if keyless.trust_root_ref.is_some() {
-                return refuse("keyless.trustRootRef", REFUSED_TRUST_ROOT);
+                mistakes.push(refused("keyless.trustRootRef", REFUSED_TRUST_ROOT));
             }
             if keyless
                 .url
                 .as_deref()
                 .is_some_and(|url| !is_default(url, DEFAULT_FULCIO))
             {
-                return refuse("keyless.url", REFUSED_TRUST_ROOT);
+                mistakes.push(refused("keyless.url", REFUSED_TRUST_ROOT));
             }
             if keyless.insecure_ignore_sct == Some(true) {
-                return refuse("keyless.insecureIgnoreSCT", REFUSED_SCT);
+                mistakes.push(refused("keyless.insecureIgnoreSCT", REFUSED_SCT));
             }
             if keyless.identities.is_empty() {
-                return Err(SettingsError::at(
+                mistakes.push(SettingsError::at(
                     format!("{path}.keyless.identities"),
                     Problem::EmptyList,
                 ));
@@ -412,7 +437,9 @@ fn compile_authority(
                 } else {
                     label.to_string()
                 };
-                add_key(compile_identity(identity, &at)?, name);
+                if let Some(root) = mistakes.take(compile_identity(identity, &at)) {
+                    add_key(root, name);
+                }
             }
         }
         (None, None, Some(action)) => match action.action.as_str() {
@@ -420,28 +447,23 @@ fn compile_authority(
             "fail" => rule
                 .static_failures
                 .push(format!("{label}: {}", action.message.unwrap_or_default())),
-            other => {
-                return Err(SettingsError::at(
-                    format!("{path}.static.action"),
-                    Problem::NotOneOf(other.to_string(), &["pass", "fail"]),
-                ))
-            }
+            other => mistakes.push(SettingsError::at(
+                format!("{path}.static.action"),
+                Problem::NotOneOf(other.to_string(), &["pass", "fail"]),
+            )),
         },
-        _ => {
-            return Err(SettingsError::at(
-                path,
-                Problem::ExactlyOneOf(&["key", "keyless", "static"]),
-            ))
-        }
+        _ => mistakes.push(SettingsError::at(
+            path,
+            Problem::ExactlyOneOf(&["key", "keyless", "static"]),
+        )),
     }
-    Ok(())
 }
 
 /// An identity: exactly one of `issuer`/`issuerRegExp` and one of
 /// `subject`/`subjectRegExp` (an empty string is not written, as in Go).
 /// Both exact: the host's own keyless question; otherwise a
-/// [`TrustRoot::KeylessMatch`].
-fn compile_identity(identity: RawIdentity, at: &str) -> Result<TrustRoot, SettingsError> {
+/// [`TrustRoot::KeylessMatch`]. Both halves' mistakes are named.
+fn compile_identity(identity: RawIdentity, at: &str) -> Result<TrustRoot, SettingsErrors> {
     let written = |value: Option<String>| value.filter(|v| !v.is_empty());
     let half =
         |exact: Option<String>, pattern: Option<String>, names: &'static [&'static str]| match (
@@ -454,16 +476,20 @@ fn compile_identity(identity: RawIdentity, at: &str) -> Result<TrustRoot, Settin
             }),
             _ => Err(SettingsError::at(at, Problem::ExactlyOneOf(names))),
         };
-    let issuer = half(
+    let mut mistakes = SettingsErrors::default();
+    let issuer = mistakes.take(half(
         identity.issuer,
         identity.issuer_reg_exp,
         &["issuer", "issuerRegExp"],
-    )?;
-    let subject = half(
+    ));
+    let subject = mistakes.take(half(
         identity.subject,
         identity.subject_reg_exp,
         &["subject", "subjectRegExp"],
-    )?;
+    ));
+    let (Some(issuer), Some(subject)) = (issuer, subject) else {
+        return Err(mistakes);
+    };
     Ok(match (issuer, subject) {
         (IdentityMatch::Exact(issuer), IdentityMatch::Exact(subject)) => {
             TrustRoot::Keyless { issuer, subject }

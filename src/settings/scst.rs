@@ -5,7 +5,7 @@
 
 use crate::image::pattern::NamePattern;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
-use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{compile_key, Checks, RawKey};
 use crate::settings::strict_json::not_null;
 use serde::Deserialize;
@@ -64,17 +64,19 @@ pub(crate) struct RawSecretRef {
     pub namespace: Option<String>,
 }
 
-/// Validates and compiles a `verification` block; `at` is its path for errors.
+/// Validates and compiles a `verification` block; `at` is its path for
+/// errors, which name every mistake found.
 pub(crate) fn compile_verification(
     raw: RawVerification,
     at: &str,
     checks: Checks,
-) -> Result<Rules, SettingsError> {
+) -> Result<Rules, SettingsErrors> {
+    let mut mistakes = SettingsErrors::default();
     let mut excluded_namespaces = BTreeSet::new();
     if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
         for (i, namespace) in resources.namespaces.into_iter().enumerate() {
             if namespace.trim().is_empty() {
-                return Err(SettingsError::at(
+                mistakes.push(SettingsError::at(
                     format!("{at}.exclude.resources.namespaces[{i}]"),
                     Problem::EmptyNamespace,
                 ));
@@ -83,31 +85,49 @@ pub(crate) fn compile_verification(
         }
     }
 
-    // Keys are found by name with a linear search: a policy names a few, and
-    // a map type of its own would cost the module its code.
+    // Each name's index in `keys`; `None` for a key with mistakes, so that
+    // the entries naming it are not also told it is undefined.
+    let mut by_name: BTreeMap<String, Option<usize>> = BTreeMap::new();
     let mut keys: Vec<NamedKey> = Vec::with_capacity(raw.keys.len());
     for (i, key) in raw.keys.into_iter().enumerate() {
         let path = format!("{at}.keys[{i}]");
-        if key.name.trim().is_empty() {
-            return Err(SettingsError::at(
+        let name = key.name.clone();
+        let named = !name.trim().is_empty();
+        if !named {
+            mistakes.push(SettingsError::at(
                 format!("{path}.name"),
                 Problem::EmptyKeyName,
             ));
         }
-        if keys.iter().any(|known| known.name == key.name) {
-            return Err(SettingsError::at(
+        let first = !by_name.contains_key(&name);
+        if named && !first {
+            mistakes.push(SettingsError::at(
                 format!("{path}.name"),
-                Problem::DuplicateKeyName(key.name),
+                Problem::DuplicateKeyName(name.clone()),
             ));
         }
-        let name = key.name.clone();
-        let root = compile_key(key, checks)
-            .map_err(|e| SettingsError::at(format!("{path} ({name})"), e.into()))?;
-        keys.push(NamedKey {
-            name,
-            root,
-            signer: keys.len(),
-        });
+        let index = match compile_key(key, checks) {
+            Ok(root) => {
+                keys.push(NamedKey {
+                    name: name.clone(),
+                    root,
+                    signer: keys.len(),
+                });
+                Some(keys.len() - 1)
+            }
+            Err(problems) => {
+                for problem in problems {
+                    mistakes.push(SettingsError::at(
+                        format!("{path} ({name})"),
+                        problem.into(),
+                    ));
+                }
+                None
+            }
+        };
+        if first {
+            by_name.insert(name, index);
+        }
     }
     // Only a threshold above one counts signers; the comparison decodes key
     // material, so it is not done for policies that never need it.
@@ -123,62 +143,71 @@ pub(crate) fn compile_verification(
     for (i, image) in raw.images.into_iter().enumerate() {
         let path = format!("{at}.images[{i}]");
         let pattern = match checks {
-            Checks::Full => NamePattern::compile(&image.name_pattern)
-                .map_err(|e| SettingsError::at(format!("{path}.namePattern"), e.into()))?,
-            Checks::Proven => NamePattern::compile_proven(&image.name_pattern),
+            Checks::Full => mistakes.take(
+                NamePattern::compile(&image.name_pattern)
+                    .map_err(|e| SettingsError::at(format!("{path}.namePattern"), e.into())),
+            ),
+            Checks::Proven => Some(NamePattern::compile_proven(&image.name_pattern)),
         };
         if image.keys.is_empty() {
-            return Err(SettingsError::at(
+            mistakes.push(SettingsError::at(
                 format!("{path}.keys"),
-                Problem::NoKeys(image.name_pattern),
+                Problem::NoKeys(image.name_pattern.clone()),
             ));
         }
+        // Whether every key the entry names compiled: only then can its
+        // signers be counted against the threshold.
+        let mut all_keys = !image.keys.is_empty();
         let mut key_indexes = Vec::with_capacity(image.keys.len());
         for (j, key_ref) in image.keys.iter().enumerate() {
-            let index = keys
-                .iter()
-                .position(|key| key.name == key_ref.name)
-                .ok_or_else(|| {
-                    SettingsError::at(
+            match by_name.get(&key_ref.name) {
+                Some(Some(index)) if !key_indexes.contains(index) => key_indexes.push(*index),
+                Some(Some(_)) => {}
+                Some(None) => all_keys = false,
+                None => {
+                    all_keys = false;
+                    mistakes.push(SettingsError::at(
                         format!("{path}.keys[{j}].name"),
                         Problem::UnknownKey {
                             name: key_ref.name.clone(),
                             keys_at: format!("{at}.keys"),
                         },
-                    )
-                })?;
-            if !key_indexes.contains(&index) {
-                key_indexes.push(index);
+                    ));
+                }
             }
         }
         if let Some(annotations) = &image.annotations {
-            check_annotations(&path, annotations)?;
+            mistakes.take(check_annotations(&path, annotations));
         }
         if let Some(secret) = &image.secret_ref {
             if secret.name.is_empty() {
-                return Err(SettingsError::at(
+                mistakes.push(SettingsError::at(
                     format!("{path}.secretRef.name"),
                     Problem::Empty,
                 ));
             }
         }
-        let threshold = check_threshold(image.threshold.unwrap_or(1), &key_indexes, &keys)
-            .map_err(|problem| SettingsError::at(format!("{path}.threshold"), problem))?;
-        images.push(ImageRule {
-            annotations: image.annotations.filter(|a| !a.is_empty()),
-            ignored_secret: image.secret_ref.map(|secret| match secret.namespace {
-                Some(namespace) => format!("{namespace}/{}", secret.name),
-                None => secret.name,
-            }),
-            ..ImageRule::signed_by(ImagePattern::Name(pattern), key_indexes, threshold)
-        });
+        let threshold = image.threshold.unwrap_or(1);
+        let checked = match all_keys {
+            true => check_threshold(threshold, &key_indexes, &keys),
+            false if threshold == 0 => Err(Problem::Zero),
+            false => Ok(threshold),
+        };
+        let threshold = mistakes.take(
+            checked.map_err(|problem| SettingsError::at(format!("{path}.threshold"), problem)),
+        );
+        if let (Some(pattern), Some(threshold)) = (pattern, threshold) {
+            images.push(ImageRule {
+                annotations: image.annotations.filter(|a| !a.is_empty()),
+                ignored_secret: image.secret_ref.map(|secret| match secret.namespace {
+                    Some(namespace) => format!("{namespace}/{}", secret.name),
+                    None => secret.name,
+                }),
+                ..ImageRule::signed_by(ImagePattern::Name(pattern), key_indexes, threshold)
+            });
+        }
     }
-    Ok(Rules::new(
-        excluded_namespaces,
-        keys,
-        images,
-        EntriesNeeded::Any,
-    ))
+    mistakes.or_ok(|| Rules::new(excluded_namespaces, keys, images, EntriesNeeded::Any))
 }
 
 /// Signature annotations an entry requires: names must not be empty.

@@ -9,7 +9,7 @@
 
 use crate::image::pattern::NamePattern;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
-use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{compile_key, Checks, RawGithubActions, RawKey, RawKeyless};
 use crate::settings::scst::check_annotations;
 use crate::settings::strict_json::not_null;
@@ -35,35 +35,48 @@ pub(crate) struct RawSignature {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// Compiles `signatures`. A key listed by several entries is one key, so the
-/// host is asked about it once per image.
+/// Compiles `signatures`, naming every mistake found. A key listed by
+/// several entries is one key, so the host is asked about it once per image.
 pub(crate) fn compile_signatures(
     signatures: Vec<RawSignature>,
     checks: Checks,
-) -> Result<Rules, SettingsError> {
+) -> Result<Rules, SettingsErrors> {
     if signatures.is_empty() {
-        return Err(SettingsError::at("signatures", Problem::NoEntries));
+        return Err(SettingsError::at("signatures", Problem::NoEntries).into());
     }
+    let mut mistakes = SettingsErrors::default();
     let mut keys: Vec<NamedKey> = Vec::new();
     let mut images = Vec::with_capacity(signatures.len());
     for (i, entry) in signatures.into_iter().enumerate() {
         let path = format!("signatures[{i}]");
-        if entry.image.trim().is_empty() {
-            return Err(SettingsError::at(format!("{path}.image"), Problem::Empty));
-        }
-        let pattern = match checks {
-            Checks::Full => NamePattern::compile(&entry.image)
-                .map_err(|e| SettingsError::at(format!("{path}.image"), e.into()))?,
-            Checks::Proven => NamePattern::compile_proven(&entry.image),
+        let pattern = if entry.image.trim().is_empty() {
+            mistakes.push(SettingsError::at(format!("{path}.image"), Problem::Empty));
+            None
+        } else {
+            match checks {
+                Checks::Full => mistakes.take(
+                    NamePattern::compile(&entry.image)
+                        .map_err(|e| SettingsError::at(format!("{path}.image"), e.into())),
+                ),
+                Checks::Proven => Some(NamePattern::compile_proven(&entry.image)),
+            }
         };
         if let Some(annotations) = &entry.annotations {
-            check_annotations(&path, annotations)?;
+            mistakes.take(check_annotations(&path, annotations));
         }
         let annotations = entry.annotations.clone().filter(|a| !a.is_empty());
         let mut indexes = Vec::new();
-        for (name, raw) in entry_keys(&path, entry)? {
-            let root =
-                compile_key(raw, checks).map_err(|e| SettingsError::at(name.clone(), e.into()))?;
+        let entry_keys = entry_keys(&path, entry, &mut mistakes);
+        for (name, raw) in entry_keys {
+            let root = match compile_key(raw, checks) {
+                Ok(root) => root,
+                Err(problems) => {
+                    for problem in problems {
+                        mistakes.push(SettingsError::at(name.clone(), problem.into()));
+                    }
+                    continue;
+                }
+            };
             let index = match keys.iter().position(|key| key.root == root) {
                 Some(index) => index,
                 None => {
@@ -80,23 +93,25 @@ pub(crate) fn compile_signatures(
                 indexes.push(index);
             }
         }
-        let threshold = indexes.len();
-        images.push(ImageRule {
-            annotations,
-            ..ImageRule::signed_by(ImagePattern::Name(pattern), indexes, threshold)
-        });
+        if let Some(pattern) = pattern {
+            let threshold = indexes.len();
+            images.push(ImageRule {
+                annotations,
+                ..ImageRule::signed_by(ImagePattern::Name(pattern), indexes, threshold)
+            });
+        }
     }
-    Ok(Rules::new(
-        BTreeSet::new(),
-        keys,
-        images,
-        EntriesNeeded::Every,
-    ))
+    mistakes.or_ok(|| Rules::new(BTreeSet::new(), keys, images, EntriesNeeded::Every))
 }
 
 /// The keys of one entry, each named by its path (`signatures[0].pubKeys[1]`),
-/// in our key shape so that they are checked exactly as ours are.
-fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, SettingsError> {
+/// in our key shape so that they are checked exactly as ours are; the
+/// entry's own mistakes are noted in `mistakes`.
+fn entry_keys(
+    path: &str,
+    entry: RawSignature,
+    mistakes: &mut SettingsErrors,
+) -> Vec<(String, RawKey)> {
     let kinds = [
         ("pubKeys", entry.pub_keys.is_some()),
         ("keyless", entry.keyless.is_some()),
@@ -105,28 +120,46 @@ fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, 
         ("certificates", entry.certificates.is_some()),
     ];
     let kind = match kinds.iter().filter(|(_, set)| *set).collect::<Vec<_>>()[..] {
-        [(kind, _)] => *kind,
-        _ => return Err(SettingsError::at(path, Problem::NotOneKindOfKey)),
+        [(kind, _)] => Some(*kind),
+        _ => None,
     };
-    if kind != "certificates"
+    if kind.is_none() {
+        mistakes.push(SettingsError::at(path, Problem::NotOneKindOfKey));
+    }
+    if kind != Some("certificates")
         && (entry.certificate_chain.is_some() || entry.require_rekor_bundle.is_some())
     {
-        return Err(SettingsError::at(path, Problem::ChainWithoutCertificates));
+        mistakes.push(SettingsError::at(path, Problem::ChainWithoutCertificates));
     }
-    let mut keys: Vec<RawKey> = Vec::new();
+    let Some(kind) = kind else {
+        return Vec::new();
+    };
+    // Each key named by its place in the entry's list (of the one kind set).
+    let single = kind == "githubActions";
+    let mut keys: Vec<(String, RawKey)> = Vec::new();
+    let mut add = |i: usize, key: RawKey| {
+        let name = match single {
+            true => format!("{path}.{kind}"),
+            false => format!("{path}.{kind}[{i}]"),
+        };
+        keys.push((name.clone(), RawKey { name, ..key }));
+    };
     if let Some(github) = entry.github_actions {
-        keys.push(RawKey {
+        let key = RawKey {
             github_actions: Some(github),
             ..RawKey::default()
-        });
+        };
+        add(0, key);
     }
-    for public_key in entry.pub_keys.into_iter().flatten() {
-        keys.push(RawKey {
+    for (i, public_key) in entry.pub_keys.into_iter().flatten().enumerate() {
+        let key = RawKey {
             public_key: Some(public_key),
             ..RawKey::default()
-        });
+        };
+        add(i, key);
     }
-    for (identity, wanted) in entry
+    let mut fields_told = false;
+    for (i, (identity, wanted)) in entry
         .keyless
         .into_iter()
         .flatten()
@@ -138,6 +171,7 @@ fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, 
                 .flatten()
                 .map(|k| (k, "urlPrefix")),
         )
+        .enumerate()
     {
         // Each list has its own field: a keyless entry with a urlPrefix
         // would otherwise be read as a prefix match.
@@ -147,40 +181,36 @@ fn entry_keys(path: &str, entry: RawSignature) -> Result<Vec<(String, RawKey)>, 
             &identity.url_prefix
         };
         if has.is_none() || identity.subject.is_some() == identity.url_prefix.is_some() {
-            return Err(SettingsError::at(
-                format!("{path}.{kind}"),
-                Problem::KeylessFields(wanted),
-            ));
+            // One message for the list, however many of its entries are wrong.
+            if !fields_told {
+                mistakes.push(SettingsError::at(
+                    format!("{path}.{kind}"),
+                    Problem::KeylessFields(wanted),
+                ));
+            }
+            fields_told = true;
+            continue;
         }
-        keys.push(RawKey {
+        let key = RawKey {
             keyless: Some(identity),
             ..RawKey::default()
-        });
+        };
+        add(i, key);
     }
-    for certificate in entry.certificates.into_iter().flatten() {
-        keys.push(RawKey {
+    for (i, certificate) in entry.certificates.into_iter().flatten().enumerate() {
+        let key = RawKey {
             certificate: Some(certificate),
             certificate_chain: entry.certificate_chain.clone(),
             require_rekor_bundle: entry.require_rekor_bundle,
             ..RawKey::default()
-        });
+        };
+        add(i, key);
     }
-    if keys.is_empty() {
-        return Err(SettingsError::at(
+    if keys.is_empty() && !fields_told {
+        mistakes.push(SettingsError::at(
             format!("{path}.{kind}"),
             Problem::EmptyList,
         ));
     }
-    let single = kind == "githubActions";
-    Ok(keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut key)| {
-            key.name = match single {
-                true => format!("{path}.{kind}"),
-                false => format!("{path}.{kind}[{i}]"),
-            };
-            (key.name.clone(), key)
-        })
-        .collect())
+    keys
 }

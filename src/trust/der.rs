@@ -5,8 +5,10 @@
 //! would be a tenth of the module.
 
 /// DER tags the policy reads.
+pub(crate) const BOOLEAN: u8 = 0x01;
 pub(crate) const INTEGER: u8 = 0x02;
 pub(crate) const BIT_STRING: u8 = 0x03;
+pub(crate) const OCTET_STRING: u8 = 0x04;
 pub(crate) const OBJECT_IDENTIFIER: u8 = 0x06;
 pub(crate) const SEQUENCE: u8 = 0x30;
 
@@ -114,7 +116,9 @@ pub(crate) struct Element<'a> {
     pub contents: &'a [u8],
 }
 
-/// Reads DER elements one after another.
+/// Reads DER elements one after another. Every element it returns is whole
+/// and within its parent; what does not read so is an error.
+#[derive(Clone, Copy)]
 pub(crate) struct Reader<'a> {
     rest: &'a [u8],
 }
@@ -124,8 +128,17 @@ impl<'a> Reader<'a> {
         Reader { rest: der }
     }
 
-    /// The next element, whatever its tag.
+    /// The next element, whatever its tag (one x509-cert knows).
     pub fn element(&mut self) -> Result<Element<'a>, String> {
+        let element = self.read()?;
+        if !known_tag(element.tag) {
+            return Err(format!("unknown DER tag {:#04x}", element.tag));
+        }
+        Ok(element)
+    }
+
+    /// The next element, its tag unchecked.
+    fn read(&mut self) -> Result<Element<'a>, String> {
         let [tag, first, ..] = *self.rest else {
             return Err("the DER ends early".to_string());
         };
@@ -156,7 +169,7 @@ impl<'a> Reader<'a> {
 
     /// The next element, which must have `tag`.
     pub fn expect(&mut self, tag: u8, what: &str) -> Result<&'a [u8], String> {
-        let element = self.element().map_err(|e| format!("{what}: {e}"))?;
+        let element = self.read().map_err(|e| format!("{what}: {e}"))?;
         if element.tag != tag {
             return Err(format!(
                 "{what}: expected DER tag {tag:#04x}, found {:#04x}",
@@ -166,6 +179,32 @@ impl<'a> Reader<'a> {
         Ok(element.contents)
     }
 
+    /// The next element's contents if it has `tag`; nothing read otherwise.
+    pub fn optional(&mut self, tag: u8, what: &str) -> Result<Option<&'a [u8]>, String> {
+        match self.rest.first() {
+            Some(&next) if next == tag => self.expect(tag, what).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The next element, an OBJECT IDENTIFIER ([`check_object_identifier`]).
+    pub fn object_identifier(&mut self, what: &str) -> Result<&'a [u8], String> {
+        let oid = self.expect(OBJECT_IDENTIFIER, what)?;
+        check_object_identifier(oid).map_err(|e| format!("{what}: {e}"))?;
+        Ok(oid)
+    }
+
+    /// The next element, a BIT STRING: its count of unused bits and bytes.
+    pub fn bit_string(&mut self, what: &str) -> Result<(u8, &'a [u8]), String> {
+        let bits = self.expect(BIT_STRING, what)?;
+        bit_string(bits).map_err(|e| format!("{what}: {e}"))
+    }
+
+    /// Whether every element has been read.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
     /// Everything must have been read.
     pub fn finish(&self, what: &str) -> Result<(), String> {
         if self.rest.is_empty() {
@@ -173,6 +212,75 @@ impl<'a> Reader<'a> {
         } else {
             Err(format!("{what}: unexpected bytes after it"))
         }
+    }
+}
+
+/// Whether x509-cert's DER reader knows `tag`: the universal types it has
+/// (SEQUENCE and SET constructed, the others not), or an application,
+/// context-specific or private tag.
+fn known_tag(tag: u8) -> bool {
+    matches!(
+        tag,
+        0x01..=0x06
+            | 0x09
+            | 0x0a
+            | 0x0c
+            | 0x12..=0x18
+            | 0x1a
+            | 0x1e
+            | 0x30
+            | 0x31
+            | 0x40..=0x7e
+            | 0x80..=0xbe
+            | 0xc0..=0xfe
+    )
+}
+
+/// An OBJECT IDENTIFIER's contents as x509-cert reads one (the parser the
+/// host's sigstore library reads certificates with): 3 to 39 bytes, the
+/// first byte the first two arcs (the second at most 39), every other arc in
+/// base 128 and at most 32 bits, the last one ended.
+pub(crate) fn check_object_identifier(contents: &[u8]) -> Result<(), String> {
+    let arcs_fit = |rest: &[u8]| {
+        rest.last().is_some_and(|last| last & 0x80 == 0)
+            && rest
+                .split_inclusive(|b| b & 0x80 == 0)
+                .all(|arc| arc.len() <= 4 || (arc.len() == 5 && arc[4] < 0x10))
+    };
+    match contents.split_first() {
+        Some((&root, rest))
+            if contents.len() >= 3 && contents.len() <= 39 && root < 120 && arcs_fit(rest) =>
+        {
+            Ok(())
+        }
+        _ => Err("not a well-formed object identifier".to_string()),
+    }
+}
+
+/// A BIT STRING's contents: at most 7 unused bits, none when it is empty.
+pub(crate) fn bit_string(contents: &[u8]) -> Result<(u8, &[u8]), String> {
+    match contents.split_first() {
+        Some((&unused, bytes)) if unused <= 7 && (unused == 0 || !bytes.is_empty()) => {
+            Ok((unused, bytes))
+        }
+        _ => Err("not a well-formed bit string".to_string()),
+    }
+}
+
+/// A BOOLEAN's contents as DER writes them: one byte, 0x00 or 0xff.
+pub(crate) fn check_boolean(contents: &[u8]) -> Result<(), String> {
+    match contents {
+        [0x00] | [0xff] => Ok(()),
+        _ => Err("not a DER boolean".to_string()),
+    }
+}
+
+/// An IA5String's contents (ASCII), as text.
+pub(crate) fn ia5_string(contents: &[u8]) -> Result<&str, String> {
+    match contents.is_ascii() {
+        // ASCII is UTF-8: this never fails.
+        true => std::str::from_utf8(contents).map_err(|e| e.to_string()),
+        false => Err("not an IA5String (ASCII)".to_string()),
     }
 }
 
@@ -253,6 +361,37 @@ mod tests {
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend([0; 128]);
         assert_eq!(Reader::new(&long).element().unwrap().contents.len(), 128);
+    }
+
+    #[test]
+    fn object_identifiers_are_read_as_x509_cert_reads_them() {
+        for good in [
+            &[0x55, 0x1d, 0x11][..],
+            &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x01],
+            &[0x2a, 0x8f, 0xff, 0xff, 0xff, 0x0f],
+        ] {
+            assert_eq!(check_object_identifier(good), Ok(()), "{good:02x?}");
+        }
+        for bad in [
+            &[][..],
+            &[0x2a, 0x03],
+            &[0x78, 0x01, 0x01],
+            &[0x2a, 0x86, 0x48, 0x86],
+            &[0x2a, 0x8f, 0xff, 0xff, 0xff, 0x10],
+            &[0x2a; 40],
+        ] {
+            assert!(check_object_identifier(bad).is_err(), "{bad:02x?}");
+        }
+    }
+
+    #[test]
+    fn unknown_tags_are_errors() {
+        for tag in [0x00, 0x07, 0x10, 0x22, 0x1f, 0xff] {
+            assert!(Reader::new(&[tag, 0x00]).element().is_err(), "{tag:#04x}");
+        }
+        for tag in [0x01, 0x05, 0x0c, 0x30, 0x31, 0x80, 0xa3] {
+            assert!(Reader::new(&[tag, 0x00]).element().is_ok(), "{tag:#04x}");
+        }
     }
 
     #[test]

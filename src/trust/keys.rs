@@ -4,8 +4,8 @@
 //! The host does the cryptography; only structure is read here.
 
 use crate::trust::der::{
-    oid_text, pem_block, pem_contents, sequence, Reader, BIT_STRING, INTEGER, OBJECT_IDENTIFIER,
-    SEQUENCE,
+    bit_string, check_boolean, check_object_identifier, ia5_string, oid_text, pem_block,
+    pem_contents, sequence, Reader, BOOLEAN, INTEGER, OCTET_STRING, SEQUENCE,
 };
 
 // Object identifiers, as the contents of their DER encoding.
@@ -37,7 +37,7 @@ pub(crate) fn check_public_key(pem: &str) -> Result<(), String> {
 
 /// Parses a PEM certificate and checks the key it carries. Only the outline
 /// (RFC 5280, section 4.1) is read: the host verifies the certificate itself.
-pub(crate) fn check_certificate(pem: &str) -> Result<(), String> {
+pub fn check_certificate(pem: &str) -> Result<(), String> {
     let not_a_certificate = |e: String| format!("not a PEM certificate: {e}");
     let der = pem_contents(pem, "CERTIFICATE").map_err(not_a_certificate)?;
     certificate_key(&der).map_err(not_a_certificate)?.check()
@@ -45,34 +45,69 @@ pub(crate) fn check_certificate(pem: &str) -> Result<(), String> {
 
 /// The key of a DER certificate.
 fn certificate_key(der: &[u8]) -> Result<KeyInfo<'_>, String> {
-    let (key, _) = certificate_parts(der)?;
-    Ok(key)
+    Ok(certificate_outline(der)?.key)
 }
 
-/// A DER certificate's key, and the reader left after it in the
-/// tbsCertificate (the optional unique IDs and extensions).
-fn certificate_parts(der: &[u8]) -> Result<(KeyInfo<'_>, Reader<'_>), String> {
+/// A DER certificate's key, and its extensions (their identifiers and
+/// values). The outline (RFC 5280, section 4.1) is read whole: every field
+/// down to the extensions is there in order, each well formed, with nothing
+/// after them; the names, the validity and the algorithms are read as whole
+/// elements only, and the signature is not checked (the host does both).
+fn certificate_outline(der: &[u8]) -> Result<CertificateOutline<'_>, String> {
     let mut reader = Reader::new(der);
     let certificate = reader.expect(SEQUENCE, "Certificate")?;
     reader.finish("Certificate")?;
     let mut certificate = Reader::new(certificate);
     let mut tbs = Reader::new(certificate.expect(SEQUENCE, "tbsCertificate")?);
     certificate.expect(SEQUENCE, "signatureAlgorithm")?;
-    certificate.expect(BIT_STRING, "signatureValue")?;
+    certificate.bit_string("signatureValue")?;
     certificate.finish("Certificate")?;
-    // [0] version (optional), serialNumber, signature, issuer, validity, subject.
-    let mut element = tbs.element()?;
-    if element.tag == 0xa0 {
-        element = tbs.element()?;
+    if let Some(version) = tbs.optional(VERSION, "version")? {
+        let mut version = Reader::new(version);
+        let number = version.expect(INTEGER, "version")?;
+        version.finish("version")?;
+        // v1 to v3 (v1, the default, written out too, as x509-cert reads it).
+        if !matches!(number, [0] | [1] | [2]) {
+            return Err("version: not v1, v2 or v3".to_string());
+        }
     }
-    if element.tag != INTEGER {
-        return Err("tbsCertificate: the serial number is missing".to_string());
-    }
+    tbs.expect(INTEGER, "serialNumber")?;
     for what in ["signature", "issuer", "validity", "subject"] {
         tbs.expect(SEQUENCE, what)?;
     }
     let key = KeyInfo::read(tbs.expect(SEQUENCE, "subjectPublicKeyInfo")?)?;
-    Ok((key, tbs))
+    for (tag, what) in [
+        (ISSUER_UNIQUE_ID, "issuerUniqueID"),
+        (SUBJECT_UNIQUE_ID, "subjectUniqueID"),
+    ] {
+        if let Some(id) = tbs.optional(tag, what)? {
+            bit_string(id).map_err(|e| format!("{what}: {e}"))?;
+        }
+    }
+    let mut extensions = Vec::new();
+    if let Some(outer) = tbs.optional(EXTENSIONS, "extensions")? {
+        let mut outer = Reader::new(outer);
+        let mut list = Reader::new(outer.expect(SEQUENCE, "extensions")?);
+        outer.finish("extensions")?;
+        while !list.is_empty() {
+            let mut extension = Reader::new(list.expect(SEQUENCE, "extension")?);
+            let oid = extension.object_identifier("extnID")?;
+            if let Some(critical) = extension.optional(BOOLEAN, "critical")? {
+                check_boolean(critical).map_err(|e| format!("critical: {e}"))?;
+            }
+            let value = extension.expect(OCTET_STRING, "extnValue")?;
+            extension.finish("extension")?;
+            extensions.push((oid, value));
+        }
+    }
+    tbs.finish("tbsCertificate")?;
+    Ok(CertificateOutline { key, extensions })
+}
+
+struct CertificateOutline<'a> {
+    key: KeyInfo<'a>,
+    /// Each extension's identifier (DER contents) and value.
+    extensions: Vec<(&'a [u8], &'a [u8])>,
 }
 
 // The extensions a keyless certificate's identity is read from.
@@ -83,12 +118,20 @@ const FULCIO_ISSUER: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0
 /// 1.3.6.1.4.1.57264.1.5, the GitHub workflow's `owner/repo` (raw UTF-8).
 const FULCIO_GITHUB_REPOSITORY: &[u8] =
     &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x05];
-/// GeneralName tags: [1] rfc822Name, [6] uniformResourceIdentifier.
-const RFC822_NAME: u8 = 0x81;
-const URI: u8 = 0x86;
+// Context-specific tags of the tbsCertificate ([0] version, [1] and [2]
+// unique IDs, [3] extensions) and of GeneralName (RFC 5280, 4.2.1.6).
+const VERSION: u8 = 0xa0;
+const ISSUER_UNIQUE_ID: u8 = 0x81;
+const SUBJECT_UNIQUE_ID: u8 = 0x82;
 const EXTENSIONS: u8 = 0xa3;
-const BOOLEAN: u8 = 0x01;
-const OCTET_STRING: u8 = 0x04;
+const OTHER_NAME: u8 = 0xa0;
+const RFC822_NAME: u8 = 0x81;
+const DNS_NAME: u8 = 0x82;
+const DIRECTORY_NAME: u8 = 0xa4;
+const EDI_PARTY_NAME: u8 = 0xa5;
+const URI: u8 = 0x86;
+const IP_ADDRESS: u8 = 0x87;
+const REGISTERED_ID: u8 = 0x88;
 
 /// Who a keyless certificate says signed, read as the host reads it: the
 /// subject is the first email or URI of the subjectAltName, the issuer and
@@ -101,50 +144,78 @@ pub struct CertificateIdentity {
 }
 
 /// The identity a PEM certificate claims. Only the structure is read (the
-/// host checks the signatures); what cannot be read is an error.
+/// host checks the signatures); what cannot be read is an error, and so is
+/// an extension the identity is read from that is written twice.
 pub fn certificate_identity(pem: &str) -> Result<CertificateIdentity, String> {
     let der = pem_contents(pem, "CERTIFICATE")?;
-    let (_, mut rest) = certificate_parts(&der)?;
+    let outline = certificate_outline(&der)?;
     let mut identity = CertificateIdentity::default();
     let text = |bytes: &[u8], what: &str| {
         String::from_utf8(bytes.to_vec())
             .map_err(|_| format!("the certificate's {what} is not UTF-8"))
     };
-    while let Ok(element) = rest.element() {
-        if element.tag != EXTENSIONS {
-            continue;
+    let mut read: Vec<&[u8]> = Vec::new();
+    for (oid, value) in outline.extensions {
+        let what = match oid {
+            SUBJECT_ALT_NAME => "subjectAltName",
+            FULCIO_ISSUER => "issuer",
+            FULCIO_GITHUB_REPOSITORY => "GitHub repository",
+            _ => continue,
+        };
+        if read.contains(&oid) {
+            return Err(format!(
+                "the certificate's {what} extension is written twice"
+            ));
         }
-        let mut outer = Reader::new(element.contents);
-        let mut extensions = Reader::new(outer.expect(SEQUENCE, "extensions")?);
-        while let Ok(extension) = extensions.expect(SEQUENCE, "extension") {
-            let mut extension = Reader::new(extension);
-            let oid = extension.expect(OBJECT_IDENTIFIER, "extension")?;
-            let mut value = extension.element()?;
-            if value.tag == BOOLEAN {
-                value = extension.element()?;
-            }
-            if value.tag != OCTET_STRING {
-                return Err("an extension's value is not an OCTET STRING".to_string());
-            }
-            match oid {
-                SUBJECT_ALT_NAME => {
-                    let mut san = Reader::new(value.contents);
-                    let mut names = Reader::new(san.expect(SEQUENCE, "subjectAltName")?);
-                    while let Ok(name) = names.element() {
-                        if matches!(name.tag, RFC822_NAME | URI) && identity.subject.is_none() {
-                            identity.subject = Some(text(name.contents, "subject")?);
-                        }
-                    }
-                }
-                FULCIO_ISSUER => identity.issuer = Some(text(value.contents, "issuer")?),
-                FULCIO_GITHUB_REPOSITORY => {
-                    identity.github_repository = Some(text(value.contents, "GitHub repository")?)
-                }
-                _ => {}
-            }
+        read.push(oid);
+        match oid {
+            SUBJECT_ALT_NAME => identity.subject = first_email_or_uri(value)?,
+            FULCIO_ISSUER => identity.issuer = Some(text(value, what)?),
+            _ => identity.github_repository = Some(text(value, what)?),
         }
     }
     Ok(identity)
+}
+
+/// The first email or URI of a subjectAltName's value; every name in it
+/// must be one of GeneralName's, well formed.
+fn first_email_or_uri(value: &[u8]) -> Result<Option<String>, String> {
+    let bad = |e: String| format!("subjectAltName: {e}");
+    let mut outer = Reader::new(value);
+    let mut names = Reader::new(outer.expect(SEQUENCE, "subjectAltName")?);
+    outer.finish("subjectAltName")?;
+    let mut first = None;
+    while !names.is_empty() {
+        let name = names.element().map_err(bad)?;
+        let mut contents = Reader::new(name.contents);
+        match name.tag {
+            RFC822_NAME | URI => {
+                let text = ia5_string(name.contents).map_err(bad)?;
+                first.get_or_insert_with(|| text.to_string());
+            }
+            DNS_NAME => {
+                ia5_string(name.contents).map_err(bad)?;
+            }
+            IP_ADDRESS => {}
+            REGISTERED_ID => check_object_identifier(name.contents).map_err(bad)?,
+            // otherName: an OBJECT IDENTIFIER, then one [0] element.
+            OTHER_NAME => {
+                contents.object_identifier("otherName").map_err(bad)?;
+                let mut value = Reader::new(contents.expect(0xa0, "otherName").map_err(bad)?);
+                value.element().map_err(bad)?;
+                value.finish("otherName").map_err(bad)?;
+                contents.finish("otherName").map_err(bad)?;
+            }
+            // directoryName: one Name.
+            DIRECTORY_NAME => {
+                contents.expect(SEQUENCE, "directoryName").map_err(bad)?;
+                contents.finish("directoryName").map_err(bad)?;
+            }
+            EDI_PARTY_NAME => {}
+            other => return Err(bad(format!("a name of unknown type (tag {other:#04x})"))),
+        }
+    }
+    Ok(first)
 }
 
 /// The SubjectPublicKeyInfo (its DER contents) of a PEM public key.
@@ -159,14 +230,14 @@ pub(crate) fn public_key_spki(pem: &str) -> Option<Vec<u8>> {
 }
 
 /// The SubjectPublicKeyInfo (its DER contents) of a PEM certificate's key.
-pub(crate) fn certificate_spki(pem: &str) -> Option<Vec<u8>> {
+pub fn certificate_spki(pem: &str) -> Option<Vec<u8>> {
     let der = pem_contents(pem, "CERTIFICATE").ok()?;
     Some(certificate_key(&der).ok()?.spki.to_vec())
 }
 
 /// A PEM certificate's public key as a PEM public key, the form the host's
 /// public-key questions take.
-pub(crate) fn certificate_public_key(pem: &str) -> Option<String> {
+pub fn certificate_public_key(pem: &str) -> Option<String> {
     Some(pem_block("PUBLIC KEY", &sequence(&certificate_spki(pem)?)))
 }
 
@@ -181,20 +252,26 @@ struct KeyInfo<'a> {
 }
 
 impl<'a> KeyInfo<'a> {
-    /// Reads the contents of a SubjectPublicKeyInfo sequence.
+    /// Reads the contents of a SubjectPublicKeyInfo sequence: the
+    /// algorithm (an identifier and at most one parameter) and the key.
     fn read(contents: &'a [u8]) -> Result<KeyInfo<'a>, String> {
         let mut info = Reader::new(contents);
         let mut algorithm = Reader::new(info.expect(SEQUENCE, "the key's algorithm")?);
-        let key_bits = info.expect(BIT_STRING, "the public key")?;
+        let (unused_bits, key_bytes) = info.bit_string("the public key")?;
         info.finish("SubjectPublicKeyInfo")?;
-        let key_bytes = match key_bits.split_first() {
-            Some((0, bytes)) => bytes,
-            _ => return Err("the public key bit string is not a whole number of bytes".to_string()),
-        };
+        if unused_bits != 0 {
+            return Err("the public key bit string is not a whole number of bytes".to_string());
+        }
+        let oid = algorithm.object_identifier("the key's algorithm")?;
+        let parameters = algorithm;
+        if !algorithm.is_empty() {
+            algorithm.element()?;
+            algorithm.finish("the key's algorithm")?;
+        }
         Ok(KeyInfo {
             spki: contents,
-            algorithm: algorithm.expect(OBJECT_IDENTIFIER, "the key's algorithm")?,
-            parameters: algorithm,
+            algorithm: oid,
+            parameters,
             key_bytes,
         })
     }
@@ -208,7 +285,7 @@ impl<'a> KeyInfo<'a> {
 fn check_key(oid: &[u8], parameters: &mut Reader, key_bytes: &[u8]) -> Result<(), String> {
     if oid == EC_PUBLIC_KEY {
         let curve = parameters
-            .expect(OBJECT_IDENTIFIER, "the EC key's curve")
+            .object_identifier("the EC key's curve")
             .map_err(|e| format!("{e} (the EC key names no named curve)"))?;
         let coordinate_len = match curve {
             CURVE_P256 => 32,

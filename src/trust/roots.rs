@@ -5,6 +5,7 @@
 //! which identity a keyless certificate must claim.
 
 use crate::trust::keys::{certificate_spki, public_key_spki, CertificateIdentity};
+use crate::trust::url_prefix;
 use kubewarden_policy_sdk::host_capabilities::verification::{KeylessInfo, KeylessPrefixInfo};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use std::collections::BTreeMap;
@@ -255,7 +256,7 @@ impl TrustRoot {
             TrustRoot::KeylessPrefix {
                 issuer: i,
                 url_prefix,
-            } => i == issuer && subject.starts_with(&url_prefix_as_the_host_reads_it(url_prefix)),
+            } => i == issuer && subject.starts_with(&url_prefix::as_the_host_reads_it(url_prefix)),
             TrustRoot::GithubActions { owner, repo } => {
                 let on_github = subject.strip_prefix("https://github.com/").is_some();
                 let mut repository = identity
@@ -290,24 +291,4 @@ impl TrustRoot {
                 | TrustRoot::KeylessMatch { .. }
         )
     }
-}
-
-/// A `urlPrefix` as the host compares it: parsed as a URL (scheme and host
-/// in lower case, a default port dropped, an empty path `/`) and ending with
-/// `/`, so `https://github.com/org` does not cover `https://github.com/org-evil/`.
-/// The settings only take prefixes that read so ([`crate::settings`]).
-fn url_prefix_as_the_host_reads_it(prefix: &str) -> String {
-    let (scheme, rest) = prefix.split_once("://").unwrap_or(("https", prefix));
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let authority = authority.to_ascii_lowercase();
-    let default_port = if scheme == "https" { ":443" } else { ":80" };
-    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
-    let mut normalized = format!(
-        "{scheme}://{authority}{}",
-        if path.is_empty() { "/" } else { path }
-    );
-    if !normalized.ends_with('/') {
-        normalized.push('/');
-    }
-    normalized
 }
