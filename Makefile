@@ -26,7 +26,7 @@ FIXTURES := $(TARGET_DIR)/debug/fixtures
 # The most bytes the module from cargo may have: the build fails past it, so
 # growth is a decision, not an accident (docs/performance.md says why it is
 # small). Raise it in the change that needs it, and say why.
-WASM_SIZE_BUDGET := 800000
+WASM_SIZE_BUDGET := 850000
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
 	--enable-mutable-globals --enable-nontrapping-float-to-int
 
