@@ -6,18 +6,20 @@
 #                    on every host version (the README's second command; CI runs it)
 #
 # KUBEWARDEN_HOST picks the Kubewarden release that demo, bench and a single
-# e2e run use: 1.35 (the default, the host of record) or 1.31 (the oldest the
-# metadata claims). E2E_HOSTS lists the releases `make e2e-tests` runs on.
-# `make setup` installs them (scripts/hosts.sh).
+# e2e run use: the host of record (the default) or the oldest release the
+# metadata claims; scripts/hosts.sh says their versions (`scripts/hosts.sh
+# record`, `scripts/hosts.sh minimum`). E2E_HOSTS lists the releases `make
+# e2e-tests` runs on. `make setup` installs them.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-export KUBEWARDEN_HOST ?= 1.35
+HOST_OF_RECORD := $(shell scripts/hosts.sh record)
+export KUBEWARDEN_HOST ?= $(HOST_OF_RECORD)
 E2E_HOSTS ?= $(shell scripts/hosts.sh list)
 # The chosen host's kwctl first on PATH (nothing when it is not installed yet).
 export PATH := $(shell scripts/hosts.sh bin $(KUBEWARDEN_HOST) 2>/dev/null || true):$(PATH)
 # The module is annotated by the host of record's kwctl, whatever the host chosen.
-KWCTL_OF_RECORD = $(shell scripts/hosts.sh bin 1.35)/kwctl
+KWCTL_OF_RECORD = $(shell scripts/hosts.sh bin $(HOST_OF_RECORD))/kwctl
 export RUST_BACKTRACE := 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 CARGO_WASM := $(TARGET_DIR)/wasm32-wasip1/release/signed_images_policy.wasm
@@ -63,13 +65,13 @@ test unit-tests:
 # The compiled module in kwctl, against a local registry with cosign signatures,
 # once per host version (a count line each).
 e2e-tests: $(FIXTURES)
-	@if scripts/hosts.sh bin 1.35 >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
+	@if scripts/hosts.sh bin $(HOST_OF_RECORD) >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
 	status=0; for host in $(E2E_HOSTS); do KUBEWARDEN_HOST=$$host scripts/bats.sh e2e.bats || status=1; done; exit $$status
 
-# The module in policy-server 1.35: published, pulled, served, under faults.
+# The module in the host of record's policy-server: published, pulled, served, under faults.
 policy-server-tests: $(FIXTURES)
-	@if scripts/hosts.sh bin 1.35 >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
-	KUBEWARDEN_HOST=1.35 scripts/bats.sh policy-server.bats
+	@if scripts/hosts.sh bin $(HOST_OF_RECORD) >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
+	KUBEWARDEN_HOST=$(HOST_OF_RECORD) scripts/bats.sh policy-server.bats
 
 test-all: setup
 	$(MAKE) lint
@@ -99,7 +101,7 @@ bench:
 	@CARGO_TERM_QUIET=true $(MAKE) --no-print-directory -s annotated-policy.wasm $(FIXTURES)
 	@scripts/bench.sh
 
-# Ours and verify-image-signatures under load in one policy-server 1.35, wrk
+# Ours and verify-image-signatures under load in one policy-server (the host of record's), wrk
 # on loopback (scripts/load.sh).
 load:
 	@CARGO_TERM_QUIET=true $(MAKE) --no-print-directory -s annotated-policy.wasm $(FIXTURES)

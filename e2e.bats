@@ -5,8 +5,9 @@
 # config instead of fetching Sigstore's, and reaches the registry over plain HTTP.
 #
 # Run by `make e2e-tests` (which builds annotated-policy.wasm and the fixtures
-# tool first) once per host version: KUBEWARDEN_HOST (1.35 or 1.31, see
-# scripts/hosts.sh) names the kwctl that scripts/bats.sh put first on PATH.
+# tool first) once per host version: KUBEWARDEN_HOST (the host of record or
+# the oldest release the metadata claims, see scripts/hosts.sh) names the
+# kwctl that scripts/bats.sh put first on PATH.
 # Without that kwctl every test is skipped with a message, except under
 # CI=true, where a missing host fails the run.
 
@@ -14,7 +15,7 @@ bats_require_minimum_version 1.5.0
 load tests/bats/helpers
 
 POLICY="${POLICY:-annotated-policy.wasm}"
-KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-1.35}"
+KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-$HOST_OF_RECORD}"
 NO_POLICY='clusterimagepolicies.signing.apps.tanzu.vmware.com "image-policy" not found. Image policy enforcement was not applied.'
 
 # Whether the kwctl on PATH is the host version under test.
@@ -1649,8 +1650,8 @@ the host cannot reach a KMS: write the public key in key.data"
     assert_equal "$(jq -cS "$policy_annotations" <<<"$inspected")" "$(yq -cS "$policy_annotations" policy-metadata.yml)"
     # The README travels inside the module as its usage text.
     assert_equal "$(jq -r '.annotations["io.kubewarden.policy.usage"]' <<<"$inspected")" "$(cat README.md)"
-    if [[ "$KUBEWARDEN_HOST" == 1.31 ]]; then
-        # 1.31 knows no hostCapabilities and drops them.
+    if [[ "$KUBEWARDEN_HOST" == "$MINIMUM_HOST" ]]; then
+        # The minimum release knows no hostCapabilities and drops them.
         assert_equal "$(jq -c '.hostCapabilities' <<<"$inspected")" null
     else
         assert_equal "$(jq -c '.hostCapabilities | sort' <<<"$inspected")" "$(yq -c '.hostCapabilities | sort' policy-metadata.yml)"
@@ -1660,12 +1661,12 @@ the host cannot reach a KMS: write the public key in key.data"
 # The capabilities kwctl annotate warns about, from its stderr.
 capability_warnings() { sed 's/\x1b\[[0-9;]*m//g' <<<"$1" | grep -i 'host capabilities' || true; }
 
-@test "kwctl annotate: hostCapabilities name exactly what the module calls (1.35 warns otherwise; 1.31 loads the 1.35-annotated module)" {
-    if [[ "$KUBEWARDEN_HOST" == 1.31 ]]; then
-        # The shipped module is annotated by kwctl 1.35; the minimum release reads its metadata and runs it.
+@test "kwctl annotate: hostCapabilities name exactly what the module calls (the host of record warns otherwise; the minimum release loads the module it annotated)" {
+    if [[ "$KUBEWARDEN_HOST" == "$MINIMUM_HOST" ]]; then
+        # The shipped module is annotated by the host of record's kwctl; the minimum release reads its metadata and runs it.
         run --separate-stderr kwctl inspect --output yaml "$POLICY"
         [[ "$status" -eq 0 ]] || { echo "$stderr" >&2; return 1; }
-        assert_equal "$(yq -r '.annotations["io.kubewarden.kwctl"]' <<<"$output")" 1.35.0
+        assert_equal "$(yq -r '.annotations["io.kubewarden.kwctl"]' <<<"$output" | cut -d. -f1,2)" "$HOST_OF_RECORD"
         evaluate "$(pod "$(image signed-a)")" "$(settings a)"
         allowed
         return 0
