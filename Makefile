@@ -2,8 +2,9 @@
 #
 #   make demo        build, start a local registry, sign an image, admit a
 #                    signed and deny an unsigned Deployment in kwctl (the README's first command)
-#   make test-all    every check: lint, unit tests, then e2e.bats through kwctl
-#                    on every host version (the README's second command; CI runs it)
+#   make test-all    every check: lint, unit tests, then the kwctl suites
+#                    (e2e.bats, peer.bats) on every host version and the
+#                    policy-server suite (the README's second command; CI runs it)
 #
 # KUBEWARDEN_HOST picks the Kubewarden release that demo, bench and a single
 # e2e run use: the host of record (the default) or the oldest release the
@@ -31,6 +32,10 @@ FIXTURES := $(TARGET_DIR)/debug/fixtures
 WASM_SIZE_BUDGET := 800000
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
 	--enable-mutable-globals --enable-nontrapping-float-to-int
+
+# The suites that run the module in kwctl, each on every host version: the
+# end-to-end scenarios, and the comparison with verify-image-signatures.
+KWCTL_SUITES := e2e.bats peer.bats
 
 .PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint fmt demo bench load bench-host clean
 
@@ -62,11 +67,12 @@ $(FIXTURES): $(shell find fixtures/src -name '*.rs') fixtures/Cargo.toml Cargo.l
 test unit-tests:
 	cargo test -p signed-images-policy
 
-# The compiled module in kwctl, against a local registry with cosign signatures,
-# once per host version (a count line each).
+# The compiled module in kwctl, against a local registry with cosign signatures:
+# each kwctl suite once per host version (a count line each).
 e2e-tests: $(FIXTURES)
 	@if scripts/hosts.sh bin $(HOST_OF_RECORD) >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
-	status=0; for host in $(E2E_HOSTS); do KUBEWARDEN_HOST=$$host scripts/bats.sh e2e.bats || status=1; done; exit $$status
+	status=0; for host in $(E2E_HOSTS); do for suite in $(KWCTL_SUITES); do \
+		KUBEWARDEN_HOST=$$host scripts/bats.sh $$suite || status=1; done; done; exit $$status
 
 # The module in the host of record's policy-server: published, pulled, served, under faults.
 policy-server-tests: $(FIXTURES)

@@ -1,8 +1,9 @@
-# Helpers shared by the bats suites (e2e.bats through kwctl, policy-server.bats
-# through policy-server): the fixtures' images, requests, and reading a
-# response (kwctl's AdmissionResponse, or an AdmissionReview's response).
-# A suite's setup_file calls testbed_up "$WORK"; $response and $request are
-# set by the suite's own runner.
+# Helpers shared by the bats suites (e2e.bats and peer.bats through kwctl, with
+# tests/bats/kwctl.bash; policy-server.bats through policy-server): the host
+# versions, the fixtures' images, requests, and reading a response (kwctl's
+# AdmissionResponse, or an AdmissionReview's response). A suite's setup_file
+# calls testbed_up "$WORK"; $response and $request are set by the suite's own
+# runner.
 
 # The fixtures' images, keys and requests (image, digest, key, request, pod,
 # workload), and the test bed itself (testbed_up, testbed_down): the same
