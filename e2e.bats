@@ -225,7 +225,8 @@ ephemeral container cannot change that record (image-policy.signing/status), so 
 # ---- pinning ------------------------------------------------------------------
 
 @test "pinDigests pods (default): a Pod is pinned to the digest the signature covers" {
-    local pinned="$(image signed-a)@$(digest signed-a)"
+    local pinned
+    pinned="$(image signed-a)@$(digest signed-a)"
     evaluate "$(request pod "$(image signed-a)")" "$(settings a)"
     allowed
     assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$pinned"
@@ -263,7 +264,8 @@ ephemeral container cannot change that record (image-policy.signing/status), so 
 @test "a tag with another image's digest is denied; with its own digest it is admitted and kept" {
     evaluate "$(pod "$(image signed-a)@$(digest signed-b)")" "$(settings a)"
     denied
-    local pinned="$(image signed-a)@$(digest signed-a)"
+    local pinned
+    pinned="$(image signed-a)@$(digest signed-a)"
     evaluate "$(pod "$pinned")" "$(settings a)"
     allowed
     assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$pinned"
@@ -978,10 +980,12 @@ refused() {
 }
 
 @test "settings: an unknown field" {
+    # shellcheck disable=SC2016 # kwctl's words, backquotes included
     refused '{"verification": {"imagez": []}}' 'verification.imagez: unknown field `imagez`'
 }
 
 @test "settings: a value out of range" {
+    # shellcheck disable=SC2016 # kwctl's words, backquotes included
     refused '{"pinDigests": "always"}' 'pinDigests: unknown variant `always`'
 }
 
@@ -996,6 +1000,7 @@ refused() {
 }
 
 @test "settings: verify-image-signatures' settings with a misspelt field" {
+    # shellcheck disable=SC2016 # kwctl's words, backquotes included
     refused "$(peer_settings pubkey-a | jq -c '.signatures[0].annotation = {env: "prod"}')" \
         'signatures[0].annotation: unknown field `annotation`'
 }
@@ -1127,8 +1132,8 @@ EOF
     # The example with its registry and key pointed at the fixtures, as JSON.
     local spec req inline admitted=0
     spec="$(sed -e "s|registry.example.org/myproject|$REGISTRY|; s|registry.example.org|$REGISTRY|" \
-        crds/example-image-policy.yaml | yq -c --argjson keys "$(cat "$WORK/keys.json")" \
-        '.spec | .verification.keys[0].publicKey = $keys[0].publicKey')"
+        crds/example-image-policy.yaml | yq -c .spec | jq -c --argjson keys "$(cat "$WORK/keys.json")" \
+        '.verification.keys[0].publicKey = $keys[0].publicKey')"
     for req in "$(pod "$(image signed-a)")" "$(pod "$(image unsigned)")" "$(pod nginx)" \
         "$(request deployment "$(image signed-a)")" "$(request cronjob "$(image signed-b)")" \
         "$(pod "$(image unsigned)" | jq -c '.namespace = "my-excluded-namespace"')"; do
@@ -1235,7 +1240,7 @@ the host cannot reach a KMS: write the public key in key.data"
 # Owners are read through kwctl's replayed host interactions; the registry's
 # answers are the host's own, recorded against the stopped registry.
 
-RECORD_KEY=a-random-record-key-of-at-least-32-characters
+RECORD_KEY='a-random-record-key-of-at-least-32-characters'
 OWNER_UID=6a1d6e8e-3b7f-4c55-9f5e-0f5e2a7c1b10
 
 outage_dir() { echo "$WORK/outage"; }
@@ -1453,7 +1458,9 @@ during_outage() {
     fi
 }
 
-# The capabilities kwctl annotate warns about, from its stderr.
+# The capabilities kwctl annotate warns about, from its stderr (colours removed:
+# a regular expression, which ${var//pattern/} cannot write).
+# shellcheck disable=SC2001
 capability_warnings() { sed 's/\x1b\[[0-9;]*m//g' <<<"$1" | grep -i 'host capabilities' || true; }
 
 @test "kwctl annotate: hostCapabilities name exactly what the module calls (the host of record warns otherwise; the minimum release loads the module it annotated)" {

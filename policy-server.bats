@@ -108,6 +108,7 @@ start_fails() {
 # policy-server; sets $response (its AdmissionResponse), $request and $code
 # (the HTTP status, 000 when none came within REVIEW_TIMEOUT, default 30 s).
 review() {
+    # shellcheck disable=SC2034 # read by mutated (scripts/testbed.sh)
     request="$2"
     jq -c '{apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: .}' <<<"$2" >"$BATS_TEST_TMPDIR/review.json"
     post "$1" "$BATS_TEST_TMPDIR/review.json" "${3:-$PS}"
@@ -461,6 +462,7 @@ silent_policy() {
     echo "# a signed Pod beside four silent-registry Pods: answered in $elapsed_ms ms" >&3
     wait
     for i in 1 2 3 4; do
+        # shellcheck disable=SC2034 # read by denied and message (tests/bats/helpers.bash)
         response="$(jq -c .response "$WORK/silent-$i.out")"
         denied
         [[ "$(message)" == *"(namedRegistriesOnly)." ]]

@@ -8,13 +8,13 @@
 # The fixtures' images, keys and requests (image, digest, key, request, pod,
 # workload), and the test bed itself (testbed_up, testbed_down): the same
 # as the demo's and the benchmarks'.
-# shellcheck source=../../scripts/testbed.sh
+# shellcheck source=scripts/testbed.sh
 . "$BATS_TEST_DIRNAME/scripts/testbed.sh"
 
 # The Kubewarden host versions, as scripts/hosts.sh says them: the host of
 # record's and the oldest release's the metadata claims.
-HOST_OF_RECORD="$("$BATS_TEST_DIRNAME/scripts/hosts.sh" record)"
-MINIMUM_HOST="$("$BATS_TEST_DIRNAME/scripts/hosts.sh" minimum)"
+# shellcheck disable=SC2034 # read by the suites
+HOST_OF_RECORD="$("$BATS_TEST_DIRNAME/scripts/hosts.sh" record)" MINIMUM_HOST="$("$BATS_TEST_DIRNAME/scripts/hosts.sh" minimum)"
 
 # host_missing WHAT: a suite's setup_file when its host is not installed:
 # under CI=true that fails the suite (CI never skips), else its tests skip.

@@ -29,7 +29,8 @@ kwctl_setup_file() {
         return
     fi
     [[ -f "$POLICY" ]] || { echo "$POLICY is missing: run 'make e2e-tests'" >&2; return 1; }
-    export WORK="$(mktemp -d)"
+    WORK="$(mktemp -d)"
+    export WORK
     testbed_up "$WORK"
     # The registry also answers as localhost:PORT, a second spelling of it
     # (the sources list both).
@@ -58,6 +59,7 @@ kwctl_setup() {
 # $request; returns 1 when kwctl fails (a refusal of the settings among
 # others), leaving $status and $stderr as it left them.
 kwctl_run() {
+    # shellcheck disable=SC2034 # read by mutated (scripts/testbed.sh)
     request="$1"
     printf '%s' "$1" >"$BATS_TEST_TMPDIR/request.json"
     printf '%s' "$2" >"$BATS_TEST_TMPDIR/settings.json"
