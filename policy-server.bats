@@ -1,13 +1,13 @@
 #!/usr/bin/env bats
-# The policy-server suite: the module in Kubewarden 1.35's policy-server, run
-# as an operator runs it. The release path done locally (the annotated module
-# pushed to the local registry with kwctl, signed in cosign's format, loaded
-# by policy-server from registry:// with that signature required),
-# AdmissionReviews over HTTP for the main scenarios, a registry that wants
-# credentials, and faults. policy-server and the registries run on free
+# The policy-server suite: the module in the policy-server of the host of
+# record (scripts/hosts.sh), run as an operator runs it. The release path done
+# locally (the annotated module pushed to the local registry with kwctl, signed
+# in cosign's format, loaded by policy-server from registry:// with that
+# signature required), AdmissionReviews over HTTP for the main scenarios, a
+# registry that wants credentials, and faults. policy-server and the registries run on free
 # loopback ports (scripts/policy-server.sh, scripts/registry.sh); no single
-# wait is longer than 60 s. Run by `make policy-server-tests`; without
-# policy-server 1.35 every test is skipped, except under CI=true.
+# wait is longer than 60 s. Run by `make policy-server-tests`; without that
+# policy-server every test is skipped, except under CI=true.
 
 bats_require_minimum_version 1.5.0
 load tests/bats/helpers
@@ -18,13 +18,13 @@ POLICY="${POLICY:-annotated-policy.wasm}"
 # The grant the README tells operators to give (policies.yml's hostCapabilities).
 CAPABILITIES='["oci/v2/verify", "oci/v1/oci_manifest"]'
 
-host_bin() { scripts/hosts.sh bin 1.35 2>/dev/null; }
+host_bin() { scripts/hosts.sh bin "$HOST_OF_RECORD" 2>/dev/null; }
 have_policy_server() { [[ -x "$(host_bin)/policy-server" ]]; }
 
 setup_file() {
     export RUST_BACKTRACE=0
     if ! have_policy_server; then
-        host_missing "policy-server 1.35 is not installed"
+        host_missing "policy-server $HOST_OF_RECORD is not installed"
         return
     fi
     PATH="$(host_bin):$PATH"
@@ -64,7 +64,7 @@ teardown_file() {
 
 setup() {
     export RUST_BACKTRACE=0
-    have_policy_server || skip "policy-server 1.35 is not installed: 'make setup' installs it"
+    have_policy_server || skip "policy-server $HOST_OF_RECORD is not installed: 'make setup' installs it"
 }
 
 # ---- policy-server, its policies and settings -------------------------------------
@@ -108,6 +108,7 @@ start_fails() {
 # policy-server; sets $response (its AdmissionResponse), $request and $code
 # (the HTTP status, 000 when none came within REVIEW_TIMEOUT, default 30 s).
 review() {
+    # shellcheck disable=SC2034 # read by mutated (scripts/testbed.sh)
     request="$2"
     jq -c '{apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: .}' <<<"$2" >"$BATS_TEST_TMPDIR/review.json"
     post "$1" "$BATS_TEST_TMPDIR/review.json" "${3:-$PS}"
@@ -461,6 +462,7 @@ silent_policy() {
     echo "# a signed Pod beside four silent-registry Pods: answered in $elapsed_ms ms" >&3
     wait
     for i in 1 2 3 4; do
+        # shellcheck disable=SC2034 # read by denied and message (tests/bats/helpers.bash)
         response="$(jq -c .response "$WORK/silent-$i.out")"
         denied
         [[ "$(message)" == *"(namedRegistriesOnly)." ]]

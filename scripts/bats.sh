@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs a bats file on one Kubewarden host version (KUBEWARDEN_HOST, default
-# 1.35; see scripts/hosts.sh), prints its TAP report and a closing count line:
-#   e2e.bats on kwctl 1.35.0: N passed, N failed, N skipped
+# the host of record; see scripts/hosts.sh), prints its TAP report and a
+# closing count line:
+#   e2e.bats on kwctl X.Y.Z: N passed, N failed, N skipped
 # Exits non-zero when a test failed or the file could not run.
 set -uo pipefail
 file="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
-export KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-1.35}"
-# The chosen host first on PATH; when it is missing, e2e.bats skips (or fails under CI=true).
+export KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-$("$here/hosts.sh" record)}"
+# The chosen host first on PATH; when it is missing, the suite skips (or fails under CI=true).
 # The count line names the host the file drives: policy-server for its suite, kwctl otherwise.
 program=kwctl
 [[ "$(basename "$file")" == policy-server.bats ]] && program=policy-server

@@ -11,11 +11,11 @@
 # bench run warms up BENCH_WARM_UP seconds (default 1) and measures
 # BENCH_MEASURE seconds (default 2). PEER_WASM overrides the peer's module.
 # BENCH_CASES picks cases by letter (e.g. "a i"; default: all).
-# The host is kwctl 1.35, the host of record; KUBEWARDEN_HOST=1.31 runs the
-# same cases in kwctl 1.31 (scripts/hosts.sh).
+# The host is the host of record's kwctl; KUBEWARDEN_HOST=VERSION runs the
+# same cases in another release's, e.g. the minimum's (scripts/hosts.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATH="$(scripts/hosts.sh bin "${KUBEWARDEN_HOST:-1.35}"):$PATH"
+PATH="$(scripts/hosts.sh bin "${KUBEWARDEN_HOST:-$(scripts/hosts.sh record)}"):$PATH"
 export PATH RUST_BACKTRACE=0 KWCTL_FRESH_INSTANCE=1
 runs="${BENCH_RUNS:-3}" warm_up="${BENCH_WARM_UP:-1}" measure="${BENCH_MEASURE:-2}"
 ours="annotated-policy.wasm"

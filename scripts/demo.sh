@@ -2,11 +2,11 @@
 # The policy on a demo: a local registry, an image signed with a fresh key, and
 # a signed and an unsigned Deployment run through the annotated module in kwctl.
 # Run by `make demo`, which installs the hosts and builds the module and the
-# fixtures tool first. It runs in kwctl 1.35, the host of record
-# (KUBEWARDEN_HOST=1.31 picks the minimum release instead).
+# fixtures tool first. It runs in the host of record's kwctl
+# (KUBEWARDEN_HOST="$(scripts/hosts.sh minimum)" picks the minimum release instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATH="$(scripts/hosts.sh bin "${KUBEWARDEN_HOST:-1.35}"):$PATH"
+PATH="$(scripts/hosts.sh bin "${KUBEWARDEN_HOST:-$(scripts/hosts.sh record)}"):$PATH"
 export PATH RUST_BACKTRACE=0
 # shellcheck source=scripts/testbed.sh
 . scripts/testbed.sh

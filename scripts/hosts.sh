@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The Kubewarden hosts the module is tested in, and where each is installed:
+# The Kubewarden hosts the module is tested in, and where each is installed.
+# Their versions are written here, in RECORD and MINIMUM below, and nowhere
+# else: the Makefile, the other scripts, the bats suites and the workflows ask
+# this script.
 #
-#   1.35  kwctl and policy-server 1.35: the host of record (the current
-#         stable release); the module is annotated by its kwctl
-#   1.31  kwctl 1.31: the oldest release the metadata claims
-#         (minimumKubewardenVersion), tested too
+#   record   kwctl and policy-server of the host of record (the current stable
+#            release): the module is annotated by its kwctl, and the demo, the
+#            benchmarks and the policy-server suite run in it
+#   minimum  kwctl of the oldest release the metadata claims
+#            (minimumKubewardenVersion): every e2e test runs in it too
 #
-#   scripts/hosts.sh list            the versions, host of record first
+#   scripts/hosts.sh record          the host of record's version (X.Y)
+#   scripts/hosts.sh minimum         the oldest release's version (X.Y)
+#   scripts/hosts.sh list            both versions, host of record first
 #   scripts/hosts.sh bin VERSION     the directory holding that version's kwctl
 #                                    (and policy-server), or exit 1 saying how
 #                                    to install it
@@ -15,8 +21,8 @@
 #                                    the repository, when they are there
 #
 # Layout, under PREFIX (default ~/.local, the sources' own defaults):
-#   1.31: PREFIX/bin/kwctl
-#   1.35: PREFIX/kubewarden-1.35/bin/{kwctl,policy-server}
+#   minimum: PREFIX/bin/kwctl
+#   record:  PREFIX/kubewarden-RECORD/bin/{kwctl,policy-server}
 # A kwctl of the right version on PATH is used when nothing is installed there
 # (for example one from Kubewarden's releases).
 set -euo pipefail
@@ -27,19 +33,19 @@ RECORD=1.35
 MINIMUM=1.31
 
 usage() {
-    echo "usage: $0 list | bin VERSION | dir VERSION | install" >&2
+    echo "usage: $0 record | minimum | list | bin VERSION | dir VERSION | install" >&2
     exit 2
 }
 
 install_dir() {
     case "$1" in
-    1.31) echo "$prefix/bin" ;;
-    1.35) echo "$prefix/kubewarden-1.35/bin" ;;
+    "$MINIMUM") echo "$prefix/bin" ;;
+    "$RECORD") echo "$prefix/kubewarden-$RECORD/bin" ;;
     *) echo "unknown Kubewarden host version '$1' (known: $RECORD $MINIMUM)" >&2; return 2 ;;
     esac
 }
 
-# version_of KWCTL: "1.35" of "kwctl 1.35.0".
+# version_of KWCTL: "X.Y" of "kwctl X.Y.Z".
 version_of() { "$1" --version 2>/dev/null | head -n 1 | awk '{ print $NF }' | cut -d. -f1,2; }
 
 bin() {
@@ -63,7 +69,7 @@ install() {
     # Each build is a no-op once its binaries are installed.
     if [[ -x "$sources/kubewarden/build.sh" ]]; then
         echo "Kubewarden $RECORD: $sources/kubewarden/build.sh (about 20 minutes the first time)"
-        PREFIX="$prefix/kubewarden-1.35" "$sources/kubewarden/build.sh"
+        PREFIX="$(dirname "$(install_dir "$RECORD")")" "$sources/kubewarden/build.sh"
     fi
     if [[ -x "$sources/kwctl/build.sh" ]]; then
         echo "Kubewarden $MINIMUM: $sources/kwctl/build.sh (about 20 minutes the first time)"
@@ -72,6 +78,8 @@ install() {
 }
 
 case "${1:-}" in
+record) [[ $# -eq 1 ]] || usage; echo "$RECORD" ;;
+minimum) [[ $# -eq 1 ]] || usage; echo "$MINIMUM" ;;
 list) echo "$RECORD $MINIMUM" ;;
 bin) [[ $# -eq 2 ]] || usage; bin "$2" ;;
 dir) [[ $# -eq 2 ]] || usage; install_dir "$2" ;;

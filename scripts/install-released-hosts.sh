@@ -5,9 +5,10 @@
 #
 #   scripts/install-released-hosts.sh [VERSION...]     default: every version
 #
-#   1.35  kwctl 1.35.0 (release asset of kubewarden/kubewarden-controller) and
-#         policy-server 1.35.0 (copied out of its container image)
-#   1.31  kwctl 1.31.0 (release asset of kubewarden/kwctl)
+# Each version X.Y is installed from its first release, vX.Y.0:
+#   record   kwctl (release asset of kubewarden/kubewarden-controller) and
+#            policy-server (copied out of its container image)
+#   minimum  kwctl (release asset of kubewarden/kwctl)
 #
 # Each is checked against the keyless signature its release workflow made
 # (cosign; docker for the policy-server image). The tests never download
@@ -48,16 +49,17 @@ policy_server() {
     "$dir/policy-server" --version | head -n 1
 }
 
+record="$(scripts/hosts.sh record)" minimum="$(scripts/hosts.sh minimum)"
 versions=("$@")
 ((${#versions[@]})) || read -r -a versions <<<"$(scripts/hosts.sh list)"
 for version in "${versions[@]}"; do
     dir="$(scripts/hosts.sh dir "$version")"
     case "$version" in
-    1.35)
-        kwctl kubewarden/kubewarden-controller v1.35.0 "$dir"
-        policy_server v1.35.0 "$dir"
+    "$record")
+        kwctl kubewarden/kubewarden-controller "v$version.0" "$dir"
+        policy_server "v$version.0" "$dir"
         ;;
-    1.31) kwctl kubewarden/kwctl v1.31.0 "$dir" ;;
+    "$minimum") kwctl kubewarden/kwctl "v$version.0" "$dir" ;;
     *) echo "no release known for Kubewarden $version" >&2; exit 2 ;;
     esac
 done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load, side by side: one policy-server 1.35 serving this policy and
+# Load, side by side: one policy-server (the host of record, see
+# scripts/hosts.sh) serving this policy and
 # Kubewarden's verify-image-signatures (the peer) on the same rules, against
 # the local registry, with wrk as the load generator on loopback.
 #
@@ -92,7 +93,7 @@ load() {
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 address="$(start_server)"
-echo "policy-server $("$(scripts/hosts.sh bin 1.35)/policy-server" --version 2>/dev/null | head -n 1 | awk '{ print $NF }')," \
+echo "policy-server $("$(scripts/hosts.sh bin "$(scripts/hosts.sh record)")/policy-server" --version 2>/dev/null | head -n 1 | awk '{ print $NF }')," \
     "$(nproc) CPUs (workers: one per CPU), registry $REGISTRY; wrk ${seconds}s per run, median of $runs runs"
 echo "ours: $ours ($(stat -c %s "$ours") bytes); peer: $peer"
 echo

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A Kubewarden policy-server (1.35, the host of record) on free loopback
-# ports, for the policy-server suite and `make load`.
+# A Kubewarden policy-server (the host of record's, see scripts/hosts.sh) on
+# free loopback ports, for the policy-server suite and `make load`.
 #
 #   scripts/policy-server.sh start DIR [OPTION...]
 #       serves DIR/policies.yml (plain HTTP, no cluster), with DIR/sources.yml
@@ -28,7 +28,7 @@ start() {
     shift
     dir="$(cd "$dir" && pwd)"
     local bin
-    bin="$("$here/hosts.sh" bin 1.35)/policy-server"
+    bin="$("$here/hosts.sh" bin "$("$here/hosts.sh" record)")/policy-server"
     [[ -x "$bin" ]] || { echo "$bin not found: run 'make setup'" >&2; exit 1; }
     local sources=()
     [[ -f "$dir/sources.yml" ]] && sources=(--sources-path "$dir/sources.yml")

