@@ -271,6 +271,24 @@ fn any_pattern_for(image: Image) -> impl Strategy<Value = String> {
     )
 }
 
+/// What the module decides for a Pod running `image` in `spelling`, and
+/// what it asked the host, with `canonical` signed by the test key or not.
+fn decide(
+    image: &Image,
+    spelling: &Spelling,
+    canonical: &str,
+    signed: bool,
+    settings: &Value,
+) -> (bool, Option<u16>, Vec<String>) {
+    let host = if signed {
+        FakeHost::new().sign(canonical, &key("p256.pub"))
+    } else {
+        FakeHost::new()
+    };
+    let response = validate(&host, &pod(&[&write(image, spelling)]), settings);
+    (response.accepted, response.code, host.asked_images())
+}
+
 fn settings_for(pattern: &str, allow_unmatched: bool) -> Value {
     let mut settings = one_key_settings(pattern);
     settings["allowUnmatchedImages"] = json!(allow_unmatched);
@@ -357,15 +375,7 @@ proptest! {
         });
         prop_assume!(admission::validate_settings(settings.to_string().as_bytes()).valid);
         let canonical = parsed.canonical();
-        let decide = |spelling: &Spelling| {
-            let host = if signed {
-                FakeHost::new().sign(&canonical, &key("p256.pub"))
-            } else {
-                FakeHost::new()
-            };
-            let response = validate(&host, &pod(&[&write(&image, spelling)]), &settings);
-            (response.accepted, response.code, host.asked_images())
-        };
+        let decide = |spelling: &Spelling| decide(&image, spelling, &canonical, signed, &settings);
         prop_assert_eq!(decide(&first), decide(&second), "glob {}", glob);
     }
 
@@ -380,15 +390,7 @@ proptest! {
         prop_assume!(NamePattern::compile(&pattern).is_ok());
         let settings = settings_for(&pattern, allow_unmatched);
         let canonical = ImageRef::parse(&write(&image, &first)).unwrap().canonical();
-        let decide = |spelling: &Spelling| {
-            let host = if signed {
-                FakeHost::new().sign(&canonical, &key("p256.pub"))
-            } else {
-                FakeHost::new()
-            };
-            let response = validate(&host, &pod(&[&write(&image, spelling)]), &settings);
-            (response.accepted, response.code, host.asked_images())
-        };
+        let decide = |spelling: &Spelling| decide(&image, spelling, &canonical, signed, &settings);
         prop_assert_eq!(decide(&first), decide(&second), "pattern {}", pattern);
     }
 
