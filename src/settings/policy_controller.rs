@@ -333,32 +333,43 @@ fn compile_authority(
     let refused = |field: &str, why: &'static str| {
         SettingsError::at(format!("{path}.{field}"), Problem::Refused(why))
     };
-    if authority.attestations.is_some() {
-        mistakes.push(refused("attestations", REFUSED_ATTESTATIONS));
-    }
-    if authority.source.is_some() {
-        mistakes.push(refused("source", REFUSED_SOURCE));
-    }
-    if authority.rfc3161timestamp.is_some() {
-        mistakes.push(refused("rfc3161timestamp", REFUSED_TIMESTAMP));
-    }
-    if !matches!(
-        authority.signature_format.as_deref(),
-        None | Some("") | Some("legacy")
-    ) {
-        mistakes.push(refused("signatureFormat", REFUSED_BUNDLE));
-    }
-    if let Some(ctlog) = &authority.ctlog {
-        if ctlog.trust_root_ref.is_some() {
-            mistakes.push(refused("ctlog.trustRootRef", REFUSED_TRUST_ROOT));
-        }
-        if ctlog
-            .url
-            .as_deref()
-            .is_some_and(|url| !is_default(url, DEFAULT_REKOR))
-        {
-            mistakes.push(refused("ctlog.url", REFUSED_TRUST_ROOT));
-        }
+    // Each field the host cannot check, in the order a reader meets them.
+    let ctlog = authority.ctlog.as_ref();
+    let refusals = [
+        (
+            authority.attestations.is_some(),
+            "attestations",
+            REFUSED_ATTESTATIONS,
+        ),
+        (authority.source.is_some(), "source", REFUSED_SOURCE),
+        (
+            authority.rfc3161timestamp.is_some(),
+            "rfc3161timestamp",
+            REFUSED_TIMESTAMP,
+        ),
+        (
+            !matches!(
+                authority.signature_format.as_deref(),
+                None | Some("") | Some("legacy")
+            ),
+            "signatureFormat",
+            REFUSED_BUNDLE,
+        ),
+        (
+            ctlog.is_some_and(|ctlog| ctlog.trust_root_ref.is_some()),
+            "ctlog.trustRootRef",
+            REFUSED_TRUST_ROOT,
+        ),
+        (
+            ctlog
+                .and_then(|ctlog| ctlog.url.as_deref())
+                .is_some_and(|url| !is_default(url, DEFAULT_REKOR)),
+            "ctlog.url",
+            REFUSED_TRUST_ROOT,
+        ),
+    ];
+    for (_, field, why) in refusals.into_iter().filter(|(present, ..)| *present) {
+        mistakes.push(refused(field, why));
     }
     let mut add_key = |root: TrustRoot, name: String| {
         rule.keys.push(keys.len());
@@ -373,17 +384,20 @@ fn compile_authority(
             // A key named elsewhere is refused with where to write it
             // instead: its data is then not also missing.
             let elsewhere = key.kms.is_some() || key.secret_ref.is_some();
-            if key.kms.is_some() {
-                mistakes.push(refused("key.kms", REFUSED_KMS));
-            }
-            if key.secret_ref.is_some() {
-                mistakes.push(refused("key.secretRef", REFUSED_SECRET));
-            }
-            if !matches!(
-                key.hash_algorithm.as_deref(),
-                None | Some("sha256") | Some("sha-256")
-            ) {
-                mistakes.push(refused("key.hashAlgorithm", REFUSED_HASH));
+            let refusals = [
+                (key.kms.is_some(), "key.kms", REFUSED_KMS),
+                (key.secret_ref.is_some(), "key.secretRef", REFUSED_SECRET),
+                (
+                    !matches!(
+                        key.hash_algorithm.as_deref(),
+                        None | Some("sha256") | Some("sha-256")
+                    ),
+                    "key.hashAlgorithm",
+                    REFUSED_HASH,
+                ),
+            ];
+            for (_, field, why) in refusals.into_iter().filter(|(present, ..)| *present) {
+                mistakes.push(refused(field, why));
             }
             match key.data.filter(|data| !data.trim().is_empty()) {
                 None if elsewhere => {}
