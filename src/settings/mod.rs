@@ -297,6 +297,25 @@ fn no_match_policy(setting: Option<&str>) -> Result<UnmatchedImages, SettingsErr
     }
 }
 
+/// A list of namespaces (at `at`) as a set; an empty name is a mistake.
+pub(crate) fn namespace_set(
+    namespaces: Vec<String>,
+    at: &str,
+    mistakes: &mut SettingsErrors,
+) -> std::collections::BTreeSet<String> {
+    let mut set = std::collections::BTreeSet::new();
+    for (i, namespace) in namespaces.into_iter().enumerate() {
+        if namespace.trim().is_empty() {
+            mistakes.push(SettingsError::at(
+                format!("{at}[{i}]"),
+                Problem::EmptyNamespace,
+            ));
+        }
+        set.insert(namespace);
+    }
+    set
+}
+
 /// `warn`: exactly one of `allNamespaces: true` or a list of namespaces.
 fn warn_scope(setting: Option<RawWarn>) -> Result<WarnScope, SettingsErrors> {
     let Some(warn) = setting else {
@@ -306,16 +325,7 @@ fn warn_scope(setting: Option<RawWarn>) -> Result<WarnScope, SettingsErrors> {
         (true, true) => Ok(WarnScope::Everywhere),
         (false, false) => {
             let mut mistakes = SettingsErrors::default();
-            let mut namespaces = std::collections::BTreeSet::new();
-            for (i, namespace) in warn.namespaces.into_iter().enumerate() {
-                if namespace.trim().is_empty() {
-                    mistakes.push(SettingsError::at(
-                        format!("warn.namespaces[{i}]"),
-                        Problem::EmptyNamespace,
-                    ));
-                }
-                namespaces.insert(namespace);
-            }
+            let namespaces = namespace_set(warn.namespaces, "warn.namespaces", &mut mistakes);
             mistakes.or_ok(|| WarnScope::Namespaces(namespaces))
         }
         _ => Err(SettingsError::at(

@@ -7,9 +7,10 @@ use crate::image::pattern::NamePattern;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{compile_key, Checks, RawKey};
+use crate::settings::namespace_set;
 use crate::settings::strict_json::not_null;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// `spec.verification` of a ClusterImagePolicy.
 #[derive(Deserialize, Debug, Default)]
@@ -72,18 +73,12 @@ pub(crate) fn compile_verification(
     checks: Checks,
 ) -> Result<Rules, SettingsErrors> {
     let mut mistakes = SettingsErrors::default();
-    let mut excluded_namespaces = BTreeSet::new();
-    if let Some(resources) = raw.exclude.and_then(|e| e.resources) {
-        for (i, namespace) in resources.namespaces.into_iter().enumerate() {
-            if namespace.trim().is_empty() {
-                mistakes.push(SettingsError::at(
-                    format!("{at}.exclude.resources.namespaces[{i}]"),
-                    Problem::EmptyNamespace,
-                ));
-            }
-            excluded_namespaces.insert(namespace);
-        }
-    }
+    let excluded = raw.exclude.and_then(|e| e.resources).map(|r| r.namespaces);
+    let excluded_namespaces = namespace_set(
+        excluded.unwrap_or_default(),
+        &format!("{at}.exclude.resources.namespaces"),
+        &mut mistakes,
+    );
 
     // Each name's index in `keys`; `None` for a key with mistakes, so that
     // the entries naming it are not also told it is undefined.
