@@ -1128,15 +1128,15 @@ EOF
     [[ "$(message)" == *'spec.verification.images[0].keys[0].name: key "nobody" is not defined'* ]]
 }
 
-@test "cluster: SCST-Sign's documented ClusterImagePolicy decides like the same spec inline" {
+@test "cluster: the example ClusterImagePolicy decides like the same spec inline" {
     # The example with its registry and key pointed at the fixtures, as JSON.
     local spec req inline admitted=0
-    spec="$(sed -e "s|registry.example.org/myproject|$REGISTRY|; s|registry.example.org|$REGISTRY|" \
+    spec="$(sed -e "s|harbor.example.net/storefront|$REGISTRY|; s|harbor.example.net|$REGISTRY|" \
         crds/example-image-policy.yaml | yq -c .spec | jq -c --argjson keys "$(cat "$WORK/keys.json")" \
         '.verification.keys[0].publicKey = $keys[0].publicKey')"
     for req in "$(pod "$(image signed-a)")" "$(pod "$(image unsigned)")" "$(pod nginx)" \
         "$(request deployment "$(image signed-a)")" "$(request cronjob "$(image signed-b)")" \
-        "$(pod "$(image unsigned)" | jq -c '.namespace = "my-excluded-namespace"')"; do
+        "$(pod "$(image unsigned)" | jq -c '.namespace = "build-agents"')"; do
         evaluate "$req" "$spec"
         inline="$response"
         cluster_session "$spec" >"$BATS_TEST_TMPDIR/cluster.yml"

@@ -35,7 +35,7 @@ fn measure(name: &str, mut f: impl FnMut()) -> Duration {
 fn deployment(containers: usize, distinct: usize) -> Value {
     let mut request = request("Deployment", "placeholder");
     let list: Vec<Value> = (0..containers)
-        .map(|i| json!({"name": format!("c{i}"), "image": format!("registry.example.org/myproject/app{}:1.0", i % distinct)}))
+        .map(|i| json!({"name": format!("c{i}"), "image": format!("harbor.example.net/storefront/app{}:1.0", i % distinct)}))
         .collect();
     request["object"]["spec"]["template"]["spec"] = json!({"containers": list});
     request

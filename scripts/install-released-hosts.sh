@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Kubewarden hosts from Kubewarden's releases, for machines that
-# do not keep their sources beside the repository (GitHub's runners), where
-# scripts/hosts.sh looks for them:
+# Installs the Kubewarden hosts from Kubewarden's releases, where
+# scripts/hosts.sh looks for them (`make setup` runs it for a missing host
+# when the releases can be reached; GitHub's runners run it):
 #
 #   scripts/install-released-hosts.sh [VERSION...]     default: every version
 #
@@ -15,6 +15,8 @@
 # anything: this runs before them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v cosign >/dev/null || { echo "cosign is needed to check the releases' signatures:" \
+    "https://docs.sigstore.dev/cosign/system_config/installation/" >&2; exit 1; }
 issuer=https://token.actions.githubusercontent.com
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -38,6 +40,7 @@ kwctl() {
 # policy_server TAG DIR: the static binary of the signed container image.
 policy_server() {
     local tag="$1" dir="$2" image="ghcr.io/kubewarden/policy-server:$1" container
+    command -v docker >/dev/null || { echo "docker is needed to copy policy-server out of $image" >&2; return 1; }
     cosign verify --certificate-oidc-issuer "$issuer" \
         --certificate-identity "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/$tag" \
         "$image" >/dev/null

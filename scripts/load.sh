@@ -11,13 +11,13 @@
 # turns; prints the median of the runs' throughput and p50/p99 latency, and
 # ours / peer. Then the cold case: a fresh policy-server per run, one client,
 # the first request's latency.
-# PEER_WASM overrides the peer's module; LOAD_CLIENTS the concurrencies.
+# LOAD_CLIENTS sets the concurrencies. The peer comes from outside the project
+# (scripts/peer.sh: PEER_WASM, or where `kwctl pull` stores it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${LOAD_RUNS:-5}" seconds="${LOAD_SECONDS:-5}" clients_list="${LOAD_CLIENTS:-1 4 16}"
-peer="${PEER_WASM:-../shared/peer/verify-image-signatures-1.0.11.wasm}"
+peer="$(scripts/peer.sh path)" || { echo "######## make load needs the peer" >&2; exit 1; }
 ours="annotated-policy.wasm"
-[[ -f "$peer" ]] || { echo "the peer module $peer is missing (set PEER_WASM)" >&2; exit 1; }
 [[ -f "$ours" ]] || { echo "$ours is missing: run 'make load'" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is not installed: run 'make setup'" >&2; exit 1; }
 # shellcheck source=scripts/testbed.sh

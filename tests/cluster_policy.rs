@@ -7,8 +7,8 @@ use common::*;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{json, Value};
 
-const SIGNED: &str = "registry.example.org/myproject/app:1.0";
-const UNSIGNED: &str = "registry.example.org/myproject/evil:1.0";
+const SIGNED: &str = "harbor.example.net/storefront/app:1.0";
+const UNSIGNED: &str = "harbor.example.net/storefront/evil:1.0";
 
 fn example_resource() -> Value {
     yaml_to_json(
@@ -52,7 +52,7 @@ fn the_documented_resource_decides_like_the_same_policy_inline() {
         pod(&[SIGNED, "nginx"]),
     ];
     let mut excluded = pod(&[UNSIGNED]);
-    excluded["namespace"] = json!("my-excluded-namespace");
+    excluded["namespace"] = json!("build-agents");
     requests.push(excluded);
     for kind in ["Deployment", "CronJob", "ReplicationController"] {
         requests.push(request(kind, SIGNED));
@@ -96,8 +96,8 @@ fn a_missing_resource_admits_with_scst_warning() {
 #[test]
 fn an_invalid_resource_denies_and_says_which_field() {
     for (edit, needle) in [
-        (json!({"keys": [{"name": "first-key", "publicKey": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}]}),
-         "spec.verification.keys[0] (first-key): publicKey: not a PEM"),
+        (json!({"keys": [{"name": "storefront-release", "publicKey": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}]}),
+         "spec.verification.keys[0] (storefront-release): publicKey: not a PEM"),
         (json!({"images": [{"namePattern": "*", "keys": [{"name": "second-key"}]}]}),
          "spec.verification.images[0].keys[0].name: key \"second-key\" is not defined in spec.verification.keys"),
         (json!({"imagess": []}), "spec.verification.imagess: unknown field `imagess`"),
@@ -130,7 +130,7 @@ fn an_edit_between_two_requests_takes_effect_at_once() {
     edited["spec"]["verification"]["images"]
         .as_array_mut()
         .unwrap()
-        .push(json!({"namePattern": "nginx", "keys": [{"name": "first-key"}]}));
+        .push(json!({"namePattern": "nginx", "keys": [{"name": "storefront-release"}]}));
     *host.resources.borrow_mut() = vec![edited];
     let response = validate(&host, &pod(&["nginx"]), &cluster_settings());
     assert!(!response.accepted);
@@ -173,7 +173,7 @@ fn a_threshold_in_the_cluster_resource_is_applied_and_checked() {
         .as_array_mut()
         .unwrap()
         .push(json!({"name": "second-key", "publicKey": key("p384.pub")}));
-    spec["images"][0]["keys"] = json!([{"name": "first-key"}, {"name": "second-key"}]);
+    spec["images"][0]["keys"] = json!([{"name": "storefront-release"}, {"name": "second-key"}]);
     spec["images"][0]["threshold"] = json!(2);
     let one_key = host_with(resource.clone());
     let denied = validate(&one_key, &pod(&[SIGNED]), &cluster_settings());
@@ -205,12 +205,12 @@ fn an_invalid_resource_names_every_mistake_at_once() {
     let mut resource = example_resource();
     let spec = &mut resource["spec"]["verification"];
     spec["keys"] = json!([
-        {"name": "first-key", "publicKey": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"},
-        {"name": "first-key", "publicKey": key("p384.pub")},
+        {"name": "storefront-release", "publicKey": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"},
+        {"name": "storefront-release", "publicKey": key("p384.pub")},
         {"name": "ci", "githubActions": {"owner": " "}}
     ]);
     spec["images"] = json!([
-        {"namePattern": "registry.example.org/myproject/*", "keys": [{"name": "first-key"}, {"name": "second-key"}]},
+        {"namePattern": "harbor.example.net/storefront/*", "keys": [{"name": "storefront-release"}, {"name": "second-key"}]},
         {"namePattern": "nginx", "keys": [{"name": "ci"}], "threshold": 0}
     ]);
     let message = validate(&host_with(resource), &pod(&[SIGNED]), &cluster_settings())
@@ -219,9 +219,9 @@ fn an_invalid_resource_names_every_mistake_at_once() {
     assert_eq!(
         message,
         "ClusterImagePolicy \"image-policy\" is invalid, so every image is refused until it is fixed: \
-         spec.verification.keys[0] (first-key): publicKey: not a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo): \
+         spec.verification.keys[0] (storefront-release): publicKey: not a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo): \
          SubjectPublicKeyInfo: expected DER tag 0x30, found 0x00; \
-         spec.verification.keys[1].name: key name \"first-key\" is defined twice; \
+         spec.verification.keys[1].name: key name \"storefront-release\" is defined twice; \
          spec.verification.keys[2] (ci): githubActions.owner must not be empty (leave the field out if it is not wanted); \
          spec.verification.images[0].keys[1].name: key \"second-key\" is not defined in spec.verification.keys; \
          spec.verification.images[1].threshold: must be at least 1"

@@ -36,14 +36,14 @@ fn admitted_when_signed_and_denied_when_not(kind: &str) {
 fn every_image_field_is_verified(kind: &str) {
     let spec = json!({
         "containers": [{"name": "a", "image": SIGNED}],
-        "initContainers": [{"name": "b", "image": "registry.example.org/myproject/init:1"}],
-        "ephemeralContainers": [{"name": "c", "image": "registry.example.org/myproject/debug:1"}],
-        "volumes": [{"name": "d", "image": {"reference": "registry.example.org/myproject/model:1"}}]
+        "initContainers": [{"name": "b", "image": "harbor.example.net/storefront/init:1"}],
+        "ephemeralContainers": [{"name": "c", "image": "harbor.example.net/storefront/debug:1"}],
+        "volumes": [{"name": "d", "image": {"reference": "harbor.example.net/storefront/model:1"}}]
     });
     let all_signed = signed_host()
-        .sign("registry.example.org/myproject/init:1", &key("p256.pub"))
-        .sign("registry.example.org/myproject/debug:1", &key("p256.pub"))
-        .sign("registry.example.org/myproject/model:1", &key("p256.pub"));
+        .sign("harbor.example.net/storefront/init:1", &key("p256.pub"))
+        .sign("harbor.example.net/storefront/debug:1", &key("p256.pub"))
+        .sign("harbor.example.net/storefront/model:1", &key("p256.pub"));
     let mut req = request(kind, SIGNED);
     let pointer = signed_images_policy::workload::pod_spec_path(kind)
         .unwrap()
@@ -53,19 +53,21 @@ fn every_image_field_is_verified(kind: &str) {
     assert!(response.accepted, "{kind}: {:?}", response.message);
 
     for unsigned in ["init:1", "debug:1", "model:1"] {
-        let image = format!("registry.example.org/myproject/{unsigned}");
+        let image = format!("harbor.example.net/storefront/{unsigned}");
         let host = signed_host()
-            .sign("registry.example.org/myproject/init:1", &key("p256.pub"))
-            .sign("registry.example.org/myproject/debug:1", &key("p256.pub"))
-            .sign("registry.example.org/myproject/model:1", &key("p256.pub"))
+            .sign("harbor.example.net/storefront/init:1", &key("p256.pub"))
+            .sign("harbor.example.net/storefront/debug:1", &key("p256.pub"))
+            .sign("harbor.example.net/storefront/model:1", &key("p256.pub"))
             .answer(&image, Err("no signature found".to_string()));
         let response = validate(&host, &req, &scst_settings());
         assert!(!response.accepted, "{kind} {unsigned}");
         assert_eq!(
             response.message.as_deref(),
             Some(
-                format!("The image: {image} is not signed. key first-key: no signature found")
-                    .as_str()
+                format!(
+                    "The image: {image} is not signed. key storefront-release: no signature found"
+                )
+                .as_str()
             )
         );
     }
@@ -77,7 +79,7 @@ fn scst_messages_are_exact() {
     let denied = validate(&FakeHost::new(), &pod(&[UNSIGNED]), &scst_settings());
     assert_eq!(
         denied.message.as_deref(),
-        Some(format!("The image: {UNSIGNED} is not signed. key first-key: no signature of {UNSIGNED} satisfies the constraints").as_str())
+        Some(format!("The image: {UNSIGNED} is not signed. key storefront-release: no signature of {UNSIGNED} satisfies the constraints").as_str())
     );
     assert_eq!(denied.code, Some(403));
 
@@ -140,8 +142,8 @@ fn denial_lists_every_failed_image_once() {
 
 #[test]
 fn an_ignored_secret_ref_is_named_only_when_its_image_fails() {
-    // The SCST-Sign policy's second entry carries secretRef namespace-name/secret-name.
-    let private = "registry.example.org/authproject/app:1.0";
+    // The SCST-Sign policy's second entry carries secretRef storefront/harbor-pull.
+    let private = "harbor.example.net/vendor-mirror/app:1.0";
     let denied = validate(
         &FakeHost::new(),
         &pod(&[private, UNSIGNED]),
@@ -151,7 +153,7 @@ fn an_ignored_secret_ref_is_named_only_when_its_image_fails() {
     assert_eq!(
         denied.warnings,
         Some(vec![format!(
-            "{private}: the secretRef namespace-name/secret-name of its image policy is not used; \
+            "{private}: the secretRef storefront/harbor-pull of its image policy is not used; \
              the policy-server reads registries with its own credentials (the PolicyServer's imagePullSecret)."
         )]),
         "one warning, for the image whose entry has a secretRef"
@@ -190,7 +192,7 @@ fn unmatched_allowed_images_only_pass_when_allowed_and_matched_ones_are_still_ch
 #[test]
 fn any_of_keys_stops_at_the_first_that_verifies() {
     let settings = settings_file("full.yaml");
-    let image = "registry.example.org/myproject/app:2";
+    let image = "harbor.example.net/storefront/app:2";
     // Signed by the second key only: both keys are tried, in order.
     let host = FakeHost::new().sign(image, &key("p384.pub"));
     let admitted = validate(&host, &pod(&[image]), &settings);
@@ -212,7 +214,7 @@ fn any_of_keys_stops_at_the_first_that_verifies() {
     assert_eq!(host.verify_calls(), 2);
     let message = denied.message.unwrap();
     assert!(
-        message.contains("key first-key: no signature")
+        message.contains("key storefront-release: no signature")
             && message.contains("key second-key: no signature"),
         "{message}"
     );
@@ -240,7 +242,7 @@ fn one_host_question_per_distinct_image_and_key() {
     "keys": [{"name": "k", "publicKey": key("p256.pub")}],
     "images": [
         {"namePattern": "registry.example.org/*", "keys": [{"name": "k"}]},
-        {"namePattern": "registry.example.org/myproject/*", "keys": [{"name": "k"}, {"name": "k"}]}
+        {"namePattern": "harbor.example.net/storefront/*", "keys": [{"name": "k"}, {"name": "k"}]}
     ]}});
     let host = FakeHost::new();
     validate(&host, &pod(&[UNSIGNED, UNSIGNED]), &settings);
@@ -344,7 +346,7 @@ fn host_answers_are_checked_not_trusted() {
         assert!(!denied.accepted, "{reason}");
         let message = denied.message.unwrap();
         assert!(
-            message.starts_with("The image: reg.io/app:1 is not signed. key first-key: "),
+            message.starts_with("The image: reg.io/app:1 is not signed. key storefront-release: "),
             "{message}"
         );
         assert!(message.contains(reason), "{message}");
@@ -425,12 +427,12 @@ fn unreadable_requests_are_denied_with_the_reason() {
 
     let denied = validate(
         &host,
-        &pod(&["registry.example.org/myproject/App:1"]),
+        &pod(&["harbor.example.net/storefront/App:1"]),
         &settings,
     );
     assert_eq!(
         denied.message.as_deref(),
-        Some("The image: registry.example.org/myproject/App:1 cannot be verified: invalid image reference \"registry.example.org/myproject/App:1\": invalid reference format.")
+        Some("The image: harbor.example.net/storefront/App:1 cannot be verified: invalid image reference \"harbor.example.net/storefront/App:1\": it is not of the form [registry/]path[:tag][@digest], in lower case but for the registry and the tag.")
     );
 }
 
@@ -511,7 +513,7 @@ fn key_material_goes_to_the_host_as_written() {
     // validate_settings refuses this key; a request does not decode it again
     // but hands it to the host, which cannot verify with it.
     let junk = "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n";
-    let mut settings = one_key_settings("registry.example.org/*");
+    let mut settings = one_key_settings("harbor.example.net/*");
     settings["verification"]["keys"][0]["publicKey"] = json!(junk);
     assert!(!admission::validate_settings(settings.to_string().as_bytes()).valid);
     let host = signed_host();
@@ -556,7 +558,7 @@ fn nothing_is_kept_between_requests() {
     // Two settings texts in turn, as two policies served by one policy-server:
     // each request is decided by its own settings only.
     let host = signed_host();
-    let deny_unmatched = one_key_settings("registry.example.org/*");
+    let deny_unmatched = one_key_settings("harbor.example.net/*");
     let mut allow_unmatched = deny_unmatched.clone();
     allow_unmatched["allowUnmatchedImages"] = json!(true);
     for _ in 0..2 {

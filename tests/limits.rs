@@ -10,7 +10,7 @@ use signed_images_policy::host::reasons::MAX_REASON_BYTES;
 #[test]
 fn verifications_past_the_limit_deny_the_request() {
     let images: Vec<String> = (0..5)
-        .map(|i| format!("registry.example.org/myproject/app{i}:1"))
+        .map(|i| format!("harbor.example.net/storefront/app{i}:1"))
         .collect();
     let refs: Vec<&str> = images.iter().map(String::as_str).collect();
     let signed_all = refs.iter().fold(FakeHost::new(), |host, image| {
@@ -24,7 +24,7 @@ fn verifications_past_the_limit_deny_the_request() {
     assert_eq!(
         denied.message.as_deref(),
         Some(
-            "The image: registry.example.org/myproject/app4:1 was not verified: the request needs \
+            "The image: harbor.example.net/storefront/app4:1 was not verified: the request needs \
              more than 4 signature verifications, the most the policy makes for one request \
              (maxVerificationsPerRequest)."
         )
@@ -45,7 +45,7 @@ fn verifications_past_the_limit_deny_the_request() {
 #[test]
 fn the_default_limit_stops_a_flood_of_images() {
     let images: Vec<String> = (0..3000)
-        .map(|i| format!("registry.example.org/myproject/app{i}:1"))
+        .map(|i| format!("harbor.example.net/storefront/app{i}:1"))
         .collect();
     let refs: Vec<&str> = images.iter().map(String::as_str).collect();
     let host = FakeHost::new();

@@ -88,8 +88,8 @@ fn updates_pin_only_the_images_they_change() {
     let mut req = request("Pod", SIGNED);
     req["operation"] = json!("UPDATE");
     req["oldObject"] = req["object"].clone();
-    req["object"]["spec"]["containers"][0]["image"] = json!("registry.example.org/myproject/new:2");
-    let host = signed_host().sign("registry.example.org/myproject/new:2", &key("p256.pub"));
+    req["object"]["spec"]["containers"][0]["image"] = json!("harbor.example.net/storefront/new:2");
+    let host = signed_host().sign("harbor.example.net/storefront/new:2", &key("p256.pub"));
     let admitted = validate(&host, &req, &scst_settings());
     let pod = admitted.mutated_object.unwrap();
     assert!(
@@ -111,7 +111,7 @@ fn forged_annotations_are_overwritten() {
     let mut req = request("Deployment", UNSIGNED);
     req["object"]["metadata"]["annotations"]["image-policy.signing/status"] = json!("verified");
     req["object"]["metadata"]["annotations"]["image-policy.signing/verified-images"] = json!(
-        format!("{{\"{UNSIGNED}\": {{\"digest\": \"sha256:forged\", \"key\": \"first-key\"}}}}")
+        format!("{{\"{UNSIGNED}\": {{\"digest\": \"sha256:forged\", \"key\": \"storefront-release\"}}}}")
     );
     // Denied when the image is not signed, whatever the annotations say.
     assert!(!validate(&FakeHost::new(), &req, &scst_settings()).accepted);
@@ -192,7 +192,7 @@ fn custom_annotation_prefix() {
                 .unwrap()
         )
         .unwrap(),
-        json!({SIGNED: {"digest": digest_of(SIGNED_CANONICAL), "key": "first-key"}})
+        json!({SIGNED: {"digest": digest_of(SIGNED_CANONICAL), "key": "storefront-release"}})
     );
 }
 

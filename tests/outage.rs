@@ -19,10 +19,10 @@ fn keyed(mut settings: Value) -> Value {
 }
 
 fn settings() -> Value {
-    keyed(one_key("registry.example.org/*"))
+    keyed(one_key("harbor.example.net/*"))
 }
 
-const OTHER: &str = "registry.example.org/myproject/other:1.0";
+const OTHER: &str = "harbor.example.net/storefront/other:1.0";
 
 fn host() -> FakeHost {
     FakeHost::new()
@@ -114,7 +114,7 @@ fn a_changed_or_respelled_image_is_verified_again(kind: &str) {
     for written in [
         UNSIGNED,
         SIGNED_CANONICAL,
-        "registry.example.org:443/myproject/app:1.0",
+        "harbor.example.net:443/storefront/app:1.0",
     ] {
         let mut new = request(kind, written)["object"].clone();
         new["metadata"] = old["metadata"].clone();
@@ -259,7 +259,7 @@ fn a_controller_s_pod_keeps_its_record_once_its_name_is_generated() {
 
 #[test]
 fn without_a_record_key_records_are_neither_sealed_nor_required_to_be() {
-    let plain = one_key("registry.example.org/*");
+    let plain = one_key("harbor.example.net/*");
     let old = created("Pod", SIGNED, &plain);
     assert_eq!(annotation_of(&old, "seal"), None);
     assert!(annotation_of(&old, "rules").is_some());
@@ -392,7 +392,7 @@ fn denied_child(owner: &Value, req: &Value, settings: &Value) -> (ValidationResp
     assert_eq!(
         response.message.as_deref(),
         Some(
-            "The image: Registry.Example.org:443/myproject/app:1.0 is not signed. key a: cannot \
+            "The image: Harbor.Example.NET:443/storefront/app:1.0 is not signed. key a: cannot \
              reach the registry (connection failed)"
         ),
         "denied as without the fallback"
@@ -413,7 +413,7 @@ fn a_child_is_denied_as_before_when_its_owner_s_record_does_not_vouch() {
     let other_images = created("ReplicaSet", OTHER, &settings);
     let mut other_rules = settings.clone();
     other_rules["verification"]["images"][0]["namePattern"] =
-        json!("registry.example.org/myproject/*");
+        json!("harbor.example.net/storefront/*");
     let mut copied = owner.clone();
     copied["metadata"]["name"] = json!("copied");
     let copied_pod = child("Pod", SIGNED, &copied, true);
@@ -505,7 +505,7 @@ fn only_an_outage_falls_back_never_a_missing_signature_or_a_refusal() {
     for (error, falls_back) in [
         (server_error, true),
         (
-            "no signatures found for image: registry.example.org/myproject/app:1.0 ",
+            "no signatures found for image: harbor.example.net/storefront/app:1.0 ",
             false,
         ),
         (

@@ -10,6 +10,7 @@ use common::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use signed_images_policy::admission::validate_settings;
+use std::path::Path;
 
 const IMAGE: &str = "registry.example.org/team/app:1.0";
 const OTHER: &str = "quay.example.org/team/app:1.0";
@@ -709,7 +710,7 @@ fn scst_signs_earlier_group_is_read_as_the_same_schema() {
 
 #[test]
 fn warn_for_listed_namespaces_admits_failures_there_only() {
-    let mut settings = one_key("registry.example.org/*");
+    let mut settings = one_key("harbor.example.net/*");
     settings["warn"] = json!({"namespaces": ["sandbox"]});
     let mut request = pod(&[UNSIGNED, SIGNED]);
     let denied = validate(&signed_host(), &request, &settings);
@@ -781,10 +782,9 @@ fn a_pasted_policy_changes_the_fingerprint_when_its_rules_change_and_not_otherwi
     assert_ne!(first, fingerprint(&settings(&[warned])));
 }
 
-/// The YAML documents of a file of `test_data/policy-controller`, as JSON.
-fn upstream(file: &str) -> Vec<Value> {
-    let text = test_data(&format!("policy-controller/{file}"));
-    serde_yaml::Deserializer::from_str(&text)
+/// The YAML documents of a text, as JSON.
+fn documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
         .map(|document| {
             let value = serde_yaml::Value::deserialize(document).unwrap();
             serde_json::to_value(value).unwrap()
@@ -792,9 +792,20 @@ fn upstream(file: &str) -> Vec<Value> {
         .collect()
 }
 
-/// policy-controller's own examples and end-to-end policies, and the
-/// migration guide's: each loads unchanged, or is refused with the field
-/// that asks for what the host cannot check.
+/// One of policy-controller's own policies, kept as data outside the project
+/// (`../shared/reference/policy-controller/`).
+fn upstream(file: &str) -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/policy-controller")
+        .join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("policy-controller's policy {}: {e}", path.display()));
+    documents(&text)
+}
+
+/// policy-controller's own examples and end-to-end policies: each loads
+/// unchanged, or is refused with the field that asks for what the host
+/// cannot check.
 #[test]
 fn policy_controllers_documented_policies_load_or_are_refused_by_name() {
     for (file, refused) in [
@@ -823,7 +834,6 @@ fn policy_controllers_documented_policies_load_or_are_refused_by_name() {
             "cip-key-with-attestations.yaml",
             Some("spec.authorities[0].attestations"),
         ),
-        ("tap-migration.yaml", None),
     ] {
         let response = validate_settings(settings(&upstream(file)).to_string().as_bytes());
         match refused {
@@ -841,30 +851,32 @@ fn policy_controllers_documented_policies_load_or_are_refused_by_name() {
     }
 }
 
+/// The example SCST-Sign policy as a migration to policy-controller writes
+/// it (`test_data/settings/tap-migration.yaml`).
 #[test]
-fn the_migration_guides_policies_decide_as_policy_controller_would() {
-    let settings = settings(&upstream("tap-migration.yaml"));
-    let signed = "registry.example.org/myproject/my-image:1.0";
+fn the_migrated_policies_decide_as_policy_controller_would() {
+    let settings = settings_file("tap-migration.yaml");
+    let signed = "harbor.example.net/storefront/checkout:3.1";
     let host = FakeHost::new().sign(signed, &key("p256.pub"));
     assert!(validate(&host, &pod(&[signed]), &settings).accepted);
     let denied = validate(
         &host,
-        &pod(&["registry.example.org/myproject/other:1.0"]),
+        &pod(&["harbor.example.net/storefront/other:3.1"]),
         &settings,
     );
     assert!(denied
         .message
         .unwrap()
-        .contains("key my-project/first-key: "));
+        .contains("key storefront/storefront-release: "));
     // Deeper than one segment: no glob covers it, so no-match (deny) decides.
-    let deeper = "registry.example.org/myproject/team/app:1.0";
+    let deeper = "harbor.example.net/storefront/team/app:3.1";
     let denied = validate(&host, &pod(&[deeper]), &settings);
     assert_eq!(
         denied.message.unwrap(),
         format!("Could not verify against any image policies for container image: {deeper}.")
     );
-    let system = "registry.tanzu.vmware.com/tanzu-application-platform/tap-packages:1.12";
-    let admitted = validate(&FakeHost::new(), &pod(&[system]), &settings);
+    let platform = "harbor.example.net/platform/ingress/controller:1.12";
+    let admitted = validate(&FakeHost::new(), &pod(&[platform]), &settings);
     assert_eq!(status(&admitted), "static-allowed");
 }
 

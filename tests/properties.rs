@@ -304,7 +304,7 @@ proptest! {
         value in any_json(),
         settings in any_settings(),
     ) {
-        let mut req = pod(&["registry.example.org/myproject/app:1.0"]);
+        let mut req = pod(&["harbor.example.net/storefront/app:1.0"]);
         put(&mut req, place, value);
         let host = FakeHost::new();
         let payload = serde_json::to_vec(&json!({"request": req, "settings": settings})).unwrap();
@@ -468,11 +468,11 @@ proptest! {
 
 /// A pool of image strings, some signed, respellings among them.
 const POOL: [&str; 6] = [
-    "registry.example.org/myproject/app:1.0",
-    "Registry.Example.org:443/myproject/app:1.0",
-    "registry.example.org/myproject/app:2.0",
-    "registry.example.org/myproject/evil:1.0",
-    "registry.example.org/myproject/evil:2.0",
+    "harbor.example.net/storefront/app:1.0",
+    "Harbor.Example.NET:443/storefront/app:1.0",
+    "harbor.example.net/storefront/app:2.0",
+    "harbor.example.net/storefront/evil:1.0",
+    "harbor.example.net/storefront/evil:2.0",
     "nginx:1.25",
 ];
 
@@ -501,8 +501,8 @@ proptest! {
     ) {
         // app:1.0 (both spellings) is signed; app:2.0 is signed too.
         let host = FakeHost::new()
-            .sign("registry.example.org/myproject/app:1.0", &key("p256.pub"))
-            .sign("registry.example.org/myproject/app:2.0", &key("p256.pub"));
+            .sign("harbor.example.net/storefront/app:1.0", &key("p256.pub"))
+            .sign("harbor.example.net/storefront/app:2.0", &key("p256.pub"));
         if registry_down {
             host.stop_registry();
         }

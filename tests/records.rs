@@ -18,8 +18,8 @@ fn ephemeral_containers_subresource_is_checked() {
     assert!(denied.message.unwrap().contains(UNSIGNED));
 
     req["object"]["spec"]["ephemeralContainers"][0]["image"] =
-        json!("registry.example.org/myproject/debug:1");
-    let host = signed_host().sign("registry.example.org/myproject/debug:1", &key("p256.pub"));
+        json!("harbor.example.net/storefront/debug:1");
+    let host = signed_host().sign("harbor.example.net/storefront/debug:1", &key("p256.pub"));
     let admitted = validate(&host, &req, &scst_settings());
     let pod = admitted_with_ephemeral_pinned(admitted);
     assert!(
@@ -42,7 +42,7 @@ fn admitted_with_ephemeral_pinned(response: ValidationResponse) -> Value {
 }
 
 fn ephemeral_update(stored_status: Option<&str>, ephemeral_image: &str) -> Value {
-    let mut req = request("Pod", "registry.example.org/myproject/app:1.0");
+    let mut req = request("Pod", "harbor.example.net/storefront/app:1.0");
     if let Some(status) = stored_status {
         req["object"]["metadata"]["annotations"]["image-policy.signing/status"] = json!(status);
     }
@@ -56,11 +56,11 @@ fn ephemeral_update(stored_status: Option<&str>, ephemeral_image: &str) -> Value
 
 #[test]
 fn an_unmatched_ephemeral_image_cannot_make_a_verified_record_stale() {
-    let host = || FakeHost::new().sign("registry.example.org/myproject/app:1.0", &key("p256.pub"));
-    let mut allow = one_key("registry.example.org/*");
+    let host = || FakeHost::new().sign("harbor.example.net/storefront/app:1.0", &key("p256.pub"));
+    let mut allow = one_key("harbor.example.net/*");
     allow["allowUnmatchedImages"] = json!(true);
     let signatures =
-        json!({"signatures": [{"image": "registry.example.org/*", "pubKeys": [key("p256.pub")]}]});
+        json!({"signatures": [{"image": "harbor.example.net/*", "pubKeys": [key("p256.pub")]}]});
     for settings in [&allow, &signatures] {
         let denied = validate(
             &host(),
@@ -83,10 +83,10 @@ fn an_unmatched_ephemeral_image_cannot_make_a_verified_record_stale() {
         }
     }
     // A verified ephemeral image keeps the record true: admitted, pinned, no annotation.
-    let host = host().sign("registry.example.org/myproject/debug:1", &key("p256.pub"));
+    let host = host().sign("harbor.example.net/storefront/debug:1", &key("p256.pub"));
     let admitted = validate(
         &host,
-        &ephemeral_update(Some("verified"), "registry.example.org/myproject/debug:1"),
+        &ephemeral_update(Some("verified"), "harbor.example.net/storefront/debug:1"),
         &allow,
     );
     admitted_with_ephemeral_pinned(admitted);
@@ -96,8 +96,8 @@ fn an_unmatched_ephemeral_image_cannot_make_a_verified_record_stale() {
 fn the_stored_record_decides_not_the_one_the_client_sends() {
     // Through this subresource the API server keeps the stored metadata: a
     // body without the record, or with another status, changes nothing.
-    let host = || FakeHost::new().sign("registry.example.org/myproject/app:1.0", &key("p256.pub"));
-    let mut allow = one_key("registry.example.org/*");
+    let host = || FakeHost::new().sign("harbor.example.net/storefront/app:1.0", &key("p256.pub"));
+    let mut allow = one_key("harbor.example.net/*");
     allow["allowUnmatchedImages"] = json!(true);
     let status = "image-policy.signing/status";
     for stored in ["verified", "owner-verified"] {
@@ -125,10 +125,10 @@ fn the_stored_record_decides_not_the_one_the_client_sends() {
 #[test]
 fn an_unmatched_image_already_in_the_pod_does_not_block_an_ephemeral_update() {
     // The Pod's own container is unmatched under today's rules; the request adds a verified image.
-    let mut allow = one_key("registry.example.org/myproject/debug*");
+    let mut allow = one_key("harbor.example.net/storefront/debug*");
     allow["allowUnmatchedImages"] = json!(true);
-    let host = FakeHost::new().sign("registry.example.org/myproject/debug:1", &key("p256.pub"));
-    let req = ephemeral_update(Some("verified"), "registry.example.org/myproject/debug:1");
+    let host = FakeHost::new().sign("harbor.example.net/storefront/debug:1", &key("p256.pub"));
+    let req = ephemeral_update(Some("verified"), "harbor.example.net/storefront/debug:1");
     assert!(validate(&host, &req, &allow).accepted);
 }
 

@@ -10,10 +10,10 @@ fn respelled_images_get_the_same_decision_and_question() {
     let mut settings = scst_settings();
     settings["allowUnmatchedImages"] = json!(true);
     for written in [
-        "registry.example.org/myproject/evil:1.0",
-        "REGISTRY.EXAMPLE.ORG/myproject/evil:1.0",
-        "Registry.Example.Org/myproject/evil:1.0",
-        "registry.example.org:443/myproject/evil:1.0",
+        "harbor.example.net/storefront/evil:1.0",
+        "HARBOR.EXAMPLE.NET/storefront/evil:1.0",
+        "Harbor.Example.Net/storefront/evil:1.0",
+        "harbor.example.net:443/storefront/evil:1.0",
     ] {
         let host = FakeHost::new();
         let denied = validate(&host, &pod(&[written]), &settings);
@@ -48,11 +48,11 @@ fn a_port_with_a_leading_zero_is_the_same_port() {
     assert!(!denied.accepted, "matched, so verified, and not signed");
     assert_eq!(host.asked_images(), ["127.0.0.1:5000/test/unsigned:v1"]);
 
-    let mut allow = one_key("registry.example.org/myproject/*");
+    let mut allow = one_key("harbor.example.net/storefront/*");
     allow["allowUnmatchedImages"] = json!(true);
     for image in [
-        "registry.example.org:0443/myproject/evil:1.0",
-        "REGISTRY.EXAMPLE.ORG:00443/myproject/evil:1.0",
+        "harbor.example.net:0443/storefront/evil:1.0",
+        "HARBOR.EXAMPLE.NET:00443/storefront/evil:1.0",
     ] {
         let denied = validate(&FakeHost::new(), &pod(&[image]), &allow);
         assert!(!denied.accepted, "{image}");

@@ -10,7 +10,7 @@ use signed_images_policy::rules::{PinDigests, RuleSource, UnmatchedImages};
 use signed_images_policy::settings::parse_settings;
 
 /// Every file of test_data/settings: each loads (and the docs show each: tests/docs.rs).
-const SETTINGS_FILES: [&str; 11] = [
+const SETTINGS_FILES: [&str; 12] = [
     "scst-policy.yaml",
     "full.yaml",
     "allow-unmatched.yaml",
@@ -22,6 +22,7 @@ const SETTINGS_FILES: [&str; 11] = [
     "policy-controller.yaml",
     "cluster-policy-controller.yaml",
     "warn.yaml",
+    "tap-migration.yaml",
 ];
 
 fn check(settings: &Value) -> Result<(), String> {

@@ -14,7 +14,7 @@ fn two_of_three() -> Value {
             {"name": "security", "publicKey": key("p384.pub")},
             {"name": "release", "publicKey": key("rsa2048.pub")}
         ],
-        "images": [{"namePattern": "registry.example.org/*", "threshold": 2,
+        "images": [{"namePattern": "harbor.example.net/*", "threshold": 2,
             "keys": [{"name": "build"}, {"name": "security"}, {"name": "release"}]}]
     }})
 }
@@ -53,7 +53,7 @@ fn threshold_denies_with_the_count_and_stops_when_it_cannot_be_reached() {
         Some(
             format!(
                 "The image: {SIGNED} is not signed. 1 of the 2 keys that the entry for \
-                 \"registry.example.org/*\" needs verified it (build); \
+                 \"harbor.example.net/*\" needs verified it (build); \
                  key security: no signature of {SIGNED_CANONICAL} satisfies the constraints; \
                  key release: no signature of {SIGNED_CANONICAL} satisfies the constraints"
             )
@@ -68,7 +68,7 @@ fn threshold_denies_with_the_count_and_stops_when_it_cannot_be_reached() {
     assert_eq!(host.verify_calls(), 2);
     let message = denied.message.unwrap();
     assert!(
-        message.contains("0 of the 2 keys that the entry for \"registry.example.org/*\" needs verified it, not asked: release"),
+        message.contains("0 of the 2 keys that the entry for \"harbor.example.net/*\" needs verified it, not asked: release"),
         "{message}"
     );
 }

@@ -489,12 +489,12 @@ pub fn validate_raw(host: &FakeHost, payload: &[u8]) -> ValidationResponse {
     serde_json::from_slice(&response).unwrap()
 }
 
-/// Settings with one public key `first-key` (P-256) over `pattern`.
+/// Settings with one public key `storefront-release` (P-256) over `pattern`.
 pub fn one_key_settings(pattern: &str) -> Value {
     json!({
         "verification": {
-            "keys": [{"name": "first-key", "publicKey": key("p256.pub")}],
-            "images": [{"namePattern": pattern, "keys": [{"name": "first-key"}]}]
+            "keys": [{"name": "storefront-release", "publicKey": key("p256.pub")}],
+            "images": [{"namePattern": pattern, "keys": [{"name": "storefront-release"}]}]
         }
     })
 }
@@ -508,11 +508,11 @@ pub fn annotation<'a>(response: &'a ValidationResponse, name: &str) -> Option<&'
 /// A respelling of [`SIGNED_CANONICAL`] (host case, the default port), so the
 /// main flows go through canonicalisation: the host is asked about the
 /// canonical form, and messages and annotations keep the written one.
-pub const SIGNED: &str = "Registry.Example.org:443/myproject/app:1.0";
+pub const SIGNED: &str = "Harbor.Example.NET:443/storefront/app:1.0";
 
-pub const SIGNED_CANONICAL: &str = "registry.example.org/myproject/app:1.0";
+pub const SIGNED_CANONICAL: &str = "harbor.example.net/storefront/app:1.0";
 
-pub const UNSIGNED: &str = "registry.example.org/myproject/evil:1.0";
+pub const UNSIGNED: &str = "harbor.example.net/storefront/evil:1.0";
 
 pub fn signed_host() -> FakeHost {
     FakeHost::new().sign(SIGNED_CANONICAL, &key("p256.pub"))
