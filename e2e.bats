@@ -848,6 +848,20 @@ signatures claims an identity with issuer ~ /fixtures/ and subject ~ /^someone@/
     assert_equal "$(container_image)" "$(image signed-a)@$(digest signed-a)"
 }
 
+@test "policy-controller: a warn-mode policy that fails an image keeps the pin and record an enforced one earned" {
+    local enforced rollout signed
+    enforced="$(cip enforced "$REGISTRY/signed-*" "$(key_authority a)")"
+    rollout="$(cip rollout "$REGISTRY/**" "$(key_authority b)" '{"mode": "warn"}')"
+    signed="$(image signed-a)"
+    evaluate "$(pod "$signed")" "$(pc_settings "$enforced" "$rollout")"
+    allowed
+    assert_equal "$(annotation status)" admitted-on-warning
+    assert_equal "$(container_image)" "$signed@$(digest signed-a)"
+    assert_equal "$(verified_images)" "$(jq -nc --arg i "$signed" --arg d "$(digest signed-a)" '{($i): {digest: $d, key: "enforced/authority-0"}}')"
+    assert_equal "$(field '.warnings | join("|")')" \
+        "Admitted on a warning (mode: warn): The image: $signed is not signed. key rollout/authority-0: no signature satisfies this key"
+}
+
 @test "policy-controller: every policy matching an image must pass; one failing denies" {
     local both
     both="$(pc_settings "$(cip all "$REGISTRY/**" "$(key_authority a)")" "$(cip signed "$REGISTRY/signed-*" "$(key_authority b)")")"
@@ -1054,9 +1068,16 @@ IDENTITY='{"issuer": "https://oidc.fixtures.test", "subject": "signer@fixtures.t
     pc_refused ".spec.authorities[0] = {keyless: {url: \"https://fulcio.example.org\", identities: [$IDENTITY]}}" \
         "spec.authorities[0].keyless.url: $REFUSED_TRUST_ROOT"
 }
-@test "settings: policy-controller's ctlog.url other than https://rekor.sigstore.dev (which is accepted)" {
-    pc_refused '.spec.authorities[0].ctlog = {url: "https://rekor.example.org"}' "spec.authorities[0].ctlog.url: $REFUSED_TRUST_ROOT"
-    validate_settings "$(pc_settings "$(cip p "$REGISTRY/**" "$(key_authority a | jq -c '.ctlog = {url: "https://rekor.sigstore.dev"}')")")"
+@test "settings: policy-controller's ctlog on a key authority, whose log entries the host never checks" {
+    # Read as absent, it admitted signed-a, whose signature no log holds.
+    local needle="spec.authorities[0].ctlog: is not supported: the host checks no transparency-log entry for a key's signatures"
+    pc_refused '.spec.authorities[0].ctlog = {url: "https://rekor.sigstore.dev"}' "$needle"
+    pc_refused '.spec.authorities[0].ctlog = {}' "$needle"
+}
+@test "settings: policy-controller's ctlog.url on a keyless authority other than https://rekor.sigstore.dev (which is accepted)" {
+    pc_refused ".spec.authorities[0] = {keyless: {identities: [$IDENTITY]}, ctlog: {url: \"https://rekor.example.org\"}}" \
+        "spec.authorities[0].ctlog.url: $REFUSED_TRUST_ROOT"
+    validate_settings "$(pc_settings "$(cip p "$REGISTRY/**" "$(keyless_authority "$IDENTITY" | jq -c '.ctlog = {url: "https://rekor.sigstore.dev"}')")")"
     assert_equal "$status" 0
 }
 @test "settings: policy-controller's rfc3161timestamp" {
@@ -1066,6 +1087,17 @@ IDENTITY='{"issuer": "https://oidc.fixtures.test", "subject": "signer@fixtures.t
 @test "settings: policy-controller's glob on docker.io, which no normalised name has" {
     pc_refused '.spec.images[0].glob = "docker.io/library/*"' \
         'spec.images[0].glob: glob "docker.io/library/*" would never match: images are matched by their normalised name, whose registry is written "index.docker.io"'
+}
+@test "settings: policy-controller's glob that names no registry, which no normalised name can match" {
+    pc_refused '.spec.images[0].glob = "acme/**"' \
+        'spec.images[0].glob: glob "acme/**" would never match: images are matched by their normalised name, which always starts with a registry (Docker Hub'"'"'s is index.docker.io); write it, e.g. "index.docker.io/acme/**"'
+    pc_refused '.spec.images[0].glob = "nginx"' 'e.g. "index.docker.io/library/nginx"'
+}
+@test "settings: outageFallback with pinning off, which cannot make a child run the recorded digest" {
+    refused "$(settings a | jq -c --arg k "$RECORD_KEY" '.outageFallback = {recordKey: $k} | .pinDigests = "never"')" \
+        'outageFallback: cannot be set together with pinDigests: never: a Pod admitted on its owner'"'"'s record'
+    refused "$(peer_settings no-pinning | jq -c --arg k "$RECORD_KEY" '.outageFallback = {recordKey: $k}')" \
+        'outageFallback: cannot be set together with modifyImagesWithDigest: false'
 }
 @test "settings: noMatchPolicy without policy-controller's policies, allowUnmatchedImages with them" {
     refused "$(settings a | jq -c '.noMatchPolicy = "allow"')" noMatchPolicy
@@ -1211,6 +1243,22 @@ the host cannot reach a KMS: write the public key in key.data"
         denied
         assert_equal "$(message)" "Could not verify against any image policies for container image: $(image annotated)."
     done
+}
+
+@test "cluster: the rules' fingerprint and the answer do not depend on the order the host lists the policies in" {
+    local first second rules one
+    first="$(cip signed "$REGISTRY/signed-*" "$(key_authority a)")"
+    second="$(cip rollout "$REGISTRY/**" "$(key_authority b)" '{"mode": "warn"}')"
+    evaluate "$(pod "$(image signed-a)")" "$(pc_settings "$first" "$second")"
+    pc_cluster_session policy.sigstore.dev/v1beta1 "$first" "$second" >"$BATS_TEST_TMPDIR/one.yml"
+    pc_cluster_session policy.sigstore.dev/v1beta1 "$second" "$first" >"$BATS_TEST_TMPDIR/two.yml"
+    evaluate_in_cluster "$BATS_TEST_TMPDIR/one.yml" "$(pod "$(image signed-a)")" "$PC_CLUSTER"
+    allowed
+    rules="$(annotation rules)" one="$response"
+    [[ -n "$rules" ]]
+    evaluate_in_cluster "$BATS_TEST_TMPDIR/two.yml" "$(pod "$(image signed-a)")" "$PC_CLUSTER"
+    assert_equal "$(annotation rules)" "$rules"
+    assert_equal "$response" "$one"
 }
 
 @test "cluster: warn mode does not admit what a policy that cannot be applied covers" {
@@ -1409,6 +1457,39 @@ during_outage() {
     # Not its controller: the owner is not even read (the replay holds no read).
     during_outage "$(child pod "$image" "$replicaset" false)"
     denied
+}
+
+@test "outage: a Pod admitted on its owner's record stays owner-verified through an update that changes no image" {
+    local replicaset image pod
+    image="$(outage_image signed-a)"
+    replicaset="$(owner replicaset "$image")"
+    during_outage "$(child pod "$image" "$replicaset")" "$(found "$replicaset")" "$replicaset"
+    allowed
+    pod="$(mutated | jq -c '.metadata.name = "demo-x7k2p"')"
+    evaluate "$(workload pod x | jq -c --argjson old "$pod" '.operation = "UPDATE" | .oldObject = $old
+        | .object = ($old | .metadata.labels.tier = "web")')" "$(outage_settings fallback)"
+    allowed
+    assert_equal "$(verify_calls)" 0
+    assert_equal "$(annotation status)" owner-verified
+    assert_equal "$(verified_images | jq -r '.[].owner')" ReplicaSet/demo
+}
+
+@test "outage: without a record key no record is carried, a hand-made one with the rules' fingerprint least of all" {
+    local unsigned fingerprint forged
+    outage_registry up
+    # The fingerprint, stamped in clear on whatever was admitted.
+    evaluate "$(pod "$(outage_image signed-a)")" "$(outage_settings)"
+    fingerprint="$(annotation rules)"
+    unsigned="$(outage_image unsigned)"
+    forged="$(pod "$unsigned" | jq -c --arg r "$fingerprint" --arg i "$unsigned" '.object
+        | .metadata.annotations = {"image-policy.signing/status": "verified", "image-policy.signing/rules": $r,
+          "image-policy.signing/verified-images": ({($i): {digest: "sha256:\("0" * 64)", key: "a"}} | tojson)}')"
+    evaluate "$(workload pod x | jq -c --argjson old "$forged" '.operation = "UPDATE" | .oldObject = $old
+        | .object = ($old | .metadata.labels.tier = "web")')" "$(outage_settings)"
+    allowed
+    assert_equal "$(verify_calls)" 0
+    assert_equal "$(annotation status)" unchanged-unverified
+    assert_equal "$(verified_images)" '{}'
 }
 
 @test "a deleted signature (not an outage) denies a controller's Pod, and its owner is not read" {

@@ -267,13 +267,29 @@ pub(crate) fn judge<H: Host>(
             }
         };
         match verifier.verify(&image) {
-            Outcome::Verified { digest, keys } => verdict.verified.push(VerifiedSite {
-                site: site.clone(),
-                image,
+            Outcome::Verified {
                 digest,
-                keys: keys.join(", "),
-                owner: None,
-            }),
+                keys,
+                warned,
+            } => {
+                verdict.verified.push(VerifiedSite {
+                    site: site.clone(),
+                    image,
+                    digest,
+                    keys: keys.join(", "),
+                    owner: None,
+                });
+                // Pinned and recorded for the entries it passed, and
+                // admitted on a warning for those in warn mode it failed.
+                if !warned.is_empty() {
+                    verdict.warned.push(site.clone());
+                    if reported.insert(site.image.clone()) {
+                        let failure =
+                            format!("{} {}", not_signed_message(&site.image), warned.join("; "));
+                        verdict.warnings.push(admitted_on_warning(&failure));
+                    }
+                }
+            }
             Outcome::NotVerified {
                 reasons,
                 ignored_secrets,

@@ -242,9 +242,11 @@ impl Recorded {
     }
 
     /// Whether the record vouches for its entries under `rules` on `holder`:
-    /// the same fingerprint and, with a key, a seal that key made for it.
-    /// `Err` says why not.
-    pub fn vouches(&self, rules: &str, key: Option<&[u8]>, holder: Holder) -> Result<(), String> {
+    /// the same fingerprint and a seal the key made for it (a record is
+    /// never read without a key: the fingerprint is stamped in clear on
+    /// every admitted object, so an unsealed record anyone could have written
+    /// proves nothing). `Err` says why not.
+    pub fn vouches(&self, rules: &str, key: &[u8], holder: Holder) -> Result<(), String> {
         match &self.rules {
             None => return Err("it names no rules".to_string()),
             Some(recorded) if recorded != rules => {
@@ -252,7 +254,6 @@ impl Recorded {
             }
             Some(_) => {}
         }
-        let Some(key) = key else { return Ok(()) };
         let sealed = self.seal.as_deref().and_then(unhex).is_some_and(|seal| {
             mac(key, holder, rules, &self.entries_text)
                 .verify_slice(&seal)
@@ -335,10 +336,7 @@ mod tests {
     #[test]
     fn a_sealed_record_vouches_only_for_its_holder_its_rules_and_its_key() {
         let record = written("app:1", Some(KEY), holder("web-1"));
-        assert_eq!(
-            record.vouches("rules-1", Some(KEY), holder("web-1")),
-            Ok(())
-        );
+        assert_eq!(record.vouches("rules-1", KEY, holder("web-1")), Ok(()));
         for (rules, key, on) in [
             ("rules-2", KEY, holder("web-1")),
             (
@@ -364,14 +362,11 @@ mod tests {
                 },
             ),
         ] {
-            assert!(record.vouches(rules, Some(key), on).is_err());
+            assert!(record.vouches(rules, key, on).is_err());
         }
-        // Without a seal, a key refuses it; without a key, the rules decide.
+        // Without a seal, the key refuses it.
         let unsealed = written("app:1", None, holder("web-1"));
-        assert!(unsealed
-            .vouches("rules-1", Some(KEY), holder("web-1"))
-            .is_err());
-        assert_eq!(unsealed.vouches("rules-1", None, holder("web-1")), Ok(()));
+        assert!(unsealed.vouches("rules-1", KEY, holder("web-1")).is_err());
     }
 
     #[test]
@@ -388,9 +383,7 @@ mod tests {
             Value::String(record.seal.clone().unwrap()),
         );
         let edited = Recorded::read(&annotations, "p").unwrap();
-        assert!(edited
-            .vouches("rules-1", Some(KEY), holder("web-1"))
-            .is_err());
+        assert!(edited.vouches("rules-1", KEY, holder("web-1")).is_err());
     }
 
     #[test]

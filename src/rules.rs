@@ -127,8 +127,13 @@ impl Rules {
 
     /// SHA-256 over everything that decides whether an image passes, in
     /// hex, 128 bits: any change to the rules changes it; how the settings
-    /// were written (layout, key order, a default spelled out) does not.
+    /// were written (layout, key order, a default spelled out) does not, nor
+    /// the order their entries and an entry's keys are listed in (an image
+    /// passes by the same entries whatever their order, and the host lists
+    /// the cluster's ClusterImagePolicies in no stable order).
     fn hash(&self) -> String {
+        let mut entries: Vec<[u8; 32]> = self.images.iter().map(|i| self.entry_hash(i)).collect();
+        entries.sort_unstable();
         let mut hash = Fields(Sha256::new());
         hash.text(match self.entries_needed {
             EntriesNeeded::Any => "any entry",
@@ -138,37 +143,51 @@ impl Rules {
         for namespace in &self.excluded_namespaces {
             hash.text(namespace);
         }
-        hash.count(self.keys.len());
-        for key in &self.keys {
-            hash.text(&key.name);
-            // The root as the host is asked about it: every field it checks.
-            hash.text(&key.root.fingerprint_text());
-        }
-        hash.count(self.images.len());
-        for image in &self.images {
-            hash.text(&image.pattern.source());
-            hash.text(image.policy.as_deref().unwrap_or_default());
-            hash.count(usize::from(image.warn));
-            hash.count(usize::from(image.static_pass));
-            hash.count(image.static_failures.len());
-            for message in &image.static_failures {
-                hash.text(message);
-            }
-            hash.text(image.refused.as_deref().unwrap_or_default());
-            hash.count(image.keys.len());
-            for &key in &image.keys {
-                hash.count(key);
-            }
-            hash.count(image.threshold);
-            let annotations = image.annotations.iter().flatten();
-            hash.count(annotations.clone().count());
-            for (name, value) in annotations {
-                hash.text(name);
-                hash.text(value);
-            }
+        hash.count(entries.len());
+        for entry in &entries {
+            hash.0.update(entry);
         }
         let digest = hash.0.finalize();
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// One entry, its keys by name and by the root the host is asked about
+    /// (every field it checks), in a fixed order.
+    fn entry_hash(&self, image: &ImageRule) -> [u8; 32] {
+        let mut hash = Fields(Sha256::new());
+        hash.text(&image.pattern.source());
+        hash.text(image.policy.as_deref().unwrap_or_default());
+        hash.count(usize::from(image.warn));
+        hash.count(usize::from(image.static_pass));
+        hash.count(image.static_failures.len());
+        for message in &image.static_failures {
+            hash.text(message);
+        }
+        hash.text(image.refused.as_deref().unwrap_or_default());
+        let mut keys: Vec<(&str, String)> = image
+            .keys
+            .iter()
+            .map(|&k| {
+                (
+                    self.keys[k].name.as_str(),
+                    self.keys[k].root.fingerprint_text(),
+                )
+            })
+            .collect();
+        keys.sort_unstable();
+        hash.count(keys.len());
+        for (name, root) in &keys {
+            hash.text(name);
+            hash.text(root);
+        }
+        hash.count(image.threshold);
+        let annotations = image.annotations.iter().flatten();
+        hash.count(annotations.clone().count());
+        for (name, value) in annotations {
+            hash.text(name);
+            hash.text(value);
+        }
+        hash.0.finalize().into()
     }
 }
 

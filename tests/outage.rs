@@ -9,6 +9,7 @@ mod common;
 use common::*;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{json, Value};
+use signed_images_policy::admission;
 
 const RECORD_KEY: &str = "a-random-record-key-of-at-least-32-characters";
 const UID: &str = "6a1d6e8e-3b7f-4c55-9f5e-0f5e2a7c1b10";
@@ -198,11 +199,11 @@ fn a_record_that_does_not_vouch_is_not_carried() {
 
 #[test]
 fn a_tag_pinning_should_have_pinned_is_not_carried_as_verified() {
-    // Recorded while pinning was off; now Pods are pinned.
-    let mut never = settings();
-    never["pinDigests"] = json!("never");
-    let old = created("Pod", SIGNED, &never);
-    assert_eq!(old["spec"]["containers"][0]["image"], SIGNED);
+    // A Pod whose record lists a tag it still runs unpinned (recorded while
+    // pinning was off, or its pin undone): pinning Pods, that is no record.
+    let mut old = created("Pod", SIGNED, &settings());
+    old["spec"]["containers"][0]["image"] = json!(SIGNED);
+    old["spec"]["initContainers"] = json!([]);
     let mut new = old.clone();
     new["metadata"]["labels"]["tier"] = json!("web");
     let req = update("Pod", &old, new);
@@ -215,8 +216,12 @@ fn a_tag_pinning_should_have_pinned_is_not_carried_as_verified() {
         object["spec"]["containers"][0]["image"], SIGNED,
         "not pinned on an update"
     );
-    // Where pinning does not apply, the same record is carried.
-    let object = stored(&validate(&host(), &req, &never), &req);
+    // Where pinning does not apply, the record of a tag is carried.
+    let old = created("Deployment", SIGNED, &settings());
+    let mut new = old.clone();
+    new["metadata"]["labels"]["tier"] = json!("web");
+    let req = update("Deployment", &old, new);
+    let object = stored(&validate(&host(), &req, &settings()), &req);
     assert_eq!(
         annotation_of(&object, "status").as_deref(),
         Some("verified")
@@ -257,8 +262,13 @@ fn a_controller_s_pod_keeps_its_record_once_its_name_is_generated() {
     );
 }
 
+/// Without a record key nothing is sealed, and no record counts: its
+/// fingerprint is stamped in clear on every admitted object, so a record
+/// written where the policy did not see it (before it was installed, in
+/// monitor mode, outside its namespaceSelector) would otherwise be carried
+/// as verified.
 #[test]
-fn without_a_record_key_records_are_neither_sealed_nor_required_to_be() {
+fn without_a_record_key_no_record_is_sealed_or_carried() {
     let plain = one_key("harbor.example.net/*");
     let old = created("Pod", SIGNED, &plain);
     assert_eq!(annotation_of(&old, "seal"), None);
@@ -266,17 +276,74 @@ fn without_a_record_key_records_are_neither_sealed_nor_required_to_be() {
     let mut new = old.clone();
     new["metadata"]["labels"]["tier"] = json!("web");
     let req = update("Pod", &old, new);
-    let object = stored(&validate(&host(), &req, &plain), &req);
+    let host = host();
+    let object = stored(&validate(&host, &req, &plain), &req);
     assert_eq!(
-        annotation_of(&object, "status").as_deref(),
-        Some("verified")
+        host.verify_calls(),
+        0,
+        "an update that changes no image asks nothing"
     );
-    // Turning the key on seals the record on the next write.
-    let object = stored(&validate(&host(), &req, &settings()), &req);
     assert_eq!(
         annotation_of(&object, "status").as_deref(),
         Some("unchanged-unverified")
     );
+    assert_eq!(
+        annotation_of(&object, "verified-images").as_deref(),
+        Some("{}")
+    );
+
+    // A hand-made record of an unsigned image, with the rules' fingerprint
+    // read off any admitted object: still not carried.
+    let mut forged = request("Pod", UNSIGNED)["object"].clone();
+    let fingerprint = annotation_of(&old, "rules").unwrap();
+    forged["metadata"]["annotations"] = json!({
+        "image-policy.signing/status": "verified",
+        "image-policy.signing/rules": fingerprint,
+        "image-policy.signing/verified-images":
+            json!({UNSIGNED: {"digest": digest_of(UNSIGNED), "key": "a"}}).to_string(),
+    });
+    let mut relabelled = forged.clone();
+    relabelled["metadata"]["labels"]["tier"] = json!("web");
+    let req = update("Pod", &forged, relabelled);
+    let object = stored(&validate(&FakeHost::new(), &req, &plain), &req);
+    assert_eq!(
+        annotation_of(&object, "status").as_deref(),
+        Some("unchanged-unverified")
+    );
+    assert_eq!(
+        annotation_of(&object, "verified-images").as_deref(),
+        Some("{}")
+    );
+}
+
+/// A child admitted on its owner's record must run the recorded digest:
+/// settings that turn pinning off cannot have the fallback.
+#[test]
+fn the_fallback_without_pinning_is_refused_with_the_reason() {
+    let mut never = settings();
+    never["pinDigests"] = json!("never");
+    let mut unpinned = keyed(json!({"signatures": [{"image": "harbor.example.net/*",
+        "pubKeys": [key("p256.pub")]}], "modifyImagesWithDigest": false}));
+    for (settings, how) in [
+        (&mut never, "pinDigests: never"),
+        (&mut unpinned, "modifyImagesWithDigest: false"),
+    ] {
+        let response = admission::validate_settings(settings.to_string().as_bytes());
+        assert!(!response.valid);
+        assert_eq!(
+            response.message.unwrap(),
+            format!(
+                "outageFallback: cannot be set together with {how}: a Pod admitted on its owner's \
+                 record during a registry outage must run the digest the record vouches for, which \
+                 only pinning makes it do; leave pinning on (Pods at least)"
+            )
+        );
+    }
+    for pins in ["pods", "all"] {
+        let mut pinned = settings();
+        pinned["pinDigests"] = json!(pins);
+        assert!(admission::validate_settings(pinned.to_string().as_bytes()).valid);
+    }
 }
 
 // ---- a controller's child during an outage ----------------------------------
@@ -335,6 +402,57 @@ fn a_pod_of_a_verified_replicaset_rides_out_an_outage_pinned_to_the_recorded_dig
         *host.resources_read.borrow(),
         ["apps/v1/ReplicaSet default/demo"],
         "one cluster read"
+    );
+}
+
+/// A Pod admitted on its owner's record stays `owner-verified` through
+/// updates that change no image (its entries keep naming the owner), until
+/// an image is verified for the Pod itself.
+#[test]
+fn owner_verified_stays_so_until_an_image_is_verified_for_the_object() {
+    let settings = settings();
+    let owner = created("ReplicaSet", SIGNED, &settings);
+    let req = child("Pod", SIGNED, &owner, true);
+    let mut pod = stored(&validate(&outage_host(&owner), &req, &settings), &req);
+    pod["metadata"]["name"] = json!("demo-x7k2p");
+    assert_eq!(
+        annotation_of(&pod, "status").as_deref(),
+        Some("owner-verified")
+    );
+    let entries = annotation_of(&pod, "verified-images");
+    for (edit, new) in edits(&pod) {
+        for host in [host(), outage_host(&owner)] {
+            let req = update("Pod", &pod, new.clone());
+            let object = stored(&validate(&host, &req, &settings), &req);
+            assert_eq!(
+                annotation_of(&object, "status").as_deref(),
+                Some("owner-verified"),
+                "{edit}"
+            );
+            assert_eq!(annotation_of(&object, "verified-images"), entries, "{edit}");
+            assert_eq!(host.verify_calls(), 0, "{edit}");
+        }
+    }
+    // An image verified for the Pod itself (here, an ephemeral container's
+    // beside the carried one) does not make the carried one verified.
+    let mut debugged = pod.clone();
+    debugged["spec"]["ephemeralContainers"] = json!([{"name": "debug", "image": OTHER}]);
+    let req = update("Pod", &pod, debugged);
+    let object = stored(&validate(&host(), &req, &settings), &req);
+    assert_eq!(
+        annotation_of(&object, "status").as_deref(),
+        Some("owner-verified")
+    );
+    // Its every image verified anew for it: verified.
+    let mut updated = pod.clone();
+    for field in ["containers", "initContainers"] {
+        updated["spec"][field][0]["image"] = json!(OTHER);
+    }
+    let req = update("Pod", &pod, updated);
+    let object = stored(&validate(&host(), &req, &settings), &req);
+    assert_eq!(
+        annotation_of(&object, "status").as_deref(),
+        Some("verified")
     );
 }
 

@@ -415,6 +415,51 @@ fn an_enforced_policy_that_fails_denies_whatever_warn_mode_policies_say() {
     assert_eq!(status(&admitted), "admitted-on-warning");
 }
 
+/// A warn-mode policy that fails an image an enforced one verified costs the
+/// enforced verification nothing: the image is pinned to the digest it
+/// verified and recorded, with the warn-mode failure as a warning. Without
+/// the pin, whoever moves the tag later would run an unsigned image.
+#[test]
+fn a_warn_mode_failure_keeps_the_pin_and_record_an_enforced_policy_earned() {
+    let enforced = policy(
+        "enforced",
+        &["registry.example.org/team/*"],
+        key_authority("p256.pub"),
+    );
+    let mut warned = policy(
+        "rollout",
+        &["registry.example.org/**"],
+        key_authority("p384.pub"),
+    );
+    warned["spec"]["mode"] = json!("warn");
+    let host = FakeHost::new().sign(IMAGE, &key("p256.pub"));
+    for settings in [
+        settings(&[enforced.clone(), warned.clone()]),
+        settings(&[warned, enforced]),
+    ] {
+        let admitted = validate(&host, &pod(&[IMAGE]), &settings);
+        assert!(admitted.accepted, "{:?}", admitted.message);
+        assert_eq!(status(&admitted), "admitted-on-warning");
+        let warnings = admitted.warnings.clone().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!(
+                "Admitted on a warning (mode: warn): The image: {IMAGE} is not signed. key rollout/team-key: "
+            )),
+            "{warnings:?}"
+        );
+        let verified: Value =
+            serde_json::from_str(annotation(&admitted, "verified-images").unwrap()).unwrap();
+        assert_eq!(verified[IMAGE]["digest"], json!(digest_of(IMAGE)));
+        assert_eq!(verified[IMAGE]["key"], "enforced/team-key");
+        let object = admitted.mutated_object.unwrap();
+        assert_eq!(
+            object["spec"]["containers"][0]["image"],
+            json!(format!("{IMAGE}@{}", digest_of(IMAGE)))
+        );
+    }
+}
+
 #[test]
 fn the_no_match_policy_denies_warns_or_allows() {
     let base = || {
@@ -500,15 +545,38 @@ fn every_field_the_host_cannot_check_is_refused_by_name() {
             format!("{authority}.signatureFormat"),
             Box::new(|p| p["spec"]["authorities"][0]["signatureFormat"] = json!("bundle")),
         ),
+        // On a key authority, ctlog asks for a log entry the host never
+        // checks: refused whole, even at the public-good default.
         (
-            format!("{authority}.ctlog.url"),
+            format!("{authority}.ctlog"),
+            Box::new(|p| p["spec"]["authorities"][0]["ctlog"] = json!({})),
+        ),
+        (
+            format!("{authority}.ctlog"),
+            Box::new(|p| {
+                p["spec"]["authorities"][0]["ctlog"] = json!({"url": "https://rekor.sigstore.dev"})
+            }),
+        ),
+        (
+            format!("{authority}.ctlog"),
             Box::new(|p| {
                 p["spec"]["authorities"][0]["ctlog"] = json!({"url": "https://rekor.internal"})
             }),
         ),
+        // On a keyless one the host checks its own log: only another is refused.
+        (
+            format!("{authority}.ctlog.url"),
+            Box::new(|p| {
+                p["spec"]["authorities"][0] = json!({"keyless": {"identities": [{"issuer": "https://i", "subject": "s"}]},
+                    "ctlog": {"url": "https://rekor.internal"}})
+            }),
+        ),
         (
             format!("{authority}.ctlog.trustRootRef"),
-            Box::new(|p| p["spec"]["authorities"][0]["ctlog"] = json!({"trustRootRef": "mine"})),
+            Box::new(|p| {
+                p["spec"]["authorities"][0] = json!({"keyless": {"identities": [{"issuer": "https://i", "subject": "s"}]},
+                    "ctlog": {"trustRootRef": "mine"}})
+            }),
         ),
         (
             format!("{authority}.key.kms"),
@@ -623,6 +691,41 @@ fn cluster_mode_reads_every_policy_controller_policy_and_refuses_only_what_a_bad
         message.contains("spec.authorities[0].key.kms: is not supported"),
         "{message}"
     );
+}
+
+/// The host lists the cluster's ClusterImagePolicies in no stable order
+/// (a cache, rebuilt on every restart and in every replica): the rules'
+/// fingerprint, which records are checked against, does not follow it, nor
+/// do the messages. Pasted, in any order, they are the same rules.
+#[test]
+fn the_rules_do_not_depend_on_the_order_the_policies_are_listed_in() {
+    let team = policy(
+        "team",
+        &["registry.example.org/**"],
+        key_authority("p256.pub"),
+    );
+    let mut other = policy("other", &["**"], key_authority("p384.pub"));
+    other["spec"]["mode"] = json!("warn");
+    let host = |policies: [&Value; 2]| {
+        policies
+            .into_iter()
+            .fold(FakeHost::new().sign(IMAGE, &key("p256.pub")), |host, p| {
+                host.with_resource(p.clone())
+            })
+    };
+    let settings = cluster_mode("policy.sigstore.dev/v1beta1");
+    let one = validate(&host([&team, &other]), &pod(&[IMAGE]), &settings);
+    let two = validate(&host([&other, &team]), &pod(&[IMAGE]), &settings);
+    assert!(one.accepted, "{:?}", one.message);
+    assert_eq!(annotation(&one, "rules"), annotation(&two, "rules"));
+    assert_eq!(one.warnings, two.warnings);
+    for pasted in [
+        self::settings(&[team.clone(), other.clone()]),
+        self::settings(&[other.clone(), team.clone()]),
+    ] {
+        let admitted = validate(&host([&team, &other]), &pod(&[IMAGE]), &pasted);
+        assert_eq!(annotation(&admitted, "rules"), annotation(&one, "rules"));
+    }
 }
 
 /// No ClusterImagePolicy at all is not "no policy": as in policy-controller,
@@ -811,15 +914,16 @@ fn policy_controllers_documented_policies_load_or_are_refused_by_name() {
     for (file, refused) in [
         ("signed-by-github-actions.yaml", None),
         ("release-signed-by-github-actions.yaml", None),
-        ("cip-key.yaml", Some("spec.authorities[0].ctlog.url")),
+        ("cip-key.yaml", Some("spec.authorities[0].ctlog")),
         (
             "cip-key-and-keyless.yaml",
-            Some("spec.authorities[0].ctlog.url"),
+            Some("spec.authorities[0].ctlog"),
         ),
         ("allow-only-pods.yaml", Some("spec.policy")),
+        // A KMS key with a log: both refused, the log first.
         (
             "signed-by-aws-kms-key.yaml",
-            Some("spec.authorities[0].key.kms"),
+            Some("spec.authorities[0].ctlog"),
         ),
         // In-cluster Fulcio and Rekor: the first named is the log's.
         (
@@ -907,8 +1011,7 @@ fn every_mistake_of_pasted_policies_is_named_at_once() {
     let expected = [
         format!("{at}.spec.mode: \"audit\" is not one of enforce, warn"),
         format!("{at}.spec.images[1].glob: "),
-        format!("{authority}[0].ctlog.trustRootRef: is not supported"),
-        format!("{authority}[0].ctlog.url: is not supported"),
+        format!("{authority}[0].ctlog: is not supported"),
         format!("{authority}[0].key.kms: is not supported"),
         format!("{authority}[0].key.hashAlgorithm: is not supported"),
         format!("{authority}[1].keyless.identities[0].issuerRegExp: "),
@@ -926,7 +1029,7 @@ fn every_mistake_of_pasted_policies_is_named_at_once() {
     }
     // The key whose place is refused is not also missing its data.
     assert!(!message.contains(".key.data"), "{message}");
-    assert!(message.ends_with("; ... and 4 more"), "{message}");
+    assert!(message.ends_with("; ... and 3 more"), "{message}");
     // The rest: the second policy's apiVersion, images, authorities, and
     // allowUnmatchedImages, which goes with SCST-Sign's rules.
     let all = signed_images_policy::settings::parse_settings(

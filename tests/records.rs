@@ -237,3 +237,61 @@ fn status_writes_with_unreadable_annotations_are_denied_with_the_field_named() {
 }
 
 for_every_kind!(status_writes_cannot_change_the_policy_annotations,);
+
+/// Two instances of the policy on one object (a cluster-wide one and a
+/// tenant's namespaced one): with one annotation prefix, the later writes its
+/// record over the earlier's, which then vouches for nothing under the
+/// earlier's rules; each with a prefix of its own keeps its record.
+#[test]
+fn two_policies_on_one_object_keep_their_records_only_under_their_own_prefixes() {
+    let with = |pattern: &str, record_key: &str, prefix: Option<&str>| {
+        let mut settings = one_key(pattern);
+        settings["outageFallback"] = json!({"recordKey": record_key});
+        if let Some(prefix) = prefix {
+            settings["annotationPrefix"] = json!(prefix);
+        }
+        settings
+    };
+    let status = |object: &Value, prefix: &str| {
+        object["metadata"]["annotations"][format!("{prefix}/status")]
+            .as_str()
+            .map(str::to_string)
+    };
+    let cluster = with("harbor.example.net/*", &"c".repeat(32), None);
+    for (tenant_prefix, cluster_keeps) in [
+        (None, "unchanged-unverified"),
+        (Some("tenant.example.net"), "verified"),
+    ] {
+        let tenant = with(
+            "harbor.example.net/storefront/*",
+            &"t".repeat(32),
+            tenant_prefix,
+        );
+        let req = request("Deployment", SIGNED);
+        // The API server calls each mutating webhook on the object the
+        // previous one returned.
+        let first = validate(&signed_host(), &req, &cluster);
+        let mut req = req.clone();
+        req["object"] = first.mutated_object.unwrap();
+        let second = validate(&signed_host(), &req, &tenant);
+        assert!(second.accepted, "{:?}", second.message);
+        let stored = second.mutated_object.unwrap();
+        // A label edit: the cluster policy reads the record it wrote.
+        let mut edit = req.clone();
+        edit["operation"] = json!("UPDATE");
+        edit["oldObject"] = stored.clone();
+        edit["object"] = stored;
+        edit["object"]["metadata"]["labels"]["tier"] = json!("web");
+        let host = FakeHost::new();
+        host.stop_registry();
+        let updated = validate(&host, &edit, &cluster);
+        assert!(updated.accepted, "{:?}", updated.message);
+        // No change to make is no patch: the object stays as sent.
+        let object = updated.mutated_object.unwrap_or(edit["object"].clone());
+        assert_eq!(
+            status(&object, "image-policy.signing").as_deref(),
+            Some(cluster_keeps),
+            "tenant prefix {tenant_prefix:?}"
+        );
+    }
+}

@@ -178,6 +178,9 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     };
     let pins_apply = update::pins_apply(policy.pin_digests, &request.kind);
     let (carried, unrecorded) = old.carried(&unchanged, &policy, rules, holder, pins_apply);
+    // An entry its owner's record vouched for stays that until the image is
+    // verified for this object itself.
+    let owner_vouched = owner_vouched || carried.iter().any(|entry| entry.owner.is_some());
     let admitted = Admitted {
         status: Status::of_images(Grounds {
             warned: !verdict.warned.is_empty(),

@@ -140,7 +140,7 @@ impl Owner<'_> {
             .and_then(|annotations| Recorded::read(annotations, self.prefix))
             .ok_or_else(|| format!("its owner {owner_name} carries no record of this policy"))?;
         record
-            .vouches(&rules.fingerprint, Some(self.key), holder)
+            .vouches(&rules.fingerprint, self.key, holder)
             .map_err(|why| format!("the record of its owner {owner_name} does not count: {why}"))?;
 
         let mut vouched = Vouched {

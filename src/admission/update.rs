@@ -83,7 +83,10 @@ impl OldObject {
         if unchanged.is_empty() {
             return (Vec::new(), false);
         }
-        let key = policy.record_key.as_deref();
+        // Without a record key no record counts: nothing unsealed is carried.
+        let Some(key) = policy.record_key.as_deref() else {
+            return (Vec::new(), true);
+        };
         // A record written on CREATE before the API server generated the
         // name (generateName) was sealed without one. Carried only where no
         // child can ride on it: a Pod owns nothing ([`owner::CONTROLLERS`]).

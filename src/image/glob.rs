@@ -40,6 +40,11 @@ pub enum GlobError {
          registry is written {registry:?}; write the glob with it"
     )]
     RegistrySpelling { glob: String, registry: String },
+    #[error(
+        "glob {glob:?} would never match: images are matched by their normalised name, which \
+         always starts with a registry (Docker Hub's is index.docker.io); write it, e.g. {suggestion:?}"
+    )]
+    NoRegistry { glob: String, suggestion: String },
 }
 
 impl Glob {
@@ -58,6 +63,16 @@ impl Glob {
             return Err(GlobError::RegistrySpelling {
                 glob: source.to_string(),
                 registry,
+            });
+        }
+        if names_no_registry(&expanded) {
+            let on_docker_hub = match expanded.contains('/') {
+                true => format!("{GGCR_DOCKER_HUB}/{expanded}"),
+                false => format!("{GGCR_DOCKER_HUB}/library/{expanded}"),
+            };
+            return Err(GlobError::NoRegistry {
+                glob: source.to_string(),
+                suggestion: on_docker_hub,
             });
         }
         Ok(Glob {
@@ -111,6 +126,23 @@ fn respelled_registry(glob: &str) -> Option<String> {
         other => other,
     };
     (wanted != first).then_some(wanted)
+}
+
+/// A glob no normalised name can match: every name is `registry/...`, whose
+/// registry has a `.` or a `:` or is `localhost`. Without a `/` (and no
+/// `**` to stand for one), or with a first segment that names no registry
+/// and has no star to stand for one, the glob never matches: a policy that
+/// silently never applies.
+fn names_no_registry(glob: &str) -> bool {
+    match glob.split_once('/') {
+        None => !glob.contains("**"),
+        Some((first, _)) => {
+            !first.contains('*')
+                && !first.contains('.')
+                && !first.contains(':')
+                && first != "localhost"
+        }
+    }
 }
 
 /// `*` matches any bytes but `/`, `**` any bytes; everything else itself.
@@ -305,7 +337,41 @@ mod tests {
             );
         }
         assert!(Glob::compile("localhost:5000/**").is_ok());
-        assert!(Glob::compile("myuser/*").is_ok());
+    }
+
+    /// A glob that names no registry would silently never apply (and with
+    /// noMatchPolicy allow or warn, admit what it was written to check).
+    #[test]
+    fn a_glob_that_can_never_match_is_refused() {
+        for (glob, suggestion) in [
+            ("acme/**", "index.docker.io/acme/**"),
+            ("acme/lint:*", "index.docker.io/acme/lint:*"),
+            ("redis", "index.docker.io/library/redis"),
+            ("redis*", "index.docker.io/library/redis*"),
+            ("Acme/lint", "index.docker.io/Acme/lint"),
+        ] {
+            assert_eq!(
+                Glob::compile(glob),
+                Err(GlobError::NoRegistry {
+                    glob: glob.to_string(),
+                    suggestion: suggestion.to_string()
+                }),
+                "{glob}"
+            );
+        }
+        for glob in [
+            "localhost/**",
+            "quay.io/**",
+            "buildhost:4000/**",
+            "q*/**",
+            "*/acme/**",
+            "qua**",
+            "**",
+            "*",
+            "*/*",
+        ] {
+            assert!(Glob::compile(glob).is_ok(), "{glob}");
+        }
     }
 
     #[test]

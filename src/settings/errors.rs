@@ -200,6 +200,12 @@ pub enum Problem {
          clusterImagePolicyApiVersion: policy.sigstore.dev/...); with SCST-Sign's rules, use allowUnmatchedImages"
     )]
     OnlyWithPolicyController,
+    #[error(
+        "cannot be set together with {0}: a Pod admitted on its owner's record during a registry \
+         outage must run the digest the record vouches for, which only pinning makes it do; \
+         leave pinning on (Pods at least)"
+    )]
+    FallbackWithoutPins(&'static str),
     #[error("ClusterImagePolicy {0:?} is listed twice")]
     DuplicatePolicyName(String),
     #[error("{value:?} is not one of {}", .1.join(", "), value = .0)]

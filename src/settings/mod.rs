@@ -234,6 +234,10 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
         (Some(false), None, _) => Some(UnmatchedImages::Deny),
     };
     let max_verifications = mistakes.take(max_verifications(raw.max_verifications_per_request));
+    let pin_digests = raw.pin_digests.unwrap_or_default();
+    if let Some(mistake) = fallback_without_pins(&record_key, pin_digests, "pinDigests: never") {
+        mistakes.push(mistake);
+    }
     let (
         Some(record_key),
         Some(warn),
@@ -255,7 +259,7 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
     mistakes.or_ok(|| Policy {
         rules,
         unmatched_images,
-        pin_digests: raw.pin_digests.unwrap_or_default(),
+        pin_digests,
         annotation_prefix,
         max_verifications,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
@@ -384,6 +388,14 @@ fn compile_verify_image_signatures(
     let rules = mistakes.take(compile_signatures(signatures, checks));
     let annotation_prefix = mistakes.take(annotation_prefix(raw.annotation_prefix));
     let max_verifications = mistakes.take(max_verifications(raw.max_verifications_per_request));
+    let pin_digests = match raw.modify_images_with_digest {
+        Some(false) => PinDigests::Never,
+        _ => PinDigests::All,
+    };
+    let no_pins = "modifyImagesWithDigest: false";
+    if let Some(mistake) = fallback_without_pins(&shared.0, pin_digests, no_pins) {
+        mistakes.push(mistake);
+    }
     let (
         (Some(record_key), Some(warn)),
         Some(rules),
@@ -396,16 +408,26 @@ fn compile_verify_image_signatures(
     mistakes.or_ok(|| Policy {
         rules: RuleSource::Inline(rules),
         unmatched_images: UnmatchedImages::Admit,
-        pin_digests: match raw.modify_images_with_digest {
-            Some(false) => PinDigests::Never,
-            _ => PinDigests::All,
-        },
+        pin_digests,
         annotation_prefix,
         max_verifications,
         named_registries_only: raw.named_registries_only.unwrap_or(false),
         record_key,
         warn,
     })
+}
+
+/// A child admitted on its owner's record must run the digest the record
+/// vouches for, and only pinning makes it: `outageFallback` with no pinning
+/// (`setting` says how it was turned off) is a mistake.
+fn fallback_without_pins(
+    record_key: &Option<Option<Vec<u8>>>,
+    pin_digests: PinDigests,
+    setting: &'static str,
+) -> Option<SettingsError> {
+    let fallback = matches!(record_key, Some(Some(_)));
+    (fallback && pin_digests == PinDigests::Never)
+        .then(|| SettingsError::at("outageFallback", Problem::FallbackWithoutPins(setting)))
 }
 
 fn annotation_prefix(setting: Option<String>) -> Result<String, SettingsError> {

@@ -163,15 +163,20 @@ pub(crate) fn compile_policies(
 /// The ClusterImagePolicies read from the cluster (the items of a List). A
 /// policy that cannot be applied does not stop the others: it refuses the
 /// images its globs cover (every image, when its globs cannot be read), with
-/// every mistake of its own named.
+/// every mistake of its own named. The host lists them in no stable order:
+/// they are compiled by name, so replicas and restarts answer alike.
 pub(crate) fn compile_cluster_policies(items: &[Value]) -> Rules {
+    fn name_of(item: &Value) -> &str {
+        item.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+    let mut items: Vec<&Value> = items.iter().collect();
+    items.sort_by_key(|item| name_of(item));
     let mut keys = Vec::new();
     let mut images = Vec::new();
     for item in items {
-        let name = item
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let name = name_of(item);
         let compiled = from_json_strict::<RawClusterImagePolicy>(&item.to_string(), "")
             .map_err(SettingsErrors::from)
             .and_then(|policy| compile_policy(policy, "", Checks::Full, &mut keys));
@@ -317,6 +322,9 @@ const REFUSED_TRUST_ROOT: &str = "the host verifies certificates and transparenc
 const REFUSED_SCT: &str =
     "the host always checks the certificate's SCT; leave insecureIgnoreSCT out or false";
 const REFUSED_TIMESTAMP: &str = "RFC 3161 timestamps are not checked by the host";
+const REFUSED_KEY_TLOG: &str = "the host checks no transparency-log entry for a key's signatures, \
+     which ctlog on a key authority requires; remove ctlog (the key's signatures are then taken without \
+     a log entry), or sign keyless, whose log entries the host checks";
 const REFUSED_BUNDLE: &str =
     "the host reads cosign's legacy signatures only (signatureFormat: legacy)";
 
@@ -334,7 +342,11 @@ fn compile_authority(
         SettingsError::at(format!("{path}.{field}"), Problem::Refused(why))
     };
     // Each field the host cannot check, in the order a reader meets them.
-    let ctlog = authority.ctlog.as_ref();
+    // On a key authority, `ctlog` asks for a transparency-log entry of the
+    // key's signatures, which the host's public-key question never checks:
+    // refused whole. On a keyless one the host always checks the log.
+    let key_log = authority.key.is_some() && authority.ctlog.is_some();
+    let ctlog = authority.ctlog.as_ref().filter(|_| !key_log);
     let refusals = [
         (
             authority.attestations.is_some(),
@@ -355,6 +367,7 @@ fn compile_authority(
             "signatureFormat",
             REFUSED_BUNDLE,
         ),
+        (key_log, "ctlog", REFUSED_KEY_TLOG),
         (
             ctlog.is_some_and(|ctlog| ctlog.trust_root_ref.is_some()),
             "ctlog.trustRootRef",

@@ -20,7 +20,14 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Enough keys verified it; `digest` is what their signatures cover.
-    Verified { digest: String, keys: Vec<String> },
+    /// `warned`: the reasons of the entries in warn mode that failed it
+    /// (admitted with a warning, and still pinned and recorded: a warn-mode
+    /// failure never costs an enforced verification its digest).
+    Verified {
+        digest: String,
+        keys: Vec<String>,
+        warned: Vec<String>,
+    },
     /// Patterns matched but not enough keys verified it; the reasons say
     /// which key failed and why. `ignored_secrets`: the `secretRef`s of the
     /// matching entries, which the policy does not use (named in a warning).
@@ -208,11 +215,12 @@ impl<'a, H: Host> Verifier<'a, H> {
             }
         }
         match passed {
-            _ if !warned.is_empty() && reasons.is_empty() => Outcome::Warned { reasons: warned },
             Some((digest, keys)) => Outcome::Verified {
                 digest,
                 keys: keys.iter().map(|&k| rules.keys[k].name.clone()).collect(),
+                warned,
             },
+            None if !warned.is_empty() && reasons.is_empty() => Outcome::Warned { reasons: warned },
             None if passed_statically => Outcome::StaticPass,
             None => not_verified(reasons, unreachable),
         }
