@@ -80,6 +80,14 @@ pub(crate) fn unnamed_registry_message(image: &str, registry: &str) -> String {
     )
 }
 
+/// An image admitted on a cosign 3 bundle the host vouched for.
+pub(crate) fn bundle_warning(image: &str) -> String {
+    format!(
+        "{image}: verified through a cosign 3 signature bundle that the host vouched for and the \
+         policy cannot check itself (acceptKeylessBundles: true); pinned to the digest the host verified."
+    )
+}
+
 /// A failure that warn mode turned into a warning.
 pub(crate) fn admitted_on_warning(failure: &str) -> String {
     format!("Admitted on a warning (mode: warn): {failure}")
@@ -155,6 +163,8 @@ pub(crate) struct VerifiedSite {
     /// `Kind/name` of the owner whose record vouched for it during a
     /// registry outage; `None` when the host verified it in this request.
     pub owner: Option<String>,
+    /// Verified through a cosign 3 bundle, on the host's word.
+    pub bundle: bool,
 }
 
 impl VerifiedSite {
@@ -165,6 +175,7 @@ impl VerifiedSite {
             digest: self.digest.clone(),
             keys: self.keys.clone(),
             owner: self.owner.clone(),
+            bundle: self.bundle,
         }
     }
 }
@@ -248,9 +259,11 @@ pub(crate) fn judge<H: Host>(
         rules,
         policy.max_verifications,
         policy.named_registries_only,
+        policy.accept_keyless_bundles,
     );
     let mut verdict = Verdict::default();
     let mut reported = BTreeSet::new();
+    let mut reported_bundle = BTreeSet::new();
     for (i, site) in sites.iter().enumerate() {
         let image = match ImageRef::parse(&site.image) {
             Ok(image) => image,
@@ -271,6 +284,7 @@ pub(crate) fn judge<H: Host>(
                 digest,
                 keys,
                 warned,
+                bundle,
             } => {
                 verdict.verified.push(VerifiedSite {
                     site: site.clone(),
@@ -278,7 +292,11 @@ pub(crate) fn judge<H: Host>(
                     digest,
                     keys: keys.join(", "),
                     owner: None,
+                    bundle,
                 });
+                if bundle && reported_bundle.insert(site.image.clone()) {
+                    verdict.warnings.push(bundle_warning(&site.image));
+                }
                 // Pinned and recorded for the entries it passed, and
                 // admitted on a warning for those in warn mode it failed.
                 if !warned.is_empty() {

@@ -100,7 +100,14 @@ pub(crate) struct Entry {
     pub keys: String,
     /// `Kind/name` of the owner whose record admitted it, during an outage.
     pub owner: Option<String>,
+    /// Verified through a cosign 3 bundle, on the host's word
+    /// (`acceptKeylessBundles`): counts only while that is on.
+    pub bundle: bool,
 }
+
+/// `verified-images`' `signature` of an entry verified through a cosign 3
+/// bundle the host vouched for.
+pub(crate) const BUNDLE_SIGNATURE: &str = "cosign 3 bundle, on the host's word";
 
 /// The resource a record sits on: a record is sealed for it alone.
 #[derive(Debug, Clone, Copy)]
@@ -168,6 +175,9 @@ fn entries_json(entries: &[Entry]) -> String {
         let mut value = json!({"digest": entry.digest, "key": entry.keys});
         if let Some(owner) = &entry.owner {
             value["owner"] = Value::String(owner.clone());
+        }
+        if entry.bundle {
+            value["signature"] = Value::String(BUNDLE_SIGNATURE.to_string());
         }
         map.insert(entry.image.clone(), value);
     }
@@ -292,6 +302,7 @@ impl Recorded {
             digest: text("digest")?,
             keys: text("key").unwrap_or_default(),
             owner: text("owner"),
+            bundle: text("signature").is_some_and(|s| s == BUNDLE_SIGNATURE),
         })
     }
 }
@@ -317,6 +328,7 @@ mod tests {
             digest: DIGEST.to_string(),
             keys: "a".to_string(),
             owner: None,
+            bundle: false,
         };
         let stamp = Stamp::new(
             "p",

@@ -93,6 +93,10 @@ pub struct Policy {
     pub record_key: Option<Vec<u8>>,
     /// Where an image that fails is admitted with a warning instead.
     pub warn: WarnScope,
+    /// `acceptKeylessBundles`: a keyless answer the host gave with no `.sig`
+    /// signature at its digest (a cosign 3 bundle, Kubewarden 1.36 and
+    /// later) counts, on the host's word.
+    pub accept_keyless_bundles: bool,
 }
 
 /// Compiled `verification` (or `signatures`): keys by index, patterns ready to match.

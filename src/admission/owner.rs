@@ -88,6 +88,7 @@ pub(crate) fn vouch<H: Host>(
         controller,
         prefix: &policy.annotation_prefix,
         key,
+        accept_bundles: policy.accept_keyless_bundles,
     };
     Some(owner.vouch(host, request, rules, unreachable))
 }
@@ -97,6 +98,8 @@ struct Owner<'a> {
     controller: Controller,
     prefix: &'a str,
     key: &'a [u8],
+    /// Whether an entry verified through a cosign 3 bundle still counts.
+    accept_bundles: bool,
 }
 
 impl Owner<'_> {
@@ -152,6 +155,7 @@ impl Owner<'_> {
             let entry = record
                 .entry_for(&site.image)
                 .filter(|entry| is_valid_digest(&entry.digest))
+                .filter(|entry| self.accept_bundles || !entry.bundle)
                 .ok_or_else(|| {
                     format!(
                         "the record of its owner {owner_name} does not list {}",
@@ -171,6 +175,7 @@ impl Owner<'_> {
                 digest: entry.digest,
                 keys: entry.keys,
                 owner: Some(owner_name.clone()),
+                bundle: entry.bundle,
             });
         }
         Ok(vouched)

@@ -106,7 +106,10 @@ impl OldObject {
         let mut kept = BTreeSet::new();
         let mut unrecorded = false;
         for site in unchanged {
-            match record.entry_for(&site.image) {
+            let entry = record.entry_for(&site.image);
+            // Taken on the host's word only while the settings say so.
+            let entry = entry.filter(|e| policy.accept_keyless_bundles || !e.bundle);
+            match entry {
                 Some(_) if pins_apply && !site.image.contains('@') => unrecorded = true,
                 Some(entry) => {
                     if kept.insert(entry.image.clone()) {

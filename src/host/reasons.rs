@@ -36,6 +36,11 @@ impl Cause {
         Cause { text, unreachable }
     }
 
+    /// Whether the host found no `.sig` signature at all for the image.
+    pub fn is_no_signatures(&self) -> bool {
+        self.text == NO_SIGNATURES
+    }
+
     /// Whether the registry answered that the manifest does not exist (for
     /// a `.sig` tag: the image has no signatures).
     pub fn is_missing_manifest(&self) -> bool {
@@ -54,6 +59,8 @@ impl Cause {
 /// The condensed cause of a request that never got an HTTP answer
 /// (refused, reset, timed out, no such host).
 const UNREACHABLE: &str = "cannot reach the registry (connection failed)";
+/// The condensed cause of an image with no `.sig` signature.
+pub(crate) const NO_SIGNATURES: &str = "no signatures found";
 /// The condensed cause of a manifest the registry does not have.
 const NO_SUCH_IMAGE: &str = "the registry has no such image";
 /// The condensed cause of an HTTP status other than a refusal, before its code.
@@ -69,7 +76,7 @@ pub(crate) fn condensed_reason(error: &str) -> String {
     // never searched whole.
     let head = cut(error, 1024);
     let known = [
-        ("no signatures found for image", "no signatures found"),
+        ("no signatures found for image", NO_SIGNATURES),
         (
             "Image verification failed: missing signatures",
             "no signature satisfies this key",

@@ -206,6 +206,12 @@ pub enum Problem {
          leave pinning on (Pods at least)"
     )]
     FallbackWithoutPins(&'static str),
+    #[error(
+        "cannot be set together with signature annotations (the entry for {0:?} requires them): \
+         the host reads no annotations from a cosign 3 bundle, so an image it covers could never \
+         pass through one"
+    )]
+    BundlesWithAnnotations(String),
     #[error("ClusterImagePolicy {0:?} is listed twice")]
     DuplicatePolicyName(String),
     #[error("{value:?} is not one of {}", .1.join(", "), value = .0)]

@@ -21,7 +21,9 @@ pub(crate) mod scst;
 pub mod strict_json;
 pub(crate) mod verify_image_signatures;
 
-use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, UnmatchedImages, WarnScope};
+use crate::rules::{
+    ClusterSource, PinDigests, Policy, RuleSource, Rules, UnmatchedImages, WarnScope,
+};
 use errors::{Problem, SettingsError, SettingsErrors};
 use keys::Checks;
 use policy_controller::{compile_policies, RawClusterImagePolicy};
@@ -75,6 +77,9 @@ pub struct RawSettings {
     /// Where failures only warn.
     #[serde(default, deserialize_with = "not_null")]
     pub(crate) warn: Option<RawWarn>,
+    /// Take the host's keyless answer for an image with no `.sig`
+    /// signature (a cosign 3 bundle, Kubewarden 1.36 and later).
+    pub(crate) accept_keyless_bundles: Option<bool>,
 }
 
 /// `warn`: every namespace, or the ones listed.
@@ -238,6 +243,12 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
     if let Some(mistake) = fallback_without_pins(&record_key, pin_digests, "pinDigests: never") {
         mistakes.push(mistake);
     }
+    let inline = match &rules {
+        Some(RuleSource::Inline(rules)) => Some(rules),
+        _ => None,
+    };
+    let accept_keyless_bundles =
+        mistakes.take(accept_keyless_bundles(raw.accept_keyless_bundles, inline));
     let (
         Some(record_key),
         Some(warn),
@@ -245,6 +256,7 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
         Some(rules),
         Some(unmatched_images),
         Some(max_verifications),
+        Some(accept_keyless_bundles),
     ) = (
         record_key,
         warn,
@@ -252,6 +264,7 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
         rules,
         unmatched_images,
         max_verifications,
+        accept_keyless_bundles,
     )
     else {
         return Err(mistakes);
@@ -265,6 +278,7 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
         named_registries_only: raw.named_registries_only.unwrap_or(false),
         record_key,
         warn,
+        accept_keyless_bundles,
     })
 }
 
@@ -396,12 +410,23 @@ fn compile_verify_image_signatures(
     if let Some(mistake) = fallback_without_pins(&shared.0, pin_digests, no_pins) {
         mistakes.push(mistake);
     }
+    let accept_keyless_bundles = mistakes.take(accept_keyless_bundles(
+        raw.accept_keyless_bundles,
+        rules.as_ref(),
+    ));
     let (
         (Some(record_key), Some(warn)),
         Some(rules),
         Some(annotation_prefix),
         Some(max_verifications),
-    ) = (shared, rules, annotation_prefix, max_verifications)
+        Some(accept_keyless_bundles),
+    ) = (
+        shared,
+        rules,
+        annotation_prefix,
+        max_verifications,
+        accept_keyless_bundles,
+    )
     else {
         return Err(mistakes);
     };
@@ -414,7 +439,26 @@ fn compile_verify_image_signatures(
         named_registries_only: raw.named_registries_only.unwrap_or(false),
         record_key,
         warn,
+        accept_keyless_bundles,
     })
+}
+
+/// `acceptKeylessBundles` (default false): never with an entry that requires
+/// signature annotations, which the host never reads from a bundle, so the
+/// setting would silently not apply there.
+fn accept_keyless_bundles(
+    setting: Option<bool>,
+    rules: Option<&Rules>,
+) -> Result<bool, SettingsError> {
+    let accept = setting.unwrap_or(false);
+    let annotated = rules.and_then(|rules| rules.images.iter().find(|i| i.annotations.is_some()));
+    match (accept, annotated) {
+        (true, Some(entry)) => Err(SettingsError::at(
+            "acceptKeylessBundles",
+            Problem::BundlesWithAnnotations(entry.pattern.source()),
+        )),
+        _ => Ok(accept),
+    }
 }
 
 /// A child admitted on its owner's record must run the digest the record

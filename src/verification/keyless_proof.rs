@@ -32,13 +32,13 @@
 //!    identity. (A layer with a bundle nobody logged is no layer to the
 //!    host: it refuses the bundle.)
 
-use crate::host::reasons::Cause;
+use crate::host::reasons::{Cause, NO_SIGNATURES};
 use crate::host::Host;
 use crate::image::reference::ImageRef;
 use crate::trust::der::base64_decode;
 use crate::trust::keys::certificate_identity;
 use crate::trust::roots::TrustRoot;
-use crate::verification::{trusted_digest, Verifier};
+use crate::verification::{trusted_digest, Verifier, Vouched};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use serde_json::Value;
 
@@ -53,7 +53,34 @@ impl<H: Host> Verifier<'_, H> {
     /// The host trusted a keyless signature of `image` at `digest`: that
     /// counts only when the `.sig` manifest holds a certificate claiming the
     /// identity and every certificate in it signed the digest (1 to 3 above).
+    /// With no `.sig` signature at that digest, the host (Kubewarden 1.36
+    /// and later) vouched for a cosign 3 bundle, which counts only with
+    /// `acceptKeylessBundles` and no annotations required, on its word.
     pub(super) fn prove_keyless(
+        &mut self,
+        image: &ImageRef,
+        root: &TrustRoot,
+        digest: String,
+        annotations_required: bool,
+    ) -> Option<Result<Vouched, Cause>> {
+        let proven = self.prove_signed(image, root, &digest, annotations_required)?;
+        Some(match proven {
+            Ok(()) => Ok(Vouched::signed(digest)),
+            Err(cause) if !cause.is_no_signatures() => Err(cause),
+            Err(_) if self.accept_keyless_bundles && !annotations_required => Ok(Vouched {
+                digest,
+                bundle: true,
+            }),
+            Err(_) => Err(Cause::firm(format!(
+                "the host vouched for it with no .sig signature at {digest} (a cosign 3 bundle, which \
+                 Kubewarden 1.36 and later verify), which the policy takes on the host's word only with \
+                 acceptKeylessBundles: true and no annotations required"
+            ))),
+        })
+    }
+
+    /// 1 to 3 above, on the `.sig` manifest at `digest`.
+    fn prove_signed(
         &mut self,
         image: &ImageRef,
         root: &TrustRoot,
@@ -158,7 +185,7 @@ impl<H: Host> Verifier<'_, H> {
             .oci_manifest(&tag)
             .map_err(|e| match Cause::of_host_error(&e) {
                 // The host's own words when it finds no `.sig` tag.
-                missing if missing.is_missing_manifest() => Cause::firm("no signatures found"),
+                missing if missing.is_missing_manifest() => Cause::firm(NO_SIGNATURES),
                 cause => cause.within("cannot read its signatures: "),
             })
             .and_then(|manifest| layers(&manifest).map_err(Cause::firm));

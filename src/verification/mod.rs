@@ -4,6 +4,7 @@
 //! A keyless answer counts only once [`keyless_proof`] has checked it against
 //! the image's signatures.
 
+pub mod bundles;
 pub mod keyless_proof;
 
 use crate::host::reasons::Cause;
@@ -12,6 +13,7 @@ use crate::image::reference::{is_valid_digest, ImageRef};
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
 use crate::trust::keys::{certificate_identity, certificate_public_key};
 use crate::trust::roots::TrustRoot;
+use crate::verification::bundles::{fallback_tag, read_fallback_index, FallbackIndex};
 use crate::verification::keyless_proof::{certificates, Layer};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use std::collections::BTreeMap;
@@ -23,10 +25,13 @@ pub(crate) enum Outcome {
     /// `warned`: the reasons of the entries in warn mode that failed it
     /// (admitted with a warning, and still pinned and recorded: a warn-mode
     /// failure never costs an enforced verification its digest).
+    /// `bundle`: some key's answer rests on a cosign 3 bundle the host
+    /// vouched for, which the module could not check (`acceptKeylessBundles`).
     Verified {
         digest: String,
         keys: Vec<String>,
         warned: Vec<String>,
+        bundle: bool,
     },
     /// Patterns matched but not enough keys verified it; the reasons say
     /// which key failed and why. `ignored_secrets`: the `secretRef`s of the
@@ -57,10 +62,12 @@ pub(crate) enum Outcome {
 
 /// What one matching entry made of an image.
 enum EntryOutcome {
-    /// `digest`: what its keys verified; `None` for a static pass.
+    /// `digest`: what its keys verified; `None` for a static pass. `bundle`:
+    /// some of them on a cosign 3 bundle, on the host's word.
     Passed {
         digest: Option<String>,
         keys: Vec<usize>,
+        bundle: bool,
     },
     Failed {
         reasons: Vec<String>,
@@ -73,6 +80,24 @@ enum EntryOutcome {
 /// the entry requires.
 type Question<'r> = (usize, Option<&'r BTreeMap<String, String>>);
 
+/// A key's answer that counts: the digest its signature covers, and whether
+/// it rests on a cosign 3 bundle the host vouched for (no `.sig` signature at
+/// that digest, taken on the host's word with `acceptKeylessBundles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Vouched {
+    digest: String,
+    bundle: bool,
+}
+
+impl Vouched {
+    fn signed(digest: String) -> Self {
+        Vouched {
+            digest,
+            bundle: false,
+        }
+    }
+}
+
 /// Per-request verifier. Outcomes are remembered by canonical reference and
 /// the answers for one image by question, so every (image, key, annotations)
 /// question reaches the host at most once per request, and at most `limit`
@@ -82,6 +107,9 @@ pub(crate) struct Verifier<'a, H: Host> {
     rules: &'a Rules,
     limit: usize,
     named_registries_only: bool,
+    /// `acceptKeylessBundles`: a keyless answer with no `.sig` signature at
+    /// its digest counts, on the host's word.
+    accept_keyless_bundles: bool,
     asked: usize,
     outcomes: BTreeMap<String, Outcome>,
     /// The layers of each `.sig` manifest read, by its reference.
@@ -94,12 +122,19 @@ pub(crate) struct Verifier<'a, H: Host> {
 }
 
 impl<'a, H: Host> Verifier<'a, H> {
-    pub fn new(host: &'a H, rules: &'a Rules, limit: usize, named_registries_only: bool) -> Self {
+    pub fn new(
+        host: &'a H,
+        rules: &'a Rules,
+        limit: usize,
+        named_registries_only: bool,
+        accept_keyless_bundles: bool,
+    ) -> Self {
         Verifier {
             host,
             rules,
             limit,
             named_registries_only,
+            accept_keyless_bundles,
             asked: 0,
             outcomes: BTreeMap::new(),
             signatures: BTreeMap::new(),
@@ -160,13 +195,14 @@ impl<'a, H: Host> Verifier<'a, H> {
         if let Some(reason) = matching.iter().find_map(|rule| rule.refused.clone()) {
             return Outcome::Refused { reason };
         }
-        let mut answers: Vec<(Question<'a>, Result<String, Cause>)> = Vec::new();
+        let mut answers: Vec<(Question<'a>, Result<Vouched, Cause>)> = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
         // The reasons of the entries in warn mode that failed.
         let mut warned: Vec<String> = Vec::new();
         // Whether every entry that failed, failed only for an outage.
         let mut unreachable = true;
         let mut passed: Option<(String, Vec<usize>)> = None;
+        let mut on_bundle = false;
         let mut passed_statically = false;
         for &rule in &matching {
             match self.check_entry(rule, image, canonical, &mut answers) {
@@ -175,7 +211,9 @@ impl<'a, H: Host> Verifier<'a, H> {
                 EntryOutcome::Passed {
                     digest: Some(digest),
                     keys,
+                    bundle,
                 } => {
+                    on_bundle |= bundle;
                     let (first_digest, all_keys) =
                         passed.get_or_insert((digest.clone(), Vec::new()));
                     if *first_digest != digest {
@@ -219,11 +257,70 @@ impl<'a, H: Host> Verifier<'a, H> {
                 digest,
                 keys: keys.iter().map(|&k| rules.keys[k].name.clone()).collect(),
                 warned,
+                bundle: on_bundle,
             },
             None if !warned.is_empty() && reasons.is_empty() => Outcome::Warned { reasons: warned },
             None if passed_statically => Outcome::StaticPass,
-            None => not_verified(reasons, unreachable),
+            None => {
+                // No `.sig` signature at all: say whether a cosign 3 bundle
+                // is there instead, which this host cannot read.
+                let unsigned = answers
+                    .iter()
+                    .any(|(_, answer)| answer.as_ref().is_err_and(Cause::is_no_signatures));
+                if unsigned {
+                    if let Some(note) = self.bundle_note(image, canonical) {
+                        reasons.push(note);
+                    }
+                }
+                not_verified(reasons, unreachable)
+            }
         }
+    }
+
+    /// One read of the image's fallback tag (and of its digest, unless the
+    /// reference pins one), each counted against the request's limit: what
+    /// it holds, said for a denial; `None` when it holds no bundle, cannot
+    /// be read, or the limit is reached (the image is denied all the same).
+    fn bundle_note(&mut self, image: &ImageRef, canonical: &str) -> Option<String> {
+        let digest = match &image.digest {
+            Some(pinned) => pinned.clone(),
+            None => {
+                self.spend()?;
+                self.read_digest(canonical).ok()?
+            }
+        };
+        self.spend()?;
+        let tag = fallback_tag(&format!("{}/{}", image.registry, image.repository), &digest);
+        let index = self.host.oci_manifest(&tag).ok()?;
+        let tag_name = tag.rsplit(':').next().unwrap_or_default();
+        match read_fallback_index(&index) {
+            FallbackIndex::Bundles(_) => Some(format!(
+                "it carries a cosign 3 signature bundle (tag {tag_name}), which this host cannot verify: \
+                 Kubewarden 1.36 and later verify keyless bundles (with acceptKeylessBundles), no host \
+                 verifies key-signed ones; sign with cosign's --new-bundle-format=false as well"
+            )),
+            FallbackIndex::NoBundle => None,
+            FallbackIndex::Unreadable(why) => Some(format!(
+                "its tag {tag_name} is no cosign 3 bundle index ({why})"
+            )),
+        }
+    }
+
+    /// The digest a tag names now (`oci/v1/manifest_digest`), asked once per
+    /// request; the caller counts the call.
+    fn read_digest(&mut self, canonical: &str) -> Result<String, Cause> {
+        if let Some(known) = self.digests.get(canonical) {
+            return known.clone();
+        }
+        let digest = match self.host.manifest_digest(canonical) {
+            Ok(digest) if is_valid_digest(&digest) => Ok(digest),
+            Ok(digest) => Err(Cause::firm(format!(
+                "the host returned no valid digest for the image ({digest:?})"
+            ))),
+            Err(e) => Err(Cause::of_host_error(&e).within("cannot read its digest: ")),
+        };
+        self.digests.insert(canonical.to_string(), digest.clone());
+        digest
     }
 
     /// Asks an entry's keys in order until `threshold` verified the image or
@@ -233,12 +330,13 @@ impl<'a, H: Host> Verifier<'a, H> {
         rule: &'a ImageRule,
         image: &ImageRef,
         canonical: &str,
-        answers: &mut Vec<(Question<'a>, Result<String, Cause>)>,
+        answers: &mut Vec<(Question<'a>, Result<Vouched, Cause>)>,
     ) -> EntryOutcome {
         if rule.static_pass {
             return EntryOutcome::Passed {
                 digest: None,
                 keys: Vec::new(),
+                bundle: false,
             };
         }
         let needed = rule.threshold;
@@ -248,6 +346,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         // them cannot add to the count, so it is not asked.
         let mut signers: Vec<usize> = Vec::new();
         let mut digest: Option<String> = None;
+        let mut on_bundle = false;
         let mut reasons: Vec<String> = rule
             .static_failures
             .iter()
@@ -284,20 +383,21 @@ impl<'a, H: Host> Verifier<'a, H> {
                 }
             };
             match (answer, &image.digest, &digest) {
-                (Ok(found), Some(pinned), _) if *pinned != found => {
+                (Ok(Vouched { digest: found, .. }), Some(pinned), _) if *pinned != found => {
                     unreachable = false;
                     reasons.push(format!(
                         "key {name}: the signature covers {found}, but the image is pinned to {pinned}"
                     ))
                 }
-                (Ok(found), _, Some(first)) if *first != found => {
+                (Ok(Vouched { digest: found, .. }), _, Some(first)) if *first != found => {
                     unreachable = false;
                     reasons.push(format!(
                         "key {name}: the signature covers {found}, but another key's covers {first}"
                     ))
                 }
                 (Ok(found), _, _) => {
-                    digest = Some(found);
+                    on_bundle |= found.bundle;
+                    digest = Some(found.digest);
                     verified.push(key);
                     signers.push(keys[key].signer);
                 }
@@ -311,6 +411,7 @@ impl<'a, H: Host> Verifier<'a, H> {
             Some(digest) if signers.len() >= needed => EntryOutcome::Passed {
                 digest: Some(digest),
                 keys: verified,
+                bundle: on_bundle,
             },
             // An entry none of whose keys was asked did not fail for an outage.
             _ if needed == 1 => EntryOutcome::Failed {
@@ -362,7 +463,7 @@ impl<'a, H: Host> Verifier<'a, H> {
         canonical: &str,
         key: usize,
         annotations: Option<&BTreeMap<String, String>>,
-    ) -> Option<Result<String, Cause>> {
+    ) -> Option<Result<Vouched, Cause>> {
         self.spend()?;
         let root = &self.rules.keys[key].root;
         let Some(question) = root.question(canonical, annotations) else {
@@ -370,18 +471,17 @@ impl<'a, H: Host> Verifier<'a, H> {
         };
         let digest = trusted_digest(self.host, &question);
         match (digest, root) {
-            (Ok(digest), root) if root.is_keyless() => Some(
-                self.prove_keyless(image, root, &digest, annotations.is_some())?
-                    .map(|()| digest),
-            ),
+            (Ok(digest), root) if root.is_keyless() => {
+                Some(self.prove_keyless(image, root, digest, annotations.is_some())?)
+            }
             (Ok(digest), TrustRoot::Certificate { certificate, .. }) if annotations.is_some() => {
                 let certificate = certificate.clone();
                 Some(
                     self.prove_annotations_signed(image, &certificate, &digest, annotations)?
-                        .map(|()| digest),
+                        .map(|()| Vouched::signed(digest)),
                 )
             }
-            (answer, _) => Some(answer),
+            (answer, _) => Some(answer.map(Vouched::signed)),
         }
     }
 
@@ -397,21 +497,10 @@ impl<'a, H: Host> Verifier<'a, H> {
         canonical: &str,
         root: &TrustRoot,
         annotations: Option<&BTreeMap<String, String>>,
-    ) -> Option<Result<String, Cause>> {
-        let digest = match (&image.digest, self.digests.get(canonical)) {
-            (Some(pinned), _) => Ok(pinned.clone()),
-            (None, Some(known)) => known.clone(),
-            (None, None) => {
-                let digest = match self.host.manifest_digest(canonical) {
-                    Ok(digest) if is_valid_digest(&digest) => Ok(digest),
-                    Ok(digest) => Err(Cause::firm(format!(
-                        "the host returned no valid digest for the image ({digest:?})"
-                    ))),
-                    Err(e) => Err(Cause::of_host_error(&e).within("cannot read its digest: ")),
-                };
-                self.digests.insert(canonical.to_string(), digest.clone());
-                digest
-            }
+    ) -> Option<Result<Vouched, Cause>> {
+        let digest = match &image.digest {
+            Some(pinned) => Ok(pinned.clone()),
+            None => self.read_digest(canonical),
         };
         let digest = match digest {
             Ok(digest) => digest,
@@ -453,9 +542,9 @@ impl<'a, H: Host> Verifier<'a, H> {
             };
             self.spend()?;
             let answer = match trusted_digest(self.host, &question) {
-                Ok(found) if found == digest => self
-                    .prove_keyless(image, &exact, &digest, annotations.is_some())?
-                    .map(|()| found),
+                Ok(found) if found == digest => {
+                    self.prove_keyless(image, &exact, found, annotations.is_some())?
+                }
                 Ok(found) => Err(Cause::firm(format!(
                     "the signature covers {found}, but the image's digest is {digest}"
                 ))),
