@@ -1091,7 +1091,7 @@ IDENTITY='{"issuer": "https://oidc.fixtures.test", "subject": "signer@fixtures.t
 @test "settings: policy-controller's glob that names no registry, which no normalised name can match" {
     pc_refused '.spec.images[0].glob = "acme/**"' \
         'spec.images[0].glob: glob "acme/**" would never match: images are matched by their normalised name, which always starts with a registry (Docker Hub'"'"'s is index.docker.io); write it, e.g. "index.docker.io/acme/**"'
-    pc_refused '.spec.images[0].glob = "nginx"' 'e.g. "index.docker.io/library/nginx"'
+    pc_refused '.spec.images[0].glob = "nginx"' 'spec.images[0].glob: glob "nginx" would never match: images are matched by their normalised name, which always starts with a registry (Docker Hub'"'"'s is index.docker.io); write it, e.g. "index.docker.io/library/nginx"'
 }
 @test "settings: outageFallback with pinning off, which cannot make a child run the recorded digest" {
     refused "$(settings a | jq -c --arg k "$RECORD_KEY" '.outageFallback = {recordKey: $k} | .pinDigests = "never"')" \
@@ -1249,7 +1249,8 @@ the host cannot reach a KMS: write the public key in key.data"
     local first second rules one
     first="$(cip signed "$REGISTRY/signed-*" "$(key_authority a)")"
     second="$(cip rollout "$REGISTRY/**" "$(key_authority b)" '{"mode": "warn"}')"
-    evaluate "$(pod "$(image signed-a)")" "$(pc_settings "$first" "$second")"
+    # The registry's answers, recorded in the order the policies are applied: by name.
+    evaluate "$(pod "$(image signed-a)")" "$(pc_settings "$second" "$first")"
     pc_cluster_session policy.sigstore.dev/v1beta1 "$first" "$second" >"$BATS_TEST_TMPDIR/one.yml"
     pc_cluster_session policy.sigstore.dev/v1beta1 "$second" "$first" >"$BATS_TEST_TMPDIR/two.yml"
     evaluate_in_cluster "$BATS_TEST_TMPDIR/one.yml" "$(pod "$(image signed-a)")" "$PC_CLUSTER"
