@@ -81,9 +81,11 @@ artifacthub-pkg.yml: policy-metadata.yml questions-ui.yml
 $(FIXTURES): $(shell find fixtures/src -name '*.rs') fixtures/Cargo.toml Cargo.lock
 	cargo build -p signed-images-fixtures --bin fixtures
 
-# Unit tests of the policy logic, on the host target with a fake host.
+# Unit tests of the policy logic, on the host target with a fake host; and the
+# fixtures' own tests (their cosign 3 bundles checked by a Sigstore verifier).
 test unit-tests:
 	cargo test -p signed-images-policy
+	cargo test -p signed-images-fixtures
 
 # The compiled module in kwctl, against a local registry with cosign signatures:
 # each kwctl suite once per host version (a count line each).

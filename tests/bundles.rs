@@ -162,6 +162,41 @@ fn a_forged_fallback_index_is_an_error_or_ignored_never_a_pass() {
     assert_eq!(MAX_INDEX_ENTRIES, 64);
 }
 
+/// cosign's own fallback index says nothing of its entries (and the host of
+/// 1.35 drops their artifactType): the module reads the referrer manifests
+/// it lists, at most two, each within the request's limit.
+#[test]
+fn an_untyped_index_is_told_by_the_referrer_manifests_it_lists() {
+    let repository = "registry.example.org/team/app";
+    let digest = |n: u8| format!("sha256:{}", format!("{n:x}").repeat(64));
+    let untyped = |n: u8| json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(n), "size": 700});
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [untyped(1), untyped(2), untyped(3)]});
+    let referrer = |artifact_type: &str| json!({"schemaVersion": 2, "artifactType": artifact_type});
+    let bundle = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    for (second, third, noted) in [
+        (bundle, bundle, true),
+        ("application/spdx+json", bundle, false),
+    ] {
+        let host = FakeHost::new()
+            .sign_bundle(IMAGE, None)
+            .fallback_tag(IMAGE, index.clone())
+            .manifest(
+                &format!("{repository}@{}", digest(1)),
+                referrer("application/spdx+json"),
+            )
+            .manifest(&format!("{repository}@{}", digest(2)), referrer(second))
+            .manifest(&format!("{repository}@{}", digest(3)), referrer(third));
+        let message = denial(&host, &settings(false));
+        assert_eq!(message.ends_with(&note()), noted, "{message}");
+        assert_eq!(
+            host.manifests_read.borrow().len(),
+            3,
+            "the tag and two referrers"
+        );
+    }
+}
+
 fn entries(response: &ValidationResponse) -> Value {
     serde_json::from_str(annotation(response, "verified-images").unwrap()).unwrap()
 }

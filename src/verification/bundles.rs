@@ -4,21 +4,32 @@
 //! but an OCI referrer holding a Sigstore bundle, and, on registries without
 //! the referrers API, an image index under the fallback tag `sha256-<hex>`
 //! listing the referrers. The module cannot read a bundle (no host call
-//! fetches a blob or lists referrers); it reads only that index, to tell an
-//! operator why an image with a bundle and no `.sig` is refused.
+//! fetches a blob or lists referrers); it reads only that index (and, where
+//! it does not say which entry is a bundle, a few of the referrer manifests
+//! it lists), to tell an operator why an image with a bundle and no `.sig`
+//! is refused.
 
+use crate::image::reference::is_valid_digest;
 use serde_json::Value;
 
 /// The artifact type of a Sigstore bundle v0.3 referrer.
 pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-/// The annotation cosign puts on a bundle referrer (and, in the fallback
-/// index, on its descriptor): the hosts of 1.31 to 1.35 drop the
-/// descriptors' `artifactType` when they pass an index on, and keep this.
-const BUNDLE_CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
+/// The predicate type of what `cosign sign` signs (an attestation bundle has
+/// the same artifact type, and another predicate).
+const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+/// The annotations cosign puts on a bundle referrer (which the distribution
+/// spec has copied onto its descriptor in the fallback index, and cosign
+/// itself does not).
+const CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
+const PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// The most entries of a fallback index the policy reads: real ones list a
 /// few referrers; an attacker's could list thousands.
 pub const MAX_INDEX_ENTRIES: usize = 64;
+/// The most referrer manifests the policy reads for one image, when the
+/// index does not say which is a bundle: cosign's index names no artifact
+/// type the hosts of 1.31 to 1.35 pass on, nor any annotation.
+pub const MAX_REFERRERS_READ: usize = 2;
 
 /// The fallback tag the referrers of `digest` are listed under.
 pub(crate) fn fallback_tag(registry_and_repository: &str, digest: &str) -> String {
@@ -28,12 +39,38 @@ pub(crate) fn fallback_tag(registry_and_repository: &str, digest: &str) -> Strin
 /// What a fallback tag holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FallbackIndex {
-    /// An index listing this many bundles.
+    /// An index listing this many signature bundles.
     Bundles(usize),
     /// An index listing no bundle (other referrers: SBOMs, attestations).
     NoBundle,
+    /// An index whose entries do not say what they are: the digests of the
+    /// referrer manifests to read, in order.
+    Untyped(Vec<String>),
     /// Not an index the policy reads, and why: never a bundle.
     Unreadable(String),
+}
+
+/// What an artifact type and annotations say of a referrer (its manifest, or
+/// its descriptor in the index): `Some(true)` a signature bundle,
+/// `Some(false)` something else, `None` nothing.
+fn says_bundle(described: &Value) -> Option<bool> {
+    let text = |at: &str| described.pointer(at).and_then(Value::as_str);
+    let predicate = text(&format!("/annotations/{PREDICATE_ANNOTATION}"));
+    let signature = predicate.is_none_or(|p| p == SIGN_PREDICATE);
+    match (
+        text("/artifactType"),
+        text(&format!("/annotations/{CONTENT_ANNOTATION}")),
+    ) {
+        (Some(BUNDLE_ARTIFACT_TYPE), _) | (None, Some(_)) => Some(signature),
+        (Some(_), _) => Some(false),
+        (None, None) => None,
+    }
+}
+
+/// Whether a referrer manifest, as the host returned it, holds a signature
+/// bundle.
+pub(crate) fn is_signature_bundle(manifest: &Value) -> bool {
+    says_bundle(manifest) == Some(true)
 }
 
 /// Reads a fallback tag's manifest, as the host returned it.
@@ -51,15 +88,20 @@ pub(crate) fn read_fallback_index(manifest: &Value) -> FallbackIndex {
             entries.len()
         ));
     }
-    let is_bundle = |entry: &Value| {
-        entry.get("artifactType").and_then(Value::as_str) == Some(BUNDLE_ARTIFACT_TYPE)
-            || entry
-                .pointer(&format!("/annotations/{BUNDLE_CONTENT_ANNOTATION}"))
-                .is_some_and(Value::is_string)
-    };
-    match entries.iter().filter(|entry| is_bundle(entry)).count() {
-        0 => FallbackIndex::NoBundle,
-        bundles => FallbackIndex::Bundles(bundles),
+    let said: Vec<Option<bool>> = entries.iter().map(says_bundle).collect();
+    let bundles = said.iter().filter(|s| **s == Some(true)).count();
+    let untyped: Vec<String> = entries
+        .iter()
+        .zip(&said)
+        .filter(|(_, said)| said.is_none())
+        .filter_map(|(entry, _)| entry.get("digest").and_then(Value::as_str))
+        .filter(|digest| is_valid_digest(digest))
+        .map(str::to_string)
+        .collect();
+    match (bundles, untyped.is_empty()) {
+        (0, true) => FallbackIndex::NoBundle,
+        (0, false) => FallbackIndex::Untyped(untyped),
+        (bundles, _) => FallbackIndex::Bundles(bundles),
     }
 }
 
@@ -75,7 +117,7 @@ mod tests {
             entry["artifactType"] = json!(t);
         }
         if let Some(c) = content {
-            entry["annotations"] = json!({BUNDLE_CONTENT_ANNOTATION: c});
+            entry["annotations"] = json!({CONTENT_ANNOTATION: c});
         }
         entry
     }
@@ -97,6 +139,42 @@ mod tests {
         let sbom = index(vec![entry(Some("application/spdx+json"), None)]);
         assert_eq!(read_fallback_index(&sbom), FallbackIndex::NoBundle);
         assert_eq!(read_fallback_index(&index(vec![])), FallbackIndex::NoBundle);
+        // An attestation bundle: the artifact type, another predicate.
+        let mut attestation = entry(Some(BUNDLE_ARTIFACT_TYPE), None);
+        attestation["annotations"] =
+            json!({PREDICATE_ANNOTATION: "https://slsa.dev/provenance/v1"});
+        assert_eq!(
+            read_fallback_index(&index(vec![attestation])),
+            FallbackIndex::NoBundle
+        );
+        // cosign's own index, as the host of 1.35 passes it on: to read.
+        let untyped = entry(None, None);
+        assert_eq!(
+            read_fallback_index(&index(vec![untyped.clone(), sbom["manifests"][0].clone()])),
+            FallbackIndex::Untyped(vec![untyped["digest"].as_str().unwrap().to_string()])
+        );
+        let mut garbage = untyped;
+        garbage["digest"] = json!("../../etc");
+        assert_eq!(
+            read_fallback_index(&index(vec![garbage])),
+            FallbackIndex::NoBundle
+        );
+    }
+
+    #[test]
+    fn a_referrer_manifest_is_a_signature_bundle_by_its_type_and_predicate() {
+        let manifest = json!({"schemaVersion": 2, "artifactType": BUNDLE_ARTIFACT_TYPE,
+            "annotations": {CONTENT_ANNOTATION: "dsse-envelope", PREDICATE_ANNOTATION: SIGN_PREDICATE}});
+        assert!(is_signature_bundle(&manifest));
+        let mut attestation = manifest.clone();
+        attestation["annotations"][PREDICATE_ANNOTATION] = json!("https://slsa.dev/provenance/v1");
+        assert!(!is_signature_bundle(&attestation));
+        assert!(!is_signature_bundle(
+            &json!({"schemaVersion": 2, "layers": []})
+        ));
+        assert!(!is_signature_bundle(
+            &json!({"artifactType": "application/spdx+json"})
+        ));
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::image::reference::{is_valid_digest, ImageRef};
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
 use crate::trust::keys::{certificate_identity, certificate_public_key};
 use crate::trust::roots::TrustRoot;
-use crate::verification::bundles::{fallback_tag, read_fallback_index, FallbackIndex};
+use crate::verification::bundles::{
+    fallback_tag, is_signature_bundle, read_fallback_index, FallbackIndex, MAX_REFERRERS_READ,
+};
 use crate::verification::keyless_proof::{certificates, Layer};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use std::collections::BTreeMap;
@@ -278,9 +280,11 @@ impl<'a, H: Host> Verifier<'a, H> {
     }
 
     /// One read of the image's fallback tag (and of its digest, unless the
-    /// reference pins one), each counted against the request's limit: what
-    /// it holds, said for a denial; `None` when it holds no bundle, cannot
-    /// be read, or the limit is reached (the image is denied all the same).
+    /// reference pins one, and of at most [`MAX_REFERRERS_READ`] referrer
+    /// manifests where the index does not say which is a bundle), each
+    /// counted against the request's limit: what it holds, said for a
+    /// denial; `None` when it holds no bundle, cannot be read, or the limit
+    /// is reached (the image is denied all the same).
     fn bundle_note(&mut self, image: &ImageRef, canonical: &str) -> Option<String> {
         let digest = match &image.digest {
             Some(pinned) => pinned.clone(),
@@ -290,16 +294,29 @@ impl<'a, H: Host> Verifier<'a, H> {
             }
         };
         self.spend()?;
-        let tag = fallback_tag(&format!("{}/{}", image.registry, image.repository), &digest);
+        let repository = format!("{}/{}", image.registry, image.repository);
+        let tag = fallback_tag(&repository, &digest);
         let index = self.host.oci_manifest(&tag).ok()?;
         let tag_name = tag.rsplit(':').next().unwrap_or_default();
-        match read_fallback_index(&index) {
+        let mut found = read_fallback_index(&index);
+        if let FallbackIndex::Untyped(referrers) = found {
+            found = FallbackIndex::NoBundle;
+            for referrer in referrers.iter().take(MAX_REFERRERS_READ) {
+                self.spend()?;
+                let manifest = self.host.oci_manifest(&format!("{repository}@{referrer}"));
+                if manifest.is_ok_and(|m| is_signature_bundle(&m)) {
+                    found = FallbackIndex::Bundles(1);
+                    break;
+                }
+            }
+        }
+        match found {
             FallbackIndex::Bundles(_) => Some(format!(
                 "it carries a cosign 3 signature bundle (tag {tag_name}), which this host cannot verify: \
                  Kubewarden 1.36 and later verify keyless bundles (with acceptKeylessBundles), no host \
                  verifies key-signed ones; sign with cosign's --new-bundle-format=false as well"
             )),
-            FallbackIndex::NoBundle => None,
+            FallbackIndex::NoBundle | FallbackIndex::Untyped(_) => None,
             FallbackIndex::Unreadable(why) => Some(format!(
                 "its tag {tag_name} is no cosign 3 bundle index ({why})"
             )),

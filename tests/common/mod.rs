@@ -81,8 +81,9 @@ pub struct FakeHost {
     /// cosign 3 bundles: (image, keyless signer `issuer|subject`, or `None`
     /// for a key-signed one), each listed in the image's fallback index.
     bundles: Vec<(String, Option<String>)>,
-    /// What a fallback tag holds instead of the index of the bundles.
-    fallback_overrides: BTreeMap<String, Value>,
+    /// Manifests by reference, read instead of what the signatures make
+    /// (a fallback tag's index, a referrer manifest).
+    manifests: BTreeMap<String, Value>,
     /// A host of Kubewarden 1.36 and later: keyless questions are also
     /// answered from cosign 3 bundles (keyless ones, no annotations).
     pub verifies_bundles: bool,
@@ -178,9 +179,14 @@ impl FakeHost {
     }
 
     /// The fallback tag of `image` (canonical) holds `manifest`.
-    pub fn fallback_tag(mut self, image: &str, manifest: Value) -> Self {
-        self.fallback_overrides
-            .insert(fallback_tag_of(image), manifest);
+    pub fn fallback_tag(self, image: &str, manifest: Value) -> Self {
+        let tag = fallback_tag_of(image);
+        self.manifest(&tag, manifest)
+    }
+
+    /// `reference` names `manifest`.
+    pub fn manifest(mut self, reference: &str, manifest: Value) -> Self {
+        self.manifests.insert(reference.to_string(), manifest);
         self
     }
 
@@ -461,7 +467,7 @@ impl Host for FakeHost {
         if !layers.is_empty() {
             return Ok(json!({"schemaVersion": 2, "layers": layers}));
         }
-        if let Some(manifest) = self.fallback_overrides.get(image) {
+        if let Some(manifest) = self.manifests.get(image) {
             return Ok(manifest.clone());
         }
         let bundles: Vec<Value> = self
