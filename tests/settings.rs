@@ -7,6 +7,7 @@ use common::*;
 use serde_json::{json, Value};
 use signed_images_policy::admission::validate_settings;
 use signed_images_policy::rules::{PinDigests, RuleSource, UnmatchedImages};
+use signed_images_policy::settings::errors::{Problem, SettingsError};
 use signed_images_policy::settings::parse_settings;
 
 /// Every file of test_data/settings: each loads (and the docs show each: tests/docs.rs).
@@ -617,4 +618,96 @@ fn a_refusal_with_many_mistakes_is_bounded() {
         message.len()
     );
     assert!(message.ends_with("; ... and 18 more"), "{message}");
+}
+
+/// Every way of breaking every settings file: a value of each wrong type at
+/// each place, an unknown field in each object, each member left out; the
+/// documents compact and indented. The strict reader, which finds a path only
+/// once a document is refused, names the path and words serde_path_to_error,
+/// which tracks it all along, names.
+#[test]
+fn the_strict_reader_names_the_path_serde_path_to_error_names() {
+    use signed_images_policy::settings::strict_json::from_json_strict;
+    use signed_images_policy::settings::RawSettings;
+
+    fn mutations(value: &Value, out: &mut Vec<Value>, edit: &dyn Fn(Value) -> Value) {
+        for wrong in [
+            json!(null),
+            json!(12),
+            json!(-1),
+            json!("text"),
+            json!(true),
+            json!([]),
+            json!({}),
+        ] {
+            if &wrong != value {
+                out.push(edit(wrong));
+            }
+        }
+        match value {
+            Value::Object(members) => {
+                let mut unknown = members.clone();
+                unknown.insert("zzUnknown".into(), json!(1));
+                out.push(edit(Value::Object(unknown)));
+                for (name, member) in members {
+                    let mut without = members.clone();
+                    without.remove(name);
+                    out.push(edit(Value::Object(without)));
+                    let inner = |v: Value| {
+                        let mut members = members.clone();
+                        members.insert(name.clone(), v);
+                        edit(Value::Object(members))
+                    };
+                    mutations(member, out, &inner);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let inner = |v: Value| {
+                        let mut items = items.clone();
+                        items[i] = v;
+                        edit(Value::Array(items))
+                    };
+                    mutations(item, out, &inner);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut refused = 0;
+    for name in SETTINGS_FILES {
+        let mut documents = Vec::new();
+        mutations(&settings_file(name), &mut documents, &|v| v);
+        for document in documents {
+            for text in [
+                document.to_string(),
+                serde_json::to_string_pretty(&document).unwrap(),
+            ] {
+                let mut deserializer = serde_json::Deserializer::from_str(&text);
+                let theirs = serde_path_to_error::deserialize::<_, RawSettings>(&mut deserializer);
+                let ours = from_json_strict::<RawSettings>(&text, "");
+                match (theirs, ours) {
+                    (Ok(_), Ok(_)) => {}
+                    (Err(theirs), Err(ours)) => {
+                        refused += 1;
+                        let path = match theirs.path().to_string() {
+                            root if root == "." => String::new(),
+                            path => path,
+                        };
+                        assert_eq!(ours.path, path, "{text}");
+                        let words = theirs.inner().to_string();
+                        let words = words.split(" at line ").next().unwrap();
+                        assert_eq!(
+                            ours.to_string(),
+                            SettingsError::at(path, Problem::Unreadable(words.to_string()))
+                                .to_string()
+                        );
+                    }
+                    (theirs, ours) => panic!("{text}: {:?} / {:?}", theirs.is_ok(), ours.is_ok()),
+                }
+            }
+        }
+    }
+    assert!(refused > 1000, "{refused} refused documents");
 }
