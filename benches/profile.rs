@@ -9,7 +9,6 @@
 //! instance per request does.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use common::*;
