@@ -11,7 +11,8 @@
 # turns; prints the median of the runs' throughput and p50/p99 latency, and
 # ours / peer. Then the cold case: a fresh policy-server per run, one client,
 # the first request's latency.
-# LOAD_CLIENTS sets the concurrencies. The peer comes from outside the project
+# LOAD_CLIENTS sets the concurrencies, LOAD_CASES picks cases by request name
+# (e.g. "pod unmatched"; default: all). The peer comes from outside the project
 # (scripts/peer.sh: PEER_WASM, or where `kwctl pull` stores it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,13 +34,34 @@ trap cleanup EXIT
 testbed_up "$work"
 
 # ---- the policies: the same rules in each module's words ---------------------
+# Every policy of a case, ours and the peer's, in one policy-server. Ours is
+# granted what it calls; the peer, oci/v2/verify.
 policies() {
-    jq -n --arg ours "file://$PWD/$ours" --arg peer "file://$(cd "$(dirname "$peer")" && pwd)/$(basename "$peer")" \
-        --arg pattern "$REGISTRY/*" --rawfile key "$(key a)" '{
-        ours: {"module": $ours, allowedToMutate: true, hostCapabilities: ["oci/v2/verify", "oci/v1/oci_manifest"],
-            settings: {verification: {keys: [{name: "a", publicKey: $key}], images: [{namePattern: $pattern, keys: [{name: "a"}]}]}}},
-        peer: {"module": $peer, allowedToMutate: true, hostCapabilities: ["oci/v2/verify"],
-            settings: {signatures: [{image: $pattern, pubKeys: [$key]}], modifyImagesWithDigest: true}}}'
+    local ours_module peer_module
+    ours_module="file://$PWD/$ours"
+    peer_module="file://$(cd "$(dirname "$peer")" && pwd)/$(basename "$peer")"
+    jq -n --arg ours "$ours_module" --arg peer "$peer_module" --arg pattern "$REGISTRY/*" \
+        --arg glob "$REGISTRY/**" --rawfile a "$(key a)" --rawfile b "$(key b)" \
+        --argjson gha "$(jq .keyless.github "$FIXTURES")" '
+        def ours($settings): {module: $ours, allowedToMutate: true,
+            hostCapabilities: ["oci/v2/verify", "oci/v1/oci_manifest"], settings: $settings};
+        def peer($settings): {module: $peer, allowedToMutate: true, hostCapabilities: ["oci/v2/verify"],
+            settings: ($settings + {modifyImagesWithDigest: true})};
+        def scst($keys; $names): {verification: {keys: $keys,
+            images: [{namePattern: $pattern, keys: [$names[] | {name: .}]}]}, allowUnmatchedImages: true};
+        {
+            "ours-a": ours(scst([{name: "a", publicKey: $a}]; ["a"])),
+            "peer-a": peer({signatures: [{image: $pattern, pubKeys: [$a]}]}),
+            # A key rotation: the old key first, the image signed by the new one.
+            "ours-ab": ours(scst([{name: "a", publicKey: $a}, {name: "b", publicKey: $b}]; ["a", "b"])),
+            # The peer has no any-of: its user names the key that signs.
+            "peer-b": peer({signatures: [{image: $pattern, pubKeys: [$b]}]}),
+            "ours-gha": ours(scst([{name: "gha", githubActions: {owner: $gha.owner, repo: $gha.repo}}]; ["gha"])),
+            "peer-gha": peer({signatures: [{image: $pattern, githubActions: {owner: $gha.owner, repo: $gha.repo}}]}),
+            "ours-pc": ours({clusterImagePolicies: [{apiVersion: "policy.sigstore.dev/v1beta1",
+                kind: "ClusterImagePolicy", metadata: {name: "load"},
+                spec: {images: [{glob: $glob}], authorities: [{key: {data: $a}}]}}], noMatchPolicy: "allow"})
+        }'
 }
 mkdir -p "$work/server"
 policies >"$work/server/policies.yml"
@@ -51,6 +73,9 @@ start_server() {
 # ---- the requests, as AdmissionReviews ----------------------------------------
 review() { jq -c '{apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: .}'; }
 pod "$(image signed-a)" | review >"$work/pod.json"
+pod nginx:1.25 | review >"$work/unmatched.json"
+pod "$(image signed-b)" | review >"$work/second-key.json"
+pod "$(image keyless-github)" | review >"$work/keyless.json"
 fleet=()
 for i in $(seq 0 49); do fleet+=("$(image "fleet-$((i % 5 + 1))")"); done
 workload deployment "${fleet[@]}" | review >"$work/deployment-50.json"
@@ -61,6 +86,18 @@ pod "$(image unsigned)" | review >"$work/denied.json"
 distinct=()
 for i in $(seq 1 10); do distinct+=("$(image "fleet-$i")"); done
 workload deployment "${distinct[@]}" | review >"$work/deployment-10.json"
+
+# label|ours' policy|the peer's policy|request
+cases=(
+    "one signed image, a Pod|ours-a|peer-a|pod"
+    "an image no rule names (no host call), a Pod|ours-a|peer-a|unmatched"
+    "signed by the second of two keys, a Pod|ours-ab|peer-b|second-key"
+    "50 containers over 5 signed images, a Deployment|ours-a|peer-a|deployment-50"
+    "50 containers running one signed image, a Deployment|ours-a|peer-a|deployment-50-one"
+    "one keyless image (GitHub Actions), a Pod|ours-gha|peer-gha|keyless"
+    "one signed image, a policy-controller policy (ours), a Pod|ours-pc|peer-a|pod"
+    "an unsigned image, denied, a Pod|ours-a|peer-a|denied"
+)
 
 # decision ADDRESS POLICY BODY: what the policy answers.
 decision() {
@@ -99,28 +136,28 @@ echo "ours: $ours ($(stat -c %s "$ours") bytes); peer: $peer"
 echo
 echo "| request | clients | ours req/s | peer req/s | ours / peer | p50 ours, peer | p99 ours, peer | decision (ours, peer) |"
 echo "|---|---|---|---|---|---|---|---|"
-for case in "one signed image, a Pod|pod" "50 containers over 5 signed images, a Deployment|deployment-50" \
-    "50 containers running one signed image, a Deployment|deployment-50-one" \
-    "an unsigned image, denied, a Pod|denied"; do
-    label="${case%|*}" body="$work/${case#*|}.json"
-    decisions="$(decision "$address" ours "$body"), $(decision "$address" peer "$body")"
+for case in "${cases[@]}"; do
+    IFS='|' read -r label ours_policy peer_policy request <<<"$case"
+    [[ -z "${LOAD_CASES:-}" || " $LOAD_CASES " == *" $request "* ]] || continue
+    body="$work/$request.json"
+    decisions="$(decision "$address" "$ours_policy" "$body"), $(decision "$address" "$peer_policy" "$body")"
     for clients in $clients_list; do
         # The modules take turns, run by run, so that drift on the machine
         # falls on both alike.
         declare -A rates=() p50s=() p99s=() results=()
         for ((run = 0; run < runs; run++)); do
-            for module in ours peer; do
+            for module in "$ours_policy" "$peer_policy"; do
                 read -r rate p50 p99 <<<"$(load "$address" "$module" "$body" "$clients")"
                 rates[$module]+="$rate " p50s[$module]+="$p50 " p99s[$module]+="$p99 "
             done
         done
-        for module in ours peer; do
+        for module in "$ours_policy" "$peer_policy"; do
             results[$module]="$(tr ' ' '\n' <<<"${rates[$module]}" | grep . | median)"
             results[$module]+=" $(tr ' ' '\n' <<<"${p50s[$module]}" | grep . | median)"
             results[$module]+=" $(tr ' ' '\n' <<<"${p99s[$module]}" | grep . | median)"
         done
-        read -r our_rate our_p50 our_p99 <<<"${results[ours]}"
-        read -r peer_rate peer_p50 peer_p99 <<<"${results[peer]}"
+        read -r our_rate our_p50 our_p99 <<<"${results[$ours_policy]}"
+        read -r peer_rate peer_p50 peer_p99 <<<"${results[$peer_policy]}"
         printf '| %s | %s | %.0f | %.0f | %.2f | %s, %s ms | %s, %s ms | %s |\n' "$label" "$clients" "$our_rate" "$peer_rate" \
             "$(awk -v a="$our_rate" -v b="$peer_rate" 'BEGIN { print a / b }')" "$our_p50" "$peer_p50" "$our_p99" "$peer_p99" "$decisions"
     done
@@ -137,7 +174,7 @@ declare -A cold=() times=()
 for ((run = 0; run < runs; run++)); do
     for module in ours peer; do
         address="$(start_server)"
-        times[$module]+="$(first "$address" "$module" "$work/deployment-10.json") "
+        times[$module]+="$(first "$address" "$module-a" "$work/deployment-10.json") "
         scripts/policy-server.sh stop "$work/server"
     done
 done

@@ -8,7 +8,8 @@ use crate::rules::{Policy, Rules, UnmatchedImages};
 use crate::text::cut;
 use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// SCST-Sign's warning when there is no `image-policy`, naming the group
 /// of the apiVersion it was looked for in.
@@ -156,6 +157,13 @@ pub(crate) fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VerifiedSite {
     pub site: ImageSite,
+    /// What was verified, shared by every site that runs the image.
+    pub verified: Rc<Verified>,
+}
+
+/// An image a key verified (or its owner's record vouched for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Verified {
     pub image: ImageRef,
     pub digest: String,
     /// The names of the keys that verified it, comma-separated.
@@ -170,12 +178,13 @@ pub(crate) struct VerifiedSite {
 impl VerifiedSite {
     /// Its entry in the record.
     pub fn entry(&self) -> Entry {
+        let verified = &*self.verified;
         Entry {
             image: self.site.image.clone(),
-            digest: self.digest.clone(),
-            keys: self.keys.clone(),
-            owner: self.owner.clone(),
-            bundle: self.bundle,
+            digest: verified.digest.clone(),
+            keys: verified.keys.clone(),
+            owner: verified.owner.clone(),
+            bundle: verified.bundle,
         }
     }
 }
@@ -243,8 +252,15 @@ impl Verdict {
     }
 }
 
-/// Verifies every image site against the rules. Each distinct image is
-/// reported once however many containers run it.
+/// What one written image came to: the reference it reads as, and its
+/// outcome, or why it does not read.
+enum Judged {
+    Read(ImageRef, Outcome),
+    Unreadable(String),
+}
+
+/// Verifies every image site against the rules. Each written image is read
+/// and judged once, and reported once, however many containers run it.
 /// Past the verification limit nothing more is asked and the request is
 /// denied: a truncated check must never pass for a complete one.
 pub(crate) fn judge<H: Host>(
@@ -261,16 +277,41 @@ pub(crate) fn judge<H: Host>(
         policy.named_registries_only,
         policy.accept_keyless_bundles,
     );
+    // In the order the images first appear; none past the one over the limit.
+    let mut judged: BTreeMap<&str, Judged> = BTreeMap::new();
+    for site in sites {
+        if judged.contains_key(site.image.as_str()) {
+            continue;
+        }
+        let judgement = match ImageRef::parse(&site.image) {
+            Ok(image) => {
+                let outcome = verifier.verify(&image);
+                Judged::Read(image, outcome)
+            }
+            Err(reason) => Judged::Unreadable(reason.to_string()),
+        };
+        let over = matches!(judgement, Judged::Read(_, Outcome::OverLimit { .. }));
+        judged.insert(&site.image, judgement);
+        if over {
+            break;
+        }
+    }
     let mut verdict = Verdict::default();
-    let mut reported = BTreeSet::new();
-    let mut reported_bundle = BTreeSet::new();
+    // The sites of a verified image share what was verified.
+    let mut verified_images: BTreeMap<&str, Rc<Verified>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
     for (i, site) in sites.iter().enumerate() {
-        let image = match ImageRef::parse(&site.image) {
-            Ok(image) => image,
-            Err(reason) => {
+        let Some(judgement) = judged.get(site.image.as_str()) else {
+            break;
+        };
+        // Whether this is the image's first site: messages name it once.
+        let first = seen.insert(site.image.as_str());
+        let (image, outcome) = match judgement {
+            Judged::Read(image, outcome) => (image, outcome),
+            Judged::Unreadable(reason) => {
                 verdict.firm_failure = true;
                 verdict.failed.push(site.clone());
-                if reported.insert(site.image.clone()) {
+                if first {
                     verdict.failures.push(format!(
                         "The image: {} cannot be verified: {reason}.",
                         site.image
@@ -279,29 +320,34 @@ pub(crate) fn judge<H: Host>(
                 continue;
             }
         };
-        match verifier.verify(&image) {
+        match outcome {
             Outcome::Verified {
                 digest,
                 keys,
                 warned,
                 bundle,
             } => {
+                let verified = verified_images.entry(&site.image).or_insert_with(|| {
+                    Rc::new(Verified {
+                        image: image.clone(),
+                        digest: digest.clone(),
+                        keys: keys.join(", "),
+                        owner: None,
+                        bundle: *bundle,
+                    })
+                });
                 verdict.verified.push(VerifiedSite {
                     site: site.clone(),
-                    image,
-                    digest,
-                    keys: keys.join(", "),
-                    owner: None,
-                    bundle,
+                    verified: Rc::clone(verified),
                 });
-                if bundle && reported_bundle.insert(site.image.clone()) {
+                if *bundle && first {
                     verdict.warnings.push(bundle_warning(&site.image));
                 }
                 // Pinned and recorded for the entries it passed, and
                 // admitted on a warning for those in warn mode it failed.
                 if !warned.is_empty() {
                     verdict.warned.push(site.clone());
-                    if reported.insert(site.image.clone()) {
+                    if first {
                         let failure =
                             format!("{} {}", not_signed_message(&site.image), warned.join("; "));
                         verdict.warnings.push(admitted_on_warning(&failure));
@@ -315,18 +361,18 @@ pub(crate) fn judge<H: Host>(
             } => {
                 verdict.failed.push(site.clone());
                 let reasons = reasons.join("; ");
-                if unreachable {
+                if *unreachable {
                     verdict
                         .unreachable
-                        .push((site.clone(), image, reasons.clone()));
+                        .push((site.clone(), image.clone(), reasons.clone()));
                 } else {
                     verdict.firm_failure = true;
                 }
-                if reported.insert(site.image.clone()) {
+                if first {
                     verdict
                         .failures
                         .push(format!("{} {reasons}", not_signed_message(&site.image),));
-                    for secret in &ignored_secrets {
+                    for secret in ignored_secrets {
                         let warning = ignored_secret_warning(&site.image, secret);
                         verdict.warnings.push(warning);
                     }
@@ -337,7 +383,7 @@ pub(crate) fn judge<H: Host>(
             }
             Outcome::Unmatched if unmatched == UnmatchedImages::AdmitWithWarning => {
                 verdict.unmatched.push(site.clone());
-                if reported.insert(site.image.clone()) {
+                if first {
                     verdict
                         .warnings
                         .push(unmatched_allowed_warning(&site.image));
@@ -345,21 +391,21 @@ pub(crate) fn judge<H: Host>(
             }
             Outcome::Unmatched if unmatched == UnmatchedImages::Warn => {
                 verdict.unmatched.push(site.clone());
-                if reported.insert(site.image.clone()) {
+                if first {
                     verdict.warnings.push(no_match_warning(&site.image));
                 }
             }
             Outcome::Unmatched => {
                 verdict.firm_failure = true;
                 verdict.failed.push(site.clone());
-                if reported.insert(site.image.clone()) {
+                if first {
                     verdict.failures.push(unmatched_denied_message(&site.image));
                 }
             }
             Outcome::UnnamedRegistry => {
                 verdict.firm_failure = true;
                 verdict.failed.push(site.clone());
-                if reported.insert(site.image.clone()) {
+                if first {
                     verdict
                         .failures
                         .push(unnamed_registry_message(&site.image, &image.registry));
@@ -368,7 +414,7 @@ pub(crate) fn judge<H: Host>(
             Outcome::StaticPass => verdict.static_allowed.push(site.clone()),
             Outcome::Warned { reasons } => {
                 verdict.warned.push(site.clone());
-                if reported.insert(site.image.clone()) {
+                if first {
                     let failure =
                         format!("{} {}", not_signed_message(&site.image), reasons.join("; "));
                     verdict.warnings.push(admitted_on_warning(&failure));
@@ -378,8 +424,8 @@ pub(crate) fn judge<H: Host>(
                 verdict.firm_failure = true;
                 verdict.failed.push(site.clone());
                 verdict.refused = true;
-                if reported.insert(site.image.clone()) {
-                    verdict.failures.push(refused_message(&site.image, &reason));
+                if first {
+                    verdict.failures.push(refused_message(&site.image, reason));
                 }
             }
             Outcome::OverLimit { limit } => {
@@ -389,7 +435,7 @@ pub(crate) fn judge<H: Host>(
                 verdict.failed.extend(sites[i..].iter().cloned());
                 verdict
                     .failures
-                    .insert(0, over_limit_message(&site.image, limit));
+                    .insert(0, over_limit_message(&site.image, *limit));
                 break;
             }
         }

@@ -8,97 +8,211 @@
 //! is per-request work: parsing a whole object into `serde_json::Value` and
 //! writing it back costs more than the policy's own decision.
 
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-use std::borrow::Cow;
+use std::fmt::Display;
 use std::ops::Range;
 
-/// The members of a JSON object named by `names`, in that order, each read
-/// where it lies; `None` for a member that is missing (a present `null` is
-/// `Some("null")`, so the two can be told apart: inserting a member that is
-/// present as `null` would duplicate it). Other members are skipped unread;
-/// a name given twice is an error, as it is to the API server. `at` names
-/// the object in errors.
+// The text read here is the host's, a value of the request the waPC payload
+// carried: serde_json read it whole once (as a `RawValue`), so it is valid
+// JSON, and a value's bounds are found by its brackets and quotes alone.
+// Every read is still bounds-checked: a text that is not JSON is an error,
+// never a panic.
+
+/// The members of a JSON object named by `names`, in that order, each the
+/// text of its value where it lies; `None` for a member that is missing (a
+/// present `null` is `Some("null")`, so the two can be told apart:
+/// inserting a member that is present as `null` would duplicate it). Other
+/// members are skipped unread; a name given twice is an error, as it is to
+/// the API server. `at` names the object in errors (written only then).
 pub(crate) fn members<'a>(
-    object: &'a RawValue,
+    object: &'a str,
     names: &[&str],
-    at: &str,
-) -> Result<Vec<Option<&'a RawValue>>, String> {
-    let mut deserializer = serde_json::Deserializer::from_str(object.get());
-    Members { names }
-        .deserialize(&mut deserializer)
-        .map_err(|e| format!("{at}: {e}"))
+    at: &dyn Display,
+) -> Result<Vec<Option<&'a str>>, String> {
+    let mut found = vec![None; names.len()];
+    visit_members(object, names, at, &mut |n, value| {
+        let end = value_end(value.as_bytes(), 0).ok_or_else(|| format!("{at}: not JSON"))?;
+        found[n] = Some(&value[..end]);
+        Ok(end)
+    })?;
+    Ok(found)
 }
 
-/// The seed that reads [`members`].
-struct Members<'n> {
-    names: &'n [&'n str],
-}
-
-impl<'de> DeserializeSeed<'de> for Members<'_> {
-    type Value = Vec<Option<&'de RawValue>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
+/// Reads the object at the start of `text` (which may run on past it),
+/// handing the value of each member named in `names` to `visit` as the text
+/// from the value's start on: `visit` reads what it needs of it and says
+/// how long the value is, so that a caller descending into a member scans
+/// it once. Other members are skipped. Returns the object's length. A name
+/// given twice is an error, as it is to the API server.
+pub(crate) fn visit_members<'a>(
+    text: &'a str,
+    names: &[&str],
+    at: &dyn Display,
+    visit: &mut dyn FnMut(usize, &'a str) -> Result<usize, String>,
+) -> Result<usize, String> {
+    let b = text.as_bytes();
+    let broken = || format!("{at}: not a JSON object");
+    if b.first() != Some(&b'{') {
+        return Err(format!(
+            "{at}: invalid type: {}, expected an object",
+            described(text)
+        ));
+    }
+    let mut seen = vec![false; names.len()];
+    let mut i = skip_ws(b, 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok(i + 1);
+    }
+    loop {
+        let key_end = string_end(b, i).ok_or_else(broken)?;
+        let key = name(&text[i..key_end]).ok_or_else(broken)?;
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return Err(broken());
+        }
+        let start = skip_ws(b, i + 1);
+        let length = match names.iter().position(|name| *name == key) {
+            Some(n) if seen[n] => return Err(format!("{at}: duplicate field `{key}`")),
+            Some(n) => {
+                seen[n] = true;
+                visit(n, &text[start..])?
+            }
+            None => value_end(b, start).ok_or_else(broken)? - start,
+        };
+        i = skip_ws(b, start + length);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Ok(i + 1),
+            _ => return Err(broken()),
+        }
     }
 }
 
-impl<'de> Visitor<'de> for Members<'_> {
-    type Value = Vec<Option<&'de RawValue>>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an object")
+/// Reads the array at the start of `text` as [`visit_members`] reads an
+/// object: each item, by its index, to `visit`, which says how long it is.
+/// Returns the array's length.
+pub(crate) fn visit_items<'a>(
+    text: &'a str,
+    at: &dyn Display,
+    visit: &mut dyn FnMut(usize, &'a str) -> Result<usize, String>,
+) -> Result<usize, String> {
+    let b = text.as_bytes();
+    let broken = || format!("{at}: not a JSON array");
+    if b.first() != Some(&b'[') {
+        return Err(format!(
+            "{at}: invalid type: {}, expected a list",
+            described(text)
+        ));
     }
+    let mut i = skip_ws(b, 1);
+    if b.get(i) == Some(&b']') {
+        return Ok(i + 1);
+    }
+    let mut index = 0;
+    loop {
+        let length = visit(index, &text[i..])?;
+        i = skip_ws(b, i + length);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b']') => return Ok(i + 1),
+            _ => return Err(broken()),
+        }
+        index += 1;
+    }
+}
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = vec![None; self.names.len()];
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match self.names.iter().position(|name| *name == key.0) {
-                Some(i) if found[i].is_some() => {
-                    return Err(de::Error::custom(format!("duplicate field `{}`", key.0)))
+/// The length of the value at the start of `text` (which may run on past it).
+pub(crate) fn value_length(text: &str) -> Result<usize, String> {
+    value_end(text.as_bytes(), 0).ok_or_else(|| "not JSON".to_string())
+}
+
+/// A member name: the string token's text, read for escapes only if it
+/// has any.
+fn name(token: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = token.get(1..token.len().checked_sub(1)?)?;
+    match inner.contains('\\') {
+        false => Some(inner.into()),
+        true => serde_json::from_str::<String>(token).ok().map(Into::into),
+    }
+}
+
+/// How serde names a value's type in its errors.
+fn described(value: &str) -> &'static str {
+    match type_of(value) {
+        Type::Null => "null",
+        Type::Object => "map",
+        Type::Array => "sequence",
+        Type::String => "string",
+        Type::Other => "a number or boolean",
+    }
+}
+
+fn skip_ws(b: &[u8], mut at: usize) -> usize {
+    while b
+        .get(at)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        at += 1;
+    }
+    at
+}
+
+/// The offset just past the string token whose quote is at `at`. (The
+/// scans below look for the few bytes that matter with `position`, the
+/// tightest loop: every request's object is scanned a few times.)
+fn string_end(b: &[u8], at: usize) -> Option<usize> {
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut i = at + 1;
+    loop {
+        i += b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        match b[i] {
+            b'"' => return Some(i + 1),
+            _ => i += 2,
+        }
+    }
+}
+
+/// The offset just past the value that starts at `at`.
+fn value_end(b: &[u8], at: usize) -> Option<usize> {
+    match b.get(at)? {
+        b'"' => string_end(b, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            loop {
+                i += b
+                    .get(i..)?
+                    .iter()
+                    .position(|&c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))?;
+                match b[i] {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    _ => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
                 }
-                Some(i) => found[i] = Some(map.next_value()?),
-                None => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
+                i += 1;
             }
         }
-        Ok(found)
-    }
-}
-
-/// A member's name, borrowed from the text unless it holds escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a member name")
+        // A number, `true`, `false` or `null`: up to what ends a value.
+        _ => {
+            let mut i = at;
+            while b
+                .get(i)
+                .is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                i += 1;
             }
-
-            fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(name)))
-            }
-
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(name.to_string())))
-            }
+            (i > at).then_some(i)
         }
-        deserializer.deserialize_str(KeyVisitor)
     }
-}
-
-/// Deserializes a field that is present, `null` included, as `Some`: with
-/// `#[serde(default)]`, a missing field stays `None`.
-pub(crate) fn present<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// The JSON type of a value, from its first byte.
@@ -111,8 +225,8 @@ pub(crate) enum Type {
     Other,
 }
 
-pub(crate) fn type_of(value: &RawValue) -> Type {
-    match value.get().as_bytes().first() {
+pub(crate) fn type_of(value: &str) -> Type {
+    match value.as_bytes().first() {
         Some(b'n') => Type::Null,
         Some(b'{') => Type::Object,
         Some(b'[') => Type::Array,
@@ -121,29 +235,27 @@ pub(crate) fn type_of(value: &RawValue) -> Type {
     }
 }
 
-/// The items of a JSON array; `at` names it in errors.
-pub(crate) fn items<'a>(array: &'a RawValue, at: &str) -> Result<Vec<&'a RawValue>, String> {
-    serde_json::from_str(array.get()).map_err(|e| format!("{at}: {e}"))
-}
-
-/// The text of a JSON string token.
-pub(crate) fn string(value: &RawValue) -> Result<String, String> {
-    serde_json::from_str(value.get()).map_err(|e| e.to_string())
+/// The text of a JSON string token, its escapes read.
+pub(crate) fn string(value: &str) -> Result<String, String> {
+    match name(value) {
+        Some(text) if value.starts_with('"') => Ok(text.into_owned()),
+        _ => serde_json::from_str(value).map_err(|e| e.to_string()),
+    }
 }
 
 /// Where `inner`, a value read out of `outer`, lies in `outer`'s text.
-pub(crate) fn span(outer: &RawValue, inner: &RawValue) -> Result<Range<usize>, String> {
-    let start = (inner.get().as_ptr() as usize).wrapping_sub(outer.get().as_ptr() as usize);
-    let end = start.wrapping_add(inner.get().len());
-    if start > end || end > outer.get().len() {
+pub(crate) fn span(outer: &str, inner: &str) -> Result<Range<usize>, String> {
+    let start = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
+    let end = start.wrapping_add(inner.len());
+    if start > end || end > outer.len() {
         return Err("a value was read from outside the object".to_string());
     }
     Ok(start..end)
 }
 
 /// True when the object token (`{...}`) has no member.
-pub(crate) fn is_empty_object(object: &RawValue) -> bool {
-    let text = object.get();
+pub(crate) fn is_empty_object(object: &str) -> bool {
+    let text = object;
     text.len() >= 2 && text[1..text.len() - 1].trim().is_empty()
 }
 
@@ -178,30 +290,30 @@ pub(crate) fn apply_edits(text: &str, mut edits: Vec<Edit>) -> Result<String, St
 mod tests {
     use super::*;
 
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_string()).unwrap()
+    fn raw(text: &str) -> &str {
+        text
     }
 
     #[test]
     fn missing_and_null_members_are_told_apart() {
         let object = raw(r#"{"metadata": null, "other": {"spec": 1}}"#);
-        let found = members(&object, &["metadata", "spec"], "object").unwrap();
-        assert_eq!(found[0].map(RawValue::get), Some("null"));
+        let found = members(object, &["metadata", "spec"], &"object").unwrap();
+        assert_eq!(found[0], Some("null"));
         assert!(found[1].is_none(), "nested members are not this level's");
     }
 
     #[test]
     fn duplicate_members_are_refused_and_escaped_names_read() {
         let object = raw(r#"{"spec": {}, "spec": {}}"#);
-        assert!(members(&object, &["spec"], "object")
+        assert!(members(object, &["spec"], &"object")
             .unwrap_err()
             .contains("duplicate field `spec`"));
         let escaped = raw(r#"{"sp\u0065c": 1}"#);
         assert_eq!(
-            members(&escaped, &["spec"], "object").unwrap()[0].map(RawValue::get),
+            members(escaped, &["spec"], &"object").unwrap()[0],
             Some("1")
         );
-        assert!(members(&raw("[]"), &["spec"], "object")
+        assert!(members(raw("[]"), &["spec"], &"object")
             .unwrap_err()
             .starts_with("object: "));
     }
@@ -209,12 +321,12 @@ mod tests {
     #[test]
     fn spans_point_at_the_token() {
         let object = raw(r#"{"spec": {"image": "a\"b"}}"#);
-        let spec = members(&object, &["spec"], "object").unwrap()[0].unwrap();
-        let image = members(spec, &["image"], "spec").unwrap()[0].unwrap();
-        let range = span(&object, image).unwrap();
-        assert_eq!(&object.get()[range], r#""a\"b""#);
+        let spec = members(object, &["spec"], &"object").unwrap()[0].unwrap();
+        let image = members(spec, &["image"], &"spec").unwrap()[0].unwrap();
+        let range = span(object, image).unwrap();
+        assert_eq!(&object[range], r#""a\"b""#);
         assert_eq!(string(image).unwrap(), "a\"b");
-        assert!(span(image, &object).is_err());
+        assert!(span(image, object).is_err());
     }
 
     #[test]
@@ -254,11 +366,11 @@ mod tests {
 
     #[test]
     fn types_and_empty_objects() {
-        assert_eq!(type_of(&raw("null")), Type::Null);
-        assert_eq!(type_of(&raw("[1]")), Type::Array);
-        assert_eq!(type_of(&raw("\"s\"")), Type::String);
-        assert_eq!(type_of(&raw("7")), Type::Other);
-        assert!(is_empty_object(&raw("{ }")));
-        assert!(!is_empty_object(&raw(r#"{"a":1}"#)));
+        assert_eq!(type_of(raw("null")), Type::Null);
+        assert_eq!(type_of(raw("[1]")), Type::Array);
+        assert_eq!(type_of(raw("\"s\"")), Type::String);
+        assert_eq!(type_of(raw("7")), Type::Other);
+        assert!(is_empty_object(raw("{ }")));
+        assert!(!is_empty_object(raw(r#"{"a":1}"#)));
     }
 }

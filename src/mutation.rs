@@ -4,7 +4,6 @@
 use crate::json_text::{self, Edit, Type};
 use crate::record::Stamp;
 use crate::workload::object::{Annotations, Object};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::ops::Range;
 
@@ -44,7 +43,7 @@ pub(crate) fn apply(object: &Object, changes: &Changes) -> Result<Option<String>
     if edits.is_empty() {
         return Ok(None);
     }
-    json_text::apply_edits(object.text.get(), edits).map(Some)
+    json_text::apply_edits(object.text, edits).map(Some)
 }
 
 /// The edit that makes `metadata.annotations` hold the wanted annotations,
@@ -100,7 +99,7 @@ fn object_text(mut existing: Map<String, Value>, wanted: &Wanted) -> String {
 }
 
 /// Inserts `"name":value` as the first member of `object` (which lacks it).
-fn insert_member(object: &RawValue, name: &str, value: &str) -> Edit {
+fn insert_member(object: &str, name: &str, value: &str) -> Edit {
     let separator = if json_text::is_empty_object(object) {
         ""
     } else {
@@ -127,7 +126,7 @@ mod tests {
     use serde_json::json;
 
     fn stamp(object: &str) -> Result<Option<Value>, String> {
-        let text = RawValue::from_string(object.to_string()).unwrap();
+        let text = object.to_string();
         let object = Object::read(&text, "object")?;
         let changes = Changes {
             metadata: Some(Stamp::new("p", Status::NoPolicy, &[], None, None)),
@@ -207,7 +206,7 @@ mod tests {
     #[test]
     fn pins_replace_the_image_token_only() {
         let text = r#"{"spec": {"containers": [{"image": "a:1", "x": "a:1"}]}}"#;
-        let raw = RawValue::from_string(text.to_string()).unwrap();
+        let raw = text.to_string();
         let object = Object::read(&raw, "object").unwrap();
         let start = text.find(r#""a:1""#).unwrap();
         let changes = Changes {

@@ -7,6 +7,7 @@ use crate::image::reference::ImageRef;
 use crate::trust::roots::TrustRoot;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Which verified images are rewritten to `name:tag@digest`.
@@ -102,9 +103,9 @@ pub struct Policy {
 /// Compiled `verification` (or `signatures`): keys by index, patterns ready to match.
 #[derive(Debug)]
 pub struct Rules {
-    /// The rules, hashed ([`Rules::new`]): a record made under other rules
-    /// does not vouch under these.
-    pub(crate) fingerprint: String,
+    /// The rules, hashed ([`Rules::fingerprint`]) when a record is written
+    /// or read: a record made under other rules does not vouch under these.
+    fingerprint: OnceCell<String>,
     pub(crate) excluded_namespaces: BTreeSet<String>,
     pub(crate) keys: Vec<NamedKey>,
     pub(crate) images: Vec<ImageRule>,
@@ -118,15 +119,18 @@ impl Rules {
         images: Vec<ImageRule>,
         entries_needed: EntriesNeeded,
     ) -> Rules {
-        let mut rules = Rules {
-            fingerprint: String::new(),
+        Rules {
+            fingerprint: OnceCell::new(),
             excluded_namespaces,
             keys,
             images,
             entries_needed,
-        };
-        rules.fingerprint = rules.hash();
-        rules
+        }
+    }
+
+    /// The fingerprint: hashed once, the first time a record needs it.
+    pub(crate) fn fingerprint(&self) -> &str {
+        self.fingerprint.get_or_init(|| self.hash())
     }
 
     /// SHA-256 over everything that decides whether an image passes, in
@@ -136,8 +140,11 @@ impl Rules {
     /// passes by the same entries whatever their order, and the host lists
     /// the cluster's ClusterImagePolicies in no stable order).
     fn hash(&self) -> String {
-        let mut entries: Vec<[u8; 32]> = self.images.iter().map(|i| self.entry_hash(i)).collect();
-        entries.sort_unstable();
+        // In a fixed order, each as often as it is written.
+        let mut entries: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+        for image in &self.images {
+            *entries.entry(self.entry_hash(image)).or_default() += 1;
+        }
         let mut hash = Fields(Sha256::new());
         hash.text(match self.entries_needed {
             EntriesNeeded::Any => "any entry",
@@ -148,8 +155,9 @@ impl Rules {
             hash.text(namespace);
         }
         hash.count(entries.len());
-        for entry in &entries {
+        for (entry, times) in &entries {
             hash.0.update(entry);
+            hash.count(*times);
         }
         let digest = hash.0.finalize();
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
@@ -168,21 +176,16 @@ impl Rules {
             hash.text(message);
         }
         hash.text(image.refused.as_deref().unwrap_or_default());
-        let mut keys: Vec<(&str, String)> = image
+        // By name: an entry names each key once.
+        let keys: BTreeMap<&str, &TrustRoot> = image
             .keys
             .iter()
-            .map(|&k| {
-                (
-                    self.keys[k].name.as_str(),
-                    self.keys[k].root.fingerprint_text(),
-                )
-            })
+            .map(|&k| (self.keys[k].name.as_str(), &self.keys[k].root))
             .collect();
-        keys.sort_unstable();
         hash.count(keys.len());
-        for (name, root) in &keys {
+        for (name, root) in keys {
             hash.text(name);
-            hash.text(root);
+            root.fingerprint(&mut |field| hash.text(field));
         }
         hash.count(image.threshold);
         let annotations = image.annotations.iter().flatten();

@@ -71,8 +71,11 @@ fn request(shape: Shape, count: usize, weights: [usize; 4]) -> Value {
     match shape {
         Shape::Create => {}
         Shape::UnchangedUpdate => {
-            // The old object's record lists every image, under these rules.
-            let created = validate(&FakeHost::new(), &req, &settings());
+            // The old object's record lists every image, under these rules
+            // (whose fingerprint a record with an entry names).
+            let signed = "registry.example.org/never/app:1";
+            let host = FakeHost::new().sign(signed, &key("p256.pub"));
+            let created = validate(&host, &pod(&[signed]), &settings());
             let rules = annotation(&created, "rules").unwrap().to_string();
             let entries: Map<String, Value> = every_image(&req["object"]["spec"])
                 .map(|image| {

@@ -31,7 +31,7 @@ use crate::workload::{api_group, find_images};
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use request::{bad_request, Payload, Rejection, Request};
 use response::{non_empty, response};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use update::OldObject;
 
 pub const AUDIT_ANNOTATION: &str = "image-policy";
@@ -139,7 +139,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         match owner::vouch(
             host,
             &request,
-            object.text.get(),
+            object.text,
             &policy,
             rules,
             &verdict.unreachable,
@@ -191,7 +191,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         }),
         verified: verdict.verified,
         carried,
-        rules: Some(rules.fingerprint.clone()),
+        rules: Some(rules),
         warnings: verdict.warnings,
         audit_note: None,
     };
@@ -207,21 +207,22 @@ fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
 }
 
 /// What an admitted request is stamped and answered with.
-struct Admitted {
+struct Admitted<'r> {
     status: Status,
     /// Verified in this request (or vouched for by the owner's record):
     /// recorded, and pinned where pinning applies.
     verified: Vec<VerifiedSite>,
     /// Entries an UPDATE keeps from the old object's record.
     carried: Vec<Entry>,
-    /// The fingerprint of the rules that applied; `None` when none did.
-    rules: Option<String>,
+    /// The rules that applied (the record names their fingerprint); `None`
+    /// when none did.
+    rules: Option<&'r Rules>,
     warnings: Vec<String>,
     /// SCST-Sign's note for excluded namespaces, as an audit annotation.
     audit_note: Option<String>,
 }
 
-impl Admitted {
+impl Admitted<'_> {
     /// Admitted without asking the host about any image.
     fn unverified(status: Status) -> Self {
         Admitted {
@@ -249,8 +250,21 @@ fn finish(
     // Through pods/ephemeralcontainers the API server keeps only the ephemeral
     // containers, so metadata written there would be dropped.
     let metadata = if request.sub_resource.is_empty() {
-        let mut entries: Vec<Entry> = admitted.verified.iter().map(VerifiedSite::entry).collect();
+        // One entry per image, however many containers run it.
+        let mut recorded = BTreeSet::new();
+        let mut entries: Vec<Entry> = admitted
+            .verified
+            .iter()
+            .filter(|verified| recorded.insert(verified.site.image.as_str()))
+            .map(VerifiedSite::entry)
+            .collect();
         entries.extend(admitted.carried);
+        // A record with no entry vouches for nothing: it names no rules, so
+        // they are hashed only for a record that holds something.
+        let rules = admitted
+            .rules
+            .filter(|_| !entries.is_empty())
+            .map(Rules::fingerprint);
         let name = object.name("request.object").map_err(bad_request)?;
         let holder = Holder {
             kind: &request.kind,
@@ -262,7 +276,7 @@ fn finish(
             &policy.annotation_prefix,
             admitted.status,
             &entries,
-            admitted.rules.as_deref(),
+            rules,
             seal_for,
         ))
     } else {

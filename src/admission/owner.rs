@@ -6,7 +6,7 @@
 //! Anything short of that denies as if the owner had no record.
 
 use crate::admission::request::Request;
-use crate::decision::VerifiedSite;
+use crate::decision::{Verified, VerifiedSite};
 use crate::host::reasons::condensed_reason;
 use crate::host::Host;
 use crate::image::reference::{is_valid_digest, ImageRef};
@@ -15,6 +15,7 @@ use crate::rules::{Policy, Rules};
 use crate::workload::ImageSite;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 /// Each kind a controller creates, with its controller's apiVersion and
 /// kind: the owners the policy may read (policy-metadata.yml's
@@ -143,7 +144,7 @@ impl Owner<'_> {
             .and_then(|annotations| Recorded::read(annotations, self.prefix))
             .ok_or_else(|| format!("its owner {owner_name} carries no record of this policy"))?;
         record
-            .vouches(&rules.fingerprint, self.key, holder)
+            .vouches(rules.fingerprint(), self.key, holder)
             .map_err(|why| format!("the record of its owner {owner_name} does not count: {why}"))?;
 
         let mut vouched = Vouched {
@@ -171,11 +172,13 @@ impl Owner<'_> {
             }
             vouched.verified.push(VerifiedSite {
                 site: site.clone(),
-                image: image.clone(),
-                digest: entry.digest,
-                keys: entry.keys,
-                owner: Some(owner_name.clone()),
-                bundle: entry.bundle,
+                verified: Rc::new(Verified {
+                    image: image.clone(),
+                    digest: entry.digest,
+                    keys: entry.keys,
+                    owner: Some(owner_name.clone()),
+                    bundle: entry.bundle,
+                }),
             });
         }
         Ok(vouched)

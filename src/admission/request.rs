@@ -2,7 +2,7 @@
 //! AdmissionRequest the policy reads, located in the text and read on demand;
 //! a request that cannot be read is a [`Rejection`] that names the field.
 
-use crate::json_text::{self, Type};
+use crate::json_text::{self, members, Type};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -28,38 +28,6 @@ pub(crate) fn bad_request(message: String) -> Rejection {
     }
 }
 
-/// The fields of an AdmissionRequest the policy reads, located but not yet
-/// read (`None`: missing; a present `null` is `Some("null")`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestFields<'a> {
-    #[serde(default, borrow, deserialize_with = "json_text::present")]
-    operation: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "json_text::present")]
-    kind: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "json_text::present")]
-    namespace: Option<&'a RawValue>,
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "json_text::present",
-        alias = "sub_resource"
-    )]
-    sub_resource: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "json_text::present")]
-    object: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "json_text::present")]
-    old_object: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct KindFields<'a> {
-    #[serde(default, borrow, deserialize_with = "json_text::present")]
-    group: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "json_text::present")]
-    kind: Option<&'a RawValue>,
-}
-
 /// The parts of an AdmissionRequest the policy reads.
 pub(crate) struct Request<'a> {
     pub operation: String,
@@ -68,44 +36,59 @@ pub(crate) struct Request<'a> {
     pub namespace: String,
     pub sub_resource: String,
     /// The object, as JSON text.
-    pub object: Option<&'a RawValue>,
-    pub old_object: Option<&'a RawValue>,
+    pub object: Option<&'a str>,
+    pub old_object: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
     pub fn read(request: &'a RawValue) -> Result<Request<'a>, Rejection> {
+        let request = request.get();
         if json_text::type_of(request) != Type::Object {
             return Err(bad_request("request must be an object".to_string()));
         }
-        let fields: RequestFields = serde_json::from_str(request.get())
-            .map_err(|e| bad_request(format!("request: {e}")))?;
-        let kind: KindFields = match fields.kind {
+        // `subResource`, or `sub_resource` as kwctl's own requests spell it.
+        let [operation, kind, namespace, sub_resource, sub_resource_snake, object, old_object] =
+            members(
+                request,
+                &[
+                    "operation",
+                    "kind",
+                    "namespace",
+                    "subResource",
+                    "sub_resource",
+                    "object",
+                    "oldObject",
+                ],
+                &"request",
+            )
+            .map_err(bad_request)?[..]
+        else {
+            unreachable!("seven names, seven members")
+        };
+        let (group, kind_name) = match kind {
             Some(kind) if json_text::type_of(kind) == Type::Object => {
-                serde_json::from_str(kind.get())
-                    .map_err(|e| bad_request(format!("request.kind: {e}")))?
+                let found =
+                    members(kind, &["group", "kind"], &"request.kind").map_err(bad_request)?;
+                (found[0], found[1])
             }
-            _ => KindFields {
-                group: None,
-                kind: None,
-            },
+            _ => (None, None),
         };
         Ok(Request {
-            operation: text(fields.operation, "request.operation")?,
-            group: text(kind.group, "request.kind.group")?,
-            kind: text(kind.kind, "request.kind.kind")?,
-            namespace: optional_text(fields.namespace, "request.namespace")?,
-            sub_resource: optional_text(fields.sub_resource, "request.subResource")?,
-            object: fields
-                .object
-                .filter(|o| json_text::type_of(o) != Type::Null),
-            old_object: fields
-                .old_object
-                .filter(|o| json_text::type_of(o) == Type::Object),
+            operation: text(operation, "request.operation")?,
+            group: text(group, "request.kind.group")?,
+            kind: text(kind_name, "request.kind.kind")?,
+            namespace: optional_text(namespace, "request.namespace")?,
+            sub_resource: optional_text(
+                sub_resource.or(sub_resource_snake),
+                "request.subResource",
+            )?,
+            object: object.filter(|o| json_text::type_of(o) != Type::Null),
+            old_object: old_object.filter(|o| json_text::type_of(o) == Type::Object),
         })
     }
 }
 
-fn text(value: Option<&RawValue>, field: &str) -> Result<String, Rejection> {
+fn text(value: Option<&str>, field: &str) -> Result<String, Rejection> {
     match value.map(|v| (json_text::type_of(v), v)) {
         None | Some((Type::Null, _)) => Err(bad_request(format!("{field} is missing"))),
         Some((Type::String, v)) => {
@@ -115,7 +98,7 @@ fn text(value: Option<&RawValue>, field: &str) -> Result<String, Rejection> {
     }
 }
 
-fn optional_text(value: Option<&RawValue>, field: &str) -> Result<String, Rejection> {
+fn optional_text(value: Option<&str>, field: &str) -> Result<String, Rejection> {
     match value {
         Some(v) if json_text::type_of(v) != Type::Null => text(Some(v), field),
         _ => Ok(String::new()),

@@ -6,7 +6,6 @@ use crate::admission::response::{response, ValidationResponse};
 use crate::decision;
 use crate::rules::Policy;
 use crate::workload::object::{Annotations, Object};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// A write through a `status` subresource: the API server keeps the
@@ -50,7 +49,7 @@ pub(crate) fn guard_status_write(
 /// The annotations of `object`, empty when it has none (missing or `null`);
 /// a `metadata` or `annotations` of another type is an unreadable request,
 /// as it is on the admission path (`mutation`).
-fn annotations(object: Option<&RawValue>, at: &str) -> Result<Map<String, Value>, Rejection> {
+fn annotations(object: Option<&str>, at: &str) -> Result<Map<String, Value>, Rejection> {
     let Some(object) = object else {
         return Ok(Map::new());
     };

@@ -23,7 +23,7 @@ pub(crate) struct OldObject(Option<Value>);
 impl OldObject {
     pub fn read(request: &Request) -> Result<OldObject, Rejection> {
         match request.old_object {
-            Some(old) if request.operation == "UPDATE" => serde_json::from_str(old.get())
+            Some(old) if request.operation == "UPDATE" => serde_json::from_str(old)
                 .map(|old| OldObject(Some(old)))
                 .map_err(|e| bad_request(format!("request.oldObject: {e}"))),
             _ => Ok(OldObject(None)),
@@ -32,7 +32,7 @@ impl OldObject {
 
     /// Whether the old object ran this very image string at the site.
     fn runs(&self, site: &ImageSite) -> bool {
-        let old = self.0.as_ref().and_then(|old| old.pointer(&site.pointer));
+        let old = self.0.as_ref().and_then(|old| old.pointer(&site.pointer()));
         old.and_then(Value::as_str) == Some(site.image.as_str())
     }
 
@@ -96,8 +96,8 @@ impl OldObject {
             .annotations()
             .and_then(|annotations| Recorded::read(annotations, &policy.annotation_prefix))
             .filter(|record| {
-                record.vouches(&rules.fingerprint, key, holder).is_ok()
-                    || sealed_unnamed && record.vouches(&rules.fingerprint, key, unnamed).is_ok()
+                record.vouches(rules.fingerprint(), key, holder).is_ok()
+                    || sealed_unnamed && record.vouches(rules.fingerprint(), key, unnamed).is_ok()
             });
         let Some(record) = record else {
             return (Vec::new(), true);
@@ -181,10 +181,10 @@ pub(crate) fn pins_apply(pin_digests: PinDigests, kind: &str) -> bool {
 pub(crate) fn pins(pins_apply: bool, verified: &[VerifiedSite]) -> Vec<Pin> {
     verified
         .iter()
-        .filter(|v| pins_apply && v.image.digest.is_none())
+        .filter(|v| pins_apply && v.verified.image.digest.is_none())
         .map(|v| Pin {
             span: v.site.span.clone(),
-            image: v.image.pinned(&v.digest),
+            image: v.verified.image.pinned(&v.verified.digest),
         })
         .collect()
 }

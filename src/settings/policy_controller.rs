@@ -19,7 +19,7 @@ use crate::trust::roots::{IdentityMatch, TrustRoot};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const GROUP: &str = "policy.sigstore.dev";
 pub const API_VERSIONS: [&str; 2] = [
@@ -171,11 +171,13 @@ pub(crate) fn compile_cluster_policies(items: &[Value]) -> Rules {
             .and_then(Value::as_str)
             .unwrap_or_default()
     }
-    let mut items: Vec<&Value> = items.iter().collect();
-    items.sort_by_key(|item| name_of(item));
+    let mut by_name: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for item in items {
+        by_name.entry(name_of(item)).or_default().push(item);
+    }
     let mut keys = Vec::new();
     let mut images = Vec::new();
-    for item in items {
+    for item in by_name.into_values().flatten() {
         let name = name_of(item);
         let compiled = from_json_strict::<RawClusterImagePolicy>(&item.to_string(), "")
             .map_err(SettingsErrors::from)
@@ -464,7 +466,8 @@ fn compile_authority(
                 } else {
                     label.to_string()
                 };
-                if let Some(root) = mistakes.take(compile_identity(identity, &at)) {
+                let checked = checks == Checks::Full;
+                if let Some(root) = mistakes.take(compile_identity(identity, &at, checked)) {
                     add_key(root, name);
                 }
             }
@@ -490,7 +493,11 @@ fn compile_authority(
 /// `subject`/`subjectRegExp` (an empty string is not written, as in Go).
 /// Both exact: the host's own keyless question; otherwise a
 /// [`TrustRoot::KeylessMatch`]. Both halves' mistakes are named.
-fn compile_identity(identity: RawIdentity, at: &str) -> Result<TrustRoot, SettingsErrors> {
+fn compile_identity(
+    identity: RawIdentity,
+    at: &str,
+    checked: bool,
+) -> Result<TrustRoot, SettingsErrors> {
     let written = |value: Option<String>| value.filter(|v| !v.is_empty());
     let half =
         |exact: Option<String>, pattern: Option<String>, names: &'static [&'static str]| match (
@@ -498,7 +505,7 @@ fn compile_identity(identity: RawIdentity, at: &str) -> Result<TrustRoot, Settin
             written(pattern),
         ) {
             (Some(exact), None) => Ok(IdentityMatch::Exact(exact)),
-            (None, Some(pattern)) => IdentityMatch::pattern(&pattern).map_err(|e| {
+            (None, Some(pattern)) => IdentityMatch::pattern(&pattern, checked).map_err(|e| {
                 SettingsError::at(format!("{at}.{}", names[1]), Problem::Unreadable(e))
             }),
             _ => Err(SettingsError::at(at, Problem::ExactlyOneOf(names))),

@@ -249,9 +249,8 @@ fn check_threshold(
     if threshold == 0 {
         return Err(Problem::Zero);
     }
-    let mut signers: Vec<usize> = entry_keys.iter().map(|&k| keys[k].signer).collect();
-    signers.sort_unstable();
-    signers.dedup();
+    let signers: std::collections::BTreeSet<usize> =
+        entry_keys.iter().map(|&k| keys[k].signer).collect();
     if threshold > signers.len() {
         return Err(Problem::ThresholdAboveKeys {
             threshold,

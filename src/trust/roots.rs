@@ -8,6 +8,7 @@ use crate::trust::keys::{certificate_spki, public_key_spki, CertificateIdentity}
 use crate::trust::url_prefix;
 use kubewarden_policy_sdk::host_capabilities::verification::{KeylessInfo, KeylessPrefixInfo};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 /// One way of establishing that an image was signed by someone trusted.
@@ -46,23 +47,40 @@ pub(crate) enum TrustRoot {
 pub(crate) enum IdentityMatch {
     Exact(String),
     /// Go's `regexp.MatchString`, as cosign applies it: unanchored, so
-    /// `^...$` is needed to match a whole identity.
-    Pattern(regex_lite::Regex),
+    /// `^...$` is needed to match a whole identity. Compiled the first time
+    /// it is matched: a request whose images no such identity covers never
+    /// pays for it.
+    Pattern {
+        source: String,
+        regex: OnceCell<Option<regex_lite::Regex>>,
+    },
 }
 
 impl IdentityMatch {
     /// A regular expression in the syntax policy-controller (Go's RE2)
-    /// reads; the error says why not.
-    pub fn pattern(source: &str) -> Result<IdentityMatch, String> {
-        regex_lite::Regex::new(source)
-            .map(IdentityMatch::Pattern)
-            .map_err(|e| e.to_string())
+    /// reads, compiled now when `checked` (when the policy loads, and for
+    /// rules read from the cluster); the error says why not.
+    pub fn pattern(source: &str, checked: bool) -> Result<IdentityMatch, String> {
+        let regex = OnceCell::new();
+        if checked {
+            let compiled = regex_lite::Regex::new(source).map_err(|e| e.to_string())?;
+            regex.get_or_init(|| Some(compiled));
+        }
+        Ok(IdentityMatch::Pattern {
+            source: source.to_string(),
+            regex,
+        })
     }
 
     pub fn matches(&self, text: &str) -> bool {
         match self {
             IdentityMatch::Exact(exact) => exact == text,
-            IdentityMatch::Pattern(pattern) => pattern.is_match(text),
+            // A pattern that does not compile (proven when the policy
+            // loaded, so never) matches nothing.
+            IdentityMatch::Pattern { source, regex } => regex
+                .get_or_init(|| regex_lite::Regex::new(source).ok())
+                .as_ref()
+                .is_some_and(|regex| regex.is_match(text)),
         }
     }
 
@@ -70,7 +88,7 @@ impl IdentityMatch {
     pub fn describe(&self, field: &str) -> String {
         match self {
             IdentityMatch::Exact(exact) => format!("{field} {exact:?}"),
-            IdentityMatch::Pattern(pattern) => format!("{field} ~ /{}/", pattern.as_str()),
+            IdentityMatch::Pattern { source, .. } => format!("{field} ~ /{source}/"),
         }
     }
 }
@@ -92,19 +110,51 @@ impl std::hash::Hash for IdentityMatch {
 }
 
 impl TrustRoot {
-    /// Every field that decides what this root trusts, as text: the host
-    /// question about it, or for a [`TrustRoot::KeylessMatch`] its patterns.
-    pub fn fingerprint_text(&self) -> String {
-        match (self.question("", None), self) {
-            (Some(question), _) => serde_json::to_string(&question).unwrap_or_default(),
-            (None, TrustRoot::KeylessMatch { issuer, subject }) => {
-                format!(
-                    "{}, {}",
-                    issuer.describe("issuer"),
-                    subject.describe("subject")
-                )
+    /// Feeds every field that decides what this root trusts, after the
+    /// name of its kind, to `feed` (the rules' fingerprint): key material as
+    /// the host is given it.
+    pub fn fingerprint(&self, feed: &mut dyn FnMut(&str)) {
+        match self {
+            TrustRoot::PublicKey(pem) => {
+                feed("public key");
+                feed(pem);
             }
-            (None, _) => String::new(),
+            TrustRoot::Keyless { issuer, subject } => {
+                feed("keyless");
+                feed(issuer);
+                feed(subject);
+            }
+            TrustRoot::KeylessPrefix { issuer, url_prefix } => {
+                feed("keyless prefix");
+                feed(issuer);
+                feed(url_prefix);
+            }
+            TrustRoot::GithubActions { owner, repo } => {
+                feed("github actions");
+                feed(owner);
+                feed(repo.as_deref().unwrap_or("\0any repository"));
+            }
+            TrustRoot::Certificate {
+                certificate,
+                chain,
+                require_rekor_bundle,
+            } => {
+                feed("certificate");
+                feed(certificate);
+                for pem in chain.iter().flatten() {
+                    feed(pem);
+                }
+                feed(if *require_rekor_bundle {
+                    "rekor"
+                } else {
+                    "no rekor"
+                });
+            }
+            TrustRoot::KeylessMatch { issuer, subject } => {
+                feed("keyless match");
+                feed(&issuer.describe("issuer"));
+                feed(&subject.describe("subject"));
+            }
         }
     }
 

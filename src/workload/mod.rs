@@ -5,7 +5,7 @@ pub(crate) mod object;
 
 use crate::json_text::{self, members, Type};
 use object::Object;
-use serde_json::value::RawValue;
+use std::fmt::Display;
 use std::ops::Range;
 
 /// A kind the policy covers: its API group (a custom resource that reuses
@@ -93,124 +93,225 @@ pub fn api_group(kind: &str) -> Option<&'static str> {
 /// One image reference found in a workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ImageSite {
-    /// JSON pointer (RFC 6901) of the string, from the object root.
-    pub pointer: String,
+    /// Which field holds it.
+    pub field: Field,
     /// The string token's bytes in the object's JSON text.
     pub span: Range<usize>,
     pub image: String,
 }
 
-/// Every image of a covered kind's object (JSON text), in document order. A
-/// missing or mistyped field is an error that names it: an image we cannot
-/// see is an image we cannot verify.
+/// An image field of a pod spec: the `index`th item of `list`
+/// (`containers`, `initContainers`, `ephemeralContainers` or `volumes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub pod_spec: &'static [&'static str],
+    pub list: &'static str,
+    pub index: usize,
+}
+
+impl ImageSite {
+    /// The JSON pointer (RFC 6901) of the string, from the object root:
+    /// made only where it is needed (an UPDATE's old object is read at it).
+    pub fn pointer(&self) -> String {
+        let Field {
+            pod_spec,
+            list,
+            index,
+        } = self.field;
+        let leaf = match list {
+            VOLUMES => "image/reference",
+            _ => "image",
+        };
+        let mut pointer = String::new();
+        for segment in pod_spec {
+            pointer.push('/');
+            pointer.push_str(segment);
+        }
+        format!("{pointer}/{list}/{index}/{leaf}")
+    }
+}
+
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+const VOLUMES: &str = "volumes";
+
+/// Every image of a covered kind's object (JSON text), in document order
+/// within each list (containers, init containers, ephemeral containers,
+/// volumes). A missing or mistyped field is an error that names it: an image
+/// we cannot see is an image we cannot verify. The pod spec is read in one
+/// pass down its path, and the names of the fields are written only for an
+/// error: this runs for every container of every request.
 pub(crate) fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String> {
     let covered = covered(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
-    let path = covered.pod_spec_path;
-    let mut spec = object.text;
-    let mut pointer = String::new();
-    for (depth, segment) in path.iter().enumerate() {
-        let at = dotted(&path[..=depth]);
-        let next = match depth {
-            // Every pod spec path starts at the object's `spec`.
-            0 => object.spec,
-            _ => members(spec, &[segment], &dotted(&path[..depth]))?[0],
-        };
-        let omitted = next.is_none_or(|v| json_text::type_of(v) == Type::Null);
-        spec = match next {
-            Some(next) if json_text::type_of(next) == Type::Object => next,
-            _ if omitted && covered.optional_template == Some(&path[..=depth]) => {
-                return Ok(Vec::new())
-            }
-            Some(_) => return Err(format!("{at} must be an object")),
-            None => return Err(format!("{at} is missing")),
-        };
-        pointer.push('/');
-        pointer.push_str(segment);
-    }
-    let spec_name = dotted(path);
-    let [containers, init_containers, ephemeral_containers, volumes] = members(
-        spec,
-        &[
-            "containers",
-            "initContainers",
-            "ephemeralContainers",
-            "volumes",
-        ],
-        &spec_name,
-    )?[..] else {
-        unreachable!("four names, four members")
+    let mut found = Found {
+        covered,
+        object: object.text,
+        lists: Default::default(),
+        containers: 0,
+        omitted: false,
     };
+    // Every pod spec path starts at the object's `spec`.
+    match object.spec {
+        Some(spec) => found.descend(0, spec).map(drop)?,
+        None => found.absent(0, None)?,
+    }
+    if found.omitted {
+        return Ok(Vec::new());
+    }
     // Kubernetes runs no pod without a container: a spec with none is not
     // a pod spec (`spec: {}`, or another kind's object under this kind).
-    let containers_at = format!("{spec_name}.containers");
-    if objects(containers, &containers_at)?.is_empty() {
+    if found.containers == 0 {
         return Err(format!(
-            "{containers_at} is missing: a pod spec runs at least one container"
+            "{}.containers is missing: a pod spec runs at least one container",
+            dotted(covered.pod_spec_path)
         ));
     }
+    Ok(found.lists.into_iter().flatten().collect())
+}
 
-    let mut sites = Vec::new();
-    for (list, list_name) in [
-        (containers, "containers"),
-        (init_containers, "initContainers"),
-        (ephemeral_containers, "ephemeralContainers"),
-    ] {
-        for (i, container) in objects(list, &format!("{spec_name}.{list_name}"))?
-            .into_iter()
-            .enumerate()
-        {
-            let at = format!("{spec_name}.{list_name}[{i}]");
-            let image = members(container, &["image"], &at)?[0];
-            sites.push(ImageSite {
-                pointer: format!("{pointer}/{list_name}/{i}/image"),
-                span: image.map_or(Ok(0..0), |image| json_text::span(object.text, image))?,
-                image: non_empty_string(image, &format!("{at}.image"))?,
-            });
+/// What the pass down the pod spec found.
+struct Found<'a> {
+    covered: &'static CoveredKind,
+    object: &'a str,
+    /// The sites of each list, in the order [`CONTAINER_LISTS`], then volumes.
+    lists: [Vec<ImageSite>; 4],
+    containers: usize,
+    /// An optional pod template left out: the object runs nothing.
+    omitted: bool,
+}
+
+impl<'a> Found<'a> {
+    /// Reads the value at `depth` of the pod spec path (from its start on),
+    /// down to the pod spec; returns its length.
+    fn descend(&mut self, depth: usize, value: &'a str) -> Result<usize, String> {
+        let path = self.covered.pod_spec_path;
+        if json_text::type_of(value) != Type::Object {
+            let length = json_text::value_length(value)?;
+            self.absent(depth, Some(&value[..length]))?;
+            return Ok(length);
+        }
+        let at = dotted(&path[..=depth]);
+        if depth + 1 == path.len() {
+            return self.pod_spec(value, &at);
+        }
+        let mut present = false;
+        let length = json_text::visit_members(value, &[path[depth + 1]], &at, &mut |_, next| {
+            present = true;
+            self.descend(depth + 1, next)
+        })?;
+        if !present {
+            self.absent(depth + 1, None)?;
+        }
+        Ok(length)
+    }
+
+    /// The path's value at `depth` is no object (or missing): an error, but
+    /// for an optional template left out.
+    fn absent(&mut self, depth: usize, value: Option<&str>) -> Result<(), String> {
+        let path = self.covered.pod_spec_path;
+        let omitted = value.is_none_or(|v| json_text::type_of(v) == Type::Null);
+        match value {
+            _ if omitted && self.covered.optional_template == Some(&path[..=depth]) => {
+                self.omitted = true;
+                Ok(())
+            }
+            Some(_) => Err(format!("{} must be an object", dotted(&path[..=depth]))),
+            None => Err(format!("{} is missing", dotted(&path[..=depth]))),
         }
     }
-    let volumes = objects(volumes, &format!("{spec_name}.volumes"))?;
-    for (i, volume) in volumes.into_iter().enumerate() {
-        let at = format!("{spec_name}.volumes[{i}].image");
-        let image_source = match members(volume, &["image"], &at)?[0] {
-            None => continue,
+
+    /// Reads the pod spec's image lists; returns its length.
+    fn pod_spec(&mut self, spec: &'a str, spec_name: &str) -> Result<usize, String> {
+        let lists = [
+            CONTAINER_LISTS[0],
+            CONTAINER_LISTS[1],
+            CONTAINER_LISTS[2],
+            VOLUMES,
+        ];
+        json_text::visit_members(spec, &lists, &spec_name, &mut |n, list| {
+            let list_at = format_args!("{spec_name}.{}", lists[n]);
+            let length = json_text::value_length(list)?;
+            match json_text::type_of(list) {
+                Type::Null => return Ok(length),
+                Type::Array => {}
+                _ => return Err(format!("{list_at} must be a list")),
+            }
+            json_text::visit_items(list, &list_at, &mut |i, item| {
+                if json_text::type_of(item) != Type::Object {
+                    return Err(format!("{list_at}[{i}] must be an object"));
+                }
+                match n {
+                    3 => self.volume(item, i, &format_args!("{list_at}[{i}].image")),
+                    _ => self.container(item, n, i, &format_args!("{list_at}[{i}]")),
+                }
+            })
+        })
+    }
+
+    /// One container of the list `CONTAINER_LISTS[n]`; returns its length.
+    fn container(
+        &mut self,
+        container: &'a str,
+        n: usize,
+        i: usize,
+        at: &dyn Display,
+    ) -> Result<usize, String> {
+        let mut image = None;
+        let length = json_text::visit_members(container, &["image"], at, &mut |_, value| {
+            let length = json_text::value_length(value)?;
+            image = Some(&value[..length]);
+            Ok(length)
+        })?;
+        let site = self.site(CONTAINER_LISTS[n], i, image, &format_args!("{at}.image"))?;
+        self.lists[n].push(site);
+        if n == 0 {
+            self.containers += 1;
+        }
+        Ok(length)
+    }
+
+    /// One volume: an image volume's `image.reference`, if it is one;
+    /// returns its length.
+    fn volume(&mut self, volume: &'a str, i: usize, at: &dyn Display) -> Result<usize, String> {
+        let mut source = None;
+        let length = json_text::visit_members(volume, &["image"], at, &mut |_, value| {
+            let length = json_text::value_length(value)?;
+            source = Some(&value[..length]);
+            Ok(length)
+        })?;
+        let source = match source {
+            None => return Ok(length),
             Some(source) => match json_text::type_of(source) {
-                Type::Null => continue,
+                Type::Null => return Ok(length),
                 Type::Object => source,
                 _ => return Err(format!("{at} must be an object")),
             },
         };
-        let reference = members(image_source, &["reference"], &at)?[0];
-        sites.push(ImageSite {
-            pointer: format!("{pointer}/volumes/{i}/image/reference"),
-            span: reference.map_or(Ok(0..0), |image| json_text::span(object.text, image))?,
-            image: non_empty_string(reference, &format!("{at}.reference"))?,
-        });
+        let reference = members(source, &["reference"], at)?[0];
+        let site = self.site(VOLUMES, i, reference, &format_args!("{at}.reference"))?;
+        self.lists[3].push(site);
+        Ok(length)
     }
-    Ok(sites)
-}
 
-/// The items of an optional list of objects.
-fn objects<'a>(list: Option<&'a RawValue>, at: &str) -> Result<Vec<&'a RawValue>, String> {
-    let Some(list) = list else {
-        return Ok(Vec::new());
-    };
-    match json_text::type_of(list) {
-        Type::Null => Ok(Vec::new()),
-        Type::Array => {
-            let items = json_text::items(list, at)?;
-            if let Some(i) = items
-                .iter()
-                .position(|item| json_text::type_of(item) != Type::Object)
-            {
-                return Err(format!("{at}[{i}] must be an object"));
-            }
-            Ok(items)
-        }
-        _ => Err(format!("{at} must be a list")),
+    fn site(
+        &self,
+        list: &'static str,
+        index: usize,
+        image: Option<&str>,
+        at: &dyn Display,
+    ) -> Result<ImageSite, String> {
+        Ok(ImageSite {
+            field: Field {
+                pod_spec: self.covered.pod_spec_path,
+                list,
+                index,
+            },
+            span: image.map_or(Ok(0..0), |image| json_text::span(self.object, image))?,
+            image: non_empty_string(image, at)?,
+        })
     }
 }
 
-fn non_empty_string(value: Option<&RawValue>, at: &str) -> Result<String, String> {
+fn non_empty_string(value: Option<&str>, at: &dyn Display) -> Result<String, String> {
     let missing = || format!("{at} is missing: every image must be named to be verified");
     match value.map(|v| (json_text::type_of(v), v)) {
         None | Some((Type::Null, _)) => Err(missing()),
@@ -232,7 +333,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn find_images(kind: &str, object: &Value) -> Result<Vec<ImageSite>, String> {
-        let text = RawValue::from_string(object.to_string()).unwrap();
+        let text = object.to_string();
         super::find_images(kind, &Object::read(&text, "object")?)
     }
 
@@ -270,7 +371,7 @@ mod tests {
             let sites = find_images(kind, &object).unwrap();
             let found: Vec<(&str, String)> = sites
                 .iter()
-                .map(|s| (s.image.as_str(), s.pointer.clone()))
+                .map(|s| (s.image.as_str(), s.pointer()))
                 .collect();
             assert_eq!(
                 found,
@@ -286,7 +387,7 @@ mod tests {
             let text = object.to_string();
             for site in &sites {
                 assert_eq!(
-                    object.pointer(&site.pointer),
+                    object.pointer(&site.pointer()),
                     Some(&json!(site.image)),
                     "{kind}"
                 );

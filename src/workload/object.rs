@@ -4,23 +4,22 @@
 //! guard to compare them).
 
 use crate::json_text::{self, members, Type};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// An object's text with its `metadata` and `spec` located.
 pub(crate) struct Object<'a> {
-    pub text: &'a RawValue,
-    pub metadata: Option<&'a RawValue>,
-    pub spec: Option<&'a RawValue>,
+    pub text: &'a str,
+    pub metadata: Option<&'a str>,
+    pub spec: Option<&'a str>,
 }
 
 impl<'a> Object<'a> {
     /// Reads a JSON object; `at` names it in errors.
-    pub fn read(text: &'a RawValue, at: &str) -> Result<Object<'a>, String> {
+    pub fn read(text: &'a str, at: &str) -> Result<Object<'a>, String> {
         if json_text::type_of(text) != Type::Object {
             return Err(format!("{at} must be an object"));
         }
-        let [metadata, spec] = members(text, &["metadata", "spec"], at)?[..] else {
+        let [metadata, spec] = members(text, &["metadata", "spec"], &at)?[..] else {
             unreachable!("two names, two members")
         };
         Ok(Object {
@@ -51,8 +50,9 @@ impl<'a> Object<'a> {
         };
         let names_and_values = match json_text::type_of(annotations) {
             Type::Null => Map::new(),
-            Type::Object => serde_json::from_str(annotations.get())
-                .map_err(|e| format!("{annotations_at}: {e}"))?,
+            Type::Object => {
+                serde_json::from_str(annotations).map_err(|e| format!("{annotations_at}: {e}"))?
+            }
             _ => return Err(format!("{annotations_at} must be an object")),
         };
         Ok(Annotations::Present(annotations, names_and_values))
@@ -82,9 +82,9 @@ impl Object<'_> {
 /// Where an object's `metadata.annotations` stands.
 pub(crate) enum Annotations<'a> {
     /// No `metadata`, or `metadata: null` (that value, to replace).
-    NoMetadata(Option<&'a RawValue>),
+    NoMetadata(Option<&'a str>),
     /// `metadata` without `annotations` (the metadata, to insert into).
-    Missing(&'a RawValue),
+    Missing(&'a str),
     /// `annotations`, `null` or an object, and the names and values it holds.
-    Present(&'a RawValue, Map<String, Value>),
+    Present(&'a str, Map<String, Value>),
 }
