@@ -55,7 +55,7 @@ SHELLCHECK_BATS := --shell=bats --external-sources --exclude=SC2030,SC2031,SC215
 # The declared MSRV: Cargo.toml's rust-version.
 MSRV = $(shell cargo metadata --no-deps --format-version 1 | jq -r '.packages[] | select(.name == "signed-images-policy") | .rust_version')
 
-.PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint msrv fmt demo bench load bench-host clean
+.PHONY: setup test unit-tests e2e-tests policy-server-tests test-all lint msrv fmt demo bench load bench-host profile clean
 
 setup:
 	@scripts/setup.sh
@@ -146,7 +146,14 @@ load:
 
 # The policy's own work on the host target, without a wasm runtime (a developer tool).
 bench-host:
-	cargo bench -p signed-images-policy
+	cargo bench -p signed-images-policy --bench admission
+
+# Where one admission's instructions go, case by case (scripts/profile.sh):
+# the profile built with symbols, run under callgrind.
+profile:
+	CARGO_PROFILE_BENCH_STRIP=false CARGO_PROFILE_BENCH_DEBUG=line-tables-only \
+		cargo bench -q -p signed-images-policy --bench profile --no-run
+	@scripts/profile.sh
 
 clean:
 	cargo clean

@@ -20,7 +20,8 @@ done
 packages=()
 for pair in docker-registry:/usr/bin/docker-registry binaryen:/usr/bin/wasm-opt bats:/usr/bin/bats \
     jq:/usr/bin/jq yq:/usr/bin/yq curl:/usr/bin/curl pkg-config:/usr/bin/pkg-config \
-    shellcheck:/usr/bin/shellcheck apache2-utils:/usr/bin/htpasswd wrk:/usr/bin/wrk iproute2:/usr/bin/ss; do
+    shellcheck:/usr/bin/shellcheck apache2-utils:/usr/bin/htpasswd wrk:/usr/bin/wrk iproute2:/usr/bin/ss \
+    valgrind:/usr/bin/valgrind; do
     [[ -x "${pair#*:}" ]] || packages+=("${pair%%:*}")
 done
 [[ -f /usr/include/openssl/ssl.h ]] || packages+=(libssl-dev)

@@ -139,6 +139,7 @@ impl Rules {
     /// the order their entries and an entry's keys are listed in (an image
     /// passes by the same entries whatever their order, and the host lists
     /// the cluster's ClusterImagePolicies in no stable order).
+    #[inline(never)] // a phase of scripts/profile.sh
     fn hash(&self) -> String {
         // In a fixed order, each as often as it is written.
         let mut entries: BTreeMap<[u8; 32], usize> = BTreeMap::new();

@@ -198,6 +198,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
     finish(&policy, &request, &object, admitted)
 }
 
+#[inline(never)] // a phase of scripts/profile.sh
 fn parse_settings_for_request(payload: &Payload) -> Result<Policy, Rejection> {
     let settings = settings_text(payload.settings.map_or("", |raw| raw.get()));
     parse_proven_settings(settings).map_err(|e| Rejection {
@@ -237,6 +238,7 @@ impl Admitted<'_> {
 }
 
 /// Admits the request, stamping the record and pinning digests as configured.
+#[inline(never)] // a phase of scripts/profile.sh
 fn finish(
     policy: &Policy,
     request: &Request,

@@ -41,6 +41,7 @@ pub(crate) struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    #[inline(never)] // a phase of scripts/profile.sh
     pub fn read(request: &'a RawValue) -> Result<Request<'a>, Rejection> {
         let request = request.get();
         if json_text::type_of(request) != Type::Object {

@@ -21,6 +21,7 @@ impl ValidationResponse {
     /// The response as the host reads it. The mutated object is written as
     /// the text it is: valid by construction (the host's own JSON with
     /// serialized values spliced in), so it is not parsed again here.
+    #[inline(never)] // a phase of scripts/profile.sh
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + self.mutated_object.as_ref().map_or(0, String::len));
         out.extend_from_slice(if self.accepted {

@@ -140,6 +140,7 @@ const VOLUMES: &str = "volumes";
 /// we cannot see is an image we cannot verify. The pod spec is read in one
 /// pass down its path, and the names of the fields are written only for an
 /// error: this runs for every container of every request.
+#[inline(never)] // a phase of scripts/profile.sh
 pub(crate) fn find_images(kind: &str, object: &Object) -> Result<Vec<ImageSite>, String> {
     let covered = covered(kind).ok_or_else(|| format!("kind {kind} is not covered"))?;
     let mut found = Found {

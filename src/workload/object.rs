@@ -15,6 +15,7 @@ pub(crate) struct Object<'a> {
 
 impl<'a> Object<'a> {
     /// Reads a JSON object; `at` names it in errors.
+    #[inline(never)] // a phase of scripts/profile.sh
     pub fn read(text: &'a str, at: &str) -> Result<Object<'a>, String> {
         if json_text::type_of(text) != Type::Object {
             return Err(format!("{at} must be an object"));
