@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use signed_images_policy::admission::validate;
 use signed_images_policy::host::Host;
 use signed_images_policy::settings::parse_settings;
-use signed_images_policy::trust::signers::signed_by;
 use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -133,38 +132,4 @@ fn main() {
         "reading and checking the ClusterImagePolicy: {:+.1} µs per admission",
         (cluster_time.as_secs_f64() - inline_time.as_secs_f64()) * 1e6
     );
-
-    signers();
-}
-
-/// One signature check of each kind (trust::signers): a key against the
-/// signature it made, then against a signature over another digest first
-/// (a whole check that fails) and its own: the difference is one check, the
-/// rest reading the key (and, for RSA, R² mod n).
-fn signers() {
-    let read = |name: &str| std::fs::read_to_string(format!("test_data/signers/{name}")).unwrap();
-    let digest = read("payload.digest").trim().to_string();
-    let other = read("other-payload.digest").trim().to_string();
-    for name in ["p256", "rsa2048", "rsa3072-e3", "rsa4096"] {
-        let key = read(&format!("{name}.pub"));
-        let signature = read(&format!("{name}.sig")).trim().to_string();
-        let one = [(digest.as_str(), signature.as_str())];
-        let two = [(other.as_str(), signature.as_str()), one[0]];
-        assert_eq!(signed_by(&[&key], &one), [Some(true)]);
-        let once = measure(&format!("signed_by: {name} key, its signature"), || {
-            black_box(signed_by(black_box(&[&key]), black_box(&one)));
-        });
-        let twice = measure(
-            &format!("signed_by: {name} key, another digest's, then its signature"),
-            || {
-                black_box(signed_by(black_box(&[&key]), black_box(&two)));
-            },
-        );
-        let check = twice.saturating_sub(once);
-        println!(
-            "{name}: {:.1} µs a check, {:.1} µs reading the key",
-            check.as_secs_f64() * 1e6,
-            once.saturating_sub(check).as_secs_f64() * 1e6
-        );
-    }
 }

@@ -32,28 +32,7 @@ pub(crate) fn check_public_key(pem: &str) -> Result<(), String> {
         .and_then(|info| reader.finish("SubjectPublicKeyInfo").map(|_| info))
         .and_then(KeyInfo::read)
         .map_err(not_a_key)?;
-    info.check().map(|_| ())
-}
-
-/// The kinds of key [`check_public_key`] accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyKind {
-    P256,
-    P384,
-    Rsa,
-    Ed25519,
-}
-
-/// A PEM public key [`check_public_key`] accepts: its kind and its key
-/// bytes (the SEC1 point, the DER RSAPublicKey, the Ed25519 key).
-pub(crate) fn public_key_material(pem: &str) -> Option<(KeyKind, Vec<u8>)> {
-    let der = pem_contents(pem, "PUBLIC KEY").ok()?;
-    let mut reader = Reader::new(&der);
-    let info = reader.expect(SEQUENCE, "SubjectPublicKeyInfo").ok()?;
-    reader.finish("SubjectPublicKeyInfo").ok()?;
-    let info = KeyInfo::read(info).ok()?;
-    let key_bytes = info.key_bytes.to_vec();
-    Some((info.check().ok()?, key_bytes))
+    info.check()
 }
 
 /// Parses a PEM certificate and checks the key it carries. Only the outline
@@ -61,10 +40,7 @@ pub(crate) fn public_key_material(pem: &str) -> Option<(KeyKind, Vec<u8>)> {
 pub fn check_certificate(pem: &str) -> Result<(), String> {
     let not_a_certificate = |e: String| format!("not a PEM certificate: {e}");
     let der = pem_contents(pem, "CERTIFICATE").map_err(not_a_certificate)?;
-    certificate_key(&der)
-        .map_err(not_a_certificate)?
-        .check()
-        .map(|_| ())
+    certificate_key(&der).map_err(not_a_certificate)?.check()
 }
 
 /// The key of a DER certificate.
@@ -300,20 +276,20 @@ impl<'a> KeyInfo<'a> {
         })
     }
 
-    /// Whether cosign can verify with the key, and its kind.
-    fn check(mut self) -> Result<KeyKind, String> {
+    /// Whether cosign can verify with the key.
+    fn check(mut self) -> Result<(), String> {
         check_key(self.algorithm, &mut self.parameters, self.key_bytes)
     }
 }
 
-fn check_key(oid: &[u8], parameters: &mut Reader, key_bytes: &[u8]) -> Result<KeyKind, String> {
+fn check_key(oid: &[u8], parameters: &mut Reader, key_bytes: &[u8]) -> Result<(), String> {
     if oid == EC_PUBLIC_KEY {
         let curve = parameters
             .object_identifier("the EC key's curve")
             .map_err(|e| format!("{e} (the EC key names no named curve)"))?;
-        let (kind, coordinate_len) = match curve {
-            CURVE_P256 => (KeyKind::P256, 32),
-            CURVE_P384 => (KeyKind::P384, 48),
+        let coordinate_len = match curve {
+            CURVE_P256 => 32,
+            CURVE_P384 => 48,
             other => {
                 return Err(format!(
                     "unsupported EC curve {}: only P-256 and P-384 are accepted",
@@ -329,7 +305,7 @@ fn check_key(oid: &[u8], parameters: &mut Reader, key_bytes: &[u8]) -> Result<Ke
         if !well_formed {
             return Err("the EC public key point is malformed".to_string());
         }
-        Ok(kind)
+        Ok(())
     } else if oid == RSA_ENCRYPTION {
         let malformed = |e: String| format!("the RSA public key is malformed: {e}");
         let mut outer = Reader::new(key_bytes);
@@ -349,12 +325,12 @@ fn check_key(oid: &[u8], parameters: &mut Reader, key_bytes: &[u8]) -> Result<Ke
                 "RSA key of {bits} bits is too weak: at least {MIN_RSA_BITS} bits are required"
             ));
         }
-        Ok(KeyKind::Rsa)
+        Ok(())
     } else if oid == ED25519 {
         if key_bytes.len() != 32 {
             return Err("the Ed25519 public key is not 32 bytes".to_string());
         }
-        Ok(KeyKind::Ed25519)
+        Ok(())
     } else {
         Err(format!(
             "unsupported key algorithm {}: ECDSA P-256/P-384, RSA and Ed25519 are accepted",

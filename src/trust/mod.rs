@@ -1,10 +1,8 @@
 //! Trust: the roots a policy trusts ([`roots`]), the public keys and
 //! certificates they hold ([`keys`]), the PEM and DER those are written
-//! in ([`der`]), which of those keys signed an image's `.sig` layers
-//! ([`signers`]), and how a keyless `urlPrefix` is read ([`url_prefix`]).
+//! in ([`der`]), and how a keyless `urlPrefix` is read ([`url_prefix`]).
 
 pub(crate) mod der;
 pub mod keys;
 pub(crate) mod roots;
-pub mod signers;
 pub(crate) mod url_prefix;

@@ -1,1 +1,0 @@
-MEUCIFRFNuzZL7GCgehJJksJhK/njHo4fcVSrzr4UZyDnH40AiEAnO++mv63wtKIM0rQqYT4vmmb5cx2Bo6m6reMNzp8jvY=
