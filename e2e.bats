@@ -434,6 +434,23 @@ signed_as() { jq -nc --arg d "$1" '{type: "Success", payload: ({is_trusted: true
     assert_equal "$(verify_calls)" 1
 }
 
+@test "any-of: a key whose signature was logged is asked first, the key listed before it not at all" {
+    # A key rotation: b listed first, the image signed by a and logged (as
+    # cosign logs by default): the Rekor entry names a, so only a is asked.
+    evaluate "$(pod "$(image logged-a)")" "$(settings b a)"
+    allowed
+    assert_equal "$(verified_images | jq -r '.[].key')" a
+    assert_equal "$(verify_calls)" 1
+    assert_equal "$(container_image)" "$(image logged-a)@$(digest logged-a)"
+    # The two reads that told it: the digest and the signatures, once each.
+    assert_equal "$(grep -c '^  request: |' "$BATS_TEST_TMPDIR/session.yml")" 3
+    # Logged by the key listed first: asked first, as written.
+    evaluate "$(pod "$(image logged-b)")" "$(settings b a)"
+    allowed
+    assert_equal "$(verified_images | jq -r '.[].key')" b
+    assert_equal "$(verify_calls)" 1
+}
+
 @test "any-of: a key the entry does not name does not verify" {
     evaluate "$(pod "$(image signed-b)")" "$(settings a)"
     denied

@@ -41,7 +41,10 @@ registry="$REGISTRY" fixtures="$FIXTURES"
 # ---- requests ----------------------------------------------------------------
 pod "$(image signed-a)" >"$work/signed.json"
 pod nginx:1.25 >"$work/unmatched.json"
-pod "$(image signed-b)" >"$work/second-key.json"
+pod "$(image signed-b)" >"$work/second-key-unlogged.json"
+# Signed and logged as cosign does by default: the Rekor entry names the key.
+pod "$(image logged-b)" >"$work/second-key.json"
+pod "$(image logged-a)" >"$work/first-key.json"
 # A kubelet's status write: ours compares the policy's annotations only; the
 # peer (not registered for status) reads it like any Pod with an image no rule names.
 jq -c '.operation = "UPDATE" | .subResource = "status"
@@ -151,7 +154,11 @@ decision() {
 cases=(
     "(a) Pod, one signed image|ours-a|peer-a|signed|2"
     "(b) Pod, image matching no rule (no host call)|ours-a|peer-a|unmatched|2"
+    # A key rotation: ours lists the old key first; the peer names the one that signed.
     "(c) Pod, signed by the second of two keys|ours-ab|peer-b|second-key|2"
+    "(m) Pod, signed by the first of two keys|ours-ab|peer-a|first-key|2"
+    # Not logged: nothing names the key, and the first is asked in vain.
+    "(n) Pod, signed by the second of two keys, not logged|ours-ab|peer-b|second-key-unlogged|2"
     "(d) Deployment, 50 containers over 5 signed images|ours-a|peer-a|fleet|2"
     "(e) validate_settings, a policy with two keys|ours-ab|peer-ab|signed|1"
     "(f) pods/status UPDATE (ours: the annotation guard)|ours-a|peer-a|status|2"

@@ -74,7 +74,9 @@ start_server() {
 review() { jq -c '{apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: .}'; }
 pod "$(image signed-a)" | review >"$work/pod.json"
 pod nginx:1.25 | review >"$work/unmatched.json"
-pod "$(image signed-b)" | review >"$work/second-key.json"
+# A key rotation, each signature logged as cosign logs it by default.
+pod "$(image logged-a)" | review >"$work/first-key.json"
+pod "$(image logged-b)" | review >"$work/second-key.json"
 pod "$(image keyless-github)" | review >"$work/keyless.json"
 fleet=()
 for i in $(seq 0 49); do fleet+=("$(image "fleet-$((i % 5 + 1))")"); done
@@ -91,6 +93,7 @@ workload deployment "${distinct[@]}" | review >"$work/deployment-10.json"
 cases=(
     "one signed image, a Pod|ours-a|peer-a|pod"
     "an image no rule names (no host call), a Pod|ours-a|peer-a|unmatched"
+    "signed by the first of two keys, a Pod|ours-ab|peer-a|first-key"
     "signed by the second of two keys, a Pod|ours-ab|peer-b|second-key"
     "50 containers over 5 signed images, a Deployment|ours-a|peer-a|deployment-50"
     "50 containers running one signed image, a Deployment|ours-a|peer-a|deployment-50-one"

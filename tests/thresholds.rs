@@ -245,3 +245,75 @@ fn a_cluster_image_policy_with_an_unreachable_threshold_denies_with_the_field_na
         "{message}"
     );
 }
+
+/// A key rotation: the entry lists the old key first, the image is signed
+/// by the new one. The layer's Rekor entry (cosign logs a key's signatures by
+/// default) names the key that signed, so the new key is asked first and the
+/// old one, which would cost a registry round trip each time, not at all.
+/// The host still decides: a layer that names the wrong key only moves the
+/// keys, and the answer is the host's.
+#[test]
+fn the_key_that_signed_is_asked_first_and_the_host_still_decides() {
+    let (old, new) = (key("p256.pub"), key("p384.pub"));
+    let settings = json!({"verification": {
+        "keys": [{"name": "old", "publicKey": old}, {"name": "new", "publicKey": new}],
+        "images": [{"namePattern": "registry.example.org/*", "keys": [{"name": "old"}, {"name": "new"}]}]}});
+    let image = "registry.example.org/team/app:1";
+    let tag = format!(
+        "registry.example.org/team/app:{}.sig",
+        digest_of(image).replacen(':', "-", 1)
+    );
+    // A layer as cosign writes it with the key `signer`, logged.
+    let layer = |signer: &str, logged_hex: &str| {
+        let hex = "ab".repeat(32);
+        json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": format!("sha256:{hex}"),
+            "annotations": {"dev.cosignproject.cosign/signature": "c2ln",
+                "dev.sigstore.cosign/bundle": rekor_bundle(logged_hex, "c2ln", signer)}})
+    };
+    let logged_by =
+        |signer: &str| json!({"schemaVersion": 2, "layers": [layer(signer, &"ab".repeat(32))]});
+    let host = FakeHost::new()
+        .sign(image, &new)
+        .manifest(&tag, logged_by(&new));
+    let admitted = validate(&host, &pod(&[image]), &settings);
+    assert!(admitted.accepted, "{:?}", admitted.message);
+    assert_eq!(host.verify_calls(), 1, "only the key that signed is asked");
+    assert!(annotation(&admitted, "verified-images")
+        .unwrap()
+        .contains("\"key\":\"new\""));
+    assert_eq!(host.manifests_read.borrow().len(), 1);
+    assert_eq!(host.digests_read.borrow().len(), 1);
+
+    // The layer names new, the host says old signed: asked in turn, the
+    // host's answer stands.
+    let host = FakeHost::new()
+        .sign(image, &old)
+        .manifest(&tag, logged_by(&new));
+    let admitted = validate(&host, &pod(&[image]), &settings);
+    assert!(admitted.accepted, "{:?}", admitted.message);
+    assert_eq!(host.verify_calls(), 2);
+    assert!(annotation(&admitted, "verified-images")
+        .unwrap()
+        .contains("\"key\":\"old\""));
+
+    // A Rekor entry of another payload names no signer of this layer; no
+    // entry, or one naming no key of the entry: the entry's order.
+    for manifest in [
+        json!({"schemaVersion": 2, "layers": [layer(&new, &"cd".repeat(32))]}),
+        json!({"schemaVersion": 2, "layers": [{"digest": format!("sha256:{}", "ab".repeat(32)),
+            "annotations": {"dev.cosignproject.cosign/signature": "c2ln"}}]}),
+        logged_by(&key("rsa2048.pub")),
+    ] {
+        let host = FakeHost::new().sign(image, &new).manifest(&tag, manifest);
+        assert!(validate(&host, &pod(&[image]), &settings).accepted);
+        assert_eq!(host.verify_calls(), 2, "old first, as written");
+    }
+
+    // One key, or keys that must all verify: nothing to order, nothing read.
+    let host = FakeHost::new().sign(image, &new);
+    let mut all = settings.clone();
+    all["verification"]["images"][0]["threshold"] = json!(2);
+    validate(&host, &pod(&[image]), &all);
+    assert!(host.manifests_read.borrow().is_empty());
+}

@@ -36,7 +36,7 @@ use crate::host::reasons::{Cause, NO_SIGNATURES};
 use crate::host::Host;
 use crate::image::reference::ImageRef;
 use crate::trust::der::base64_decode;
-use crate::trust::keys::certificate_identity;
+use crate::trust::keys::{certificate_identity, public_key_spki};
 use crate::trust::roots::TrustRoot;
 use crate::verification::{trusted_digest, Verifier, Vouched};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
@@ -212,6 +212,17 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
+    /// The public key (its SubjectPublicKeyInfo) that the layer's Rekor
+    /// bundle says made this very signature: the hashedrekord entry of the
+    /// layer's payload digest and signature, which names the key that
+    /// signed it (cosign logs a key's signatures by default). Read, not
+    /// verified: the host checks the signature, and this only says which key
+    /// to ask first.
+    pub fn logged_key(&self) -> Option<Vec<u8>> {
+        let pem = logged_signer(&self.descriptor)?;
+        public_key_spki(std::str::from_utf8(&pem).ok()?)
+    }
+
     /// Whether its Rekor bundle logs this very layer: its payload's digest,
     /// its signature and its certificate (3 above).
     pub fn logged(&self) -> bool {
@@ -260,9 +271,9 @@ pub(crate) fn certificates(layers: &[Layer]) -> Vec<String> {
     certificates
 }
 
-/// `Some` when the layer's bundle is a hashedrekord entry of the layer's own
-/// payload digest, signature and certificate `pem`.
-fn logs_this_layer(layer: &Value, pem: &str) -> Option<()> {
+/// The signer (PEM, as logged) of the layer's bundle's hashedrekord entry,
+/// when that entry logs the layer's own payload digest and signature.
+fn logged_signer(layer: &Value) -> Option<Vec<u8>> {
     let text = |at: &str| layer.pointer(at).and_then(Value::as_str);
     let bundle: Value =
         serde_json::from_str(text("/annotations/dev.sigstore.cosign~1bundle")?).ok()?;
@@ -270,14 +281,18 @@ fn logs_this_layer(layer: &Value, pem: &str) -> Option<()> {
     let entry: Value = serde_json::from_slice(&body).ok()?;
     let logged = |at: &str| entry.pointer(at).and_then(Value::as_str);
     let payload_hex = text("/digest")?.strip_prefix("sha256:")?;
-    let logged_pem = base64_decode(logged("/spec/signature/publicKey/content")?).ok()?;
     let same = logged("/kind")? == "hashedrekord"
         && logged("/spec/data/hash/algorithm")? == "sha256"
         && logged("/spec/data/hash/value")? == payload_hex
         && logged("/spec/signature/content")?
-            == text("/annotations/dev.cosignproject.cosign~1signature")?
-        && logged_pem == pem.as_bytes();
-    same.then_some(())
+            == text("/annotations/dev.cosignproject.cosign~1signature")?;
+    same.then(|| base64_decode(logged("/spec/signature/publicKey/content")?).ok())?
+}
+
+/// `Some` when the layer's bundle is a hashedrekord entry of the layer's own
+/// payload digest, signature and certificate `pem`.
+fn logs_this_layer(layer: &Value, pem: &str) -> Option<()> {
+    (logged_signer(layer)? == pem.as_bytes()).then_some(())
 }
 
 #[cfg(test)]

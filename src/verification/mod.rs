@@ -11,7 +11,7 @@ use crate::host::reasons::Cause;
 use crate::host::Host;
 use crate::image::reference::{is_valid_digest, ImageRef};
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
-use crate::trust::keys::{certificate_identity, certificate_public_key};
+use crate::trust::keys::{certificate_identity, certificate_public_key, public_key_spki};
 use crate::trust::roots::TrustRoot;
 use crate::verification::bundles::{
     fallback_tag, is_signature_bundle, read_fallback_index, FallbackIndex, MAX_REFERRERS_READ,
@@ -372,13 +372,15 @@ impl<'a, H: Host> Verifier<'a, H> {
         // Whether every key that failed, failed only for an outage.
         let mut unreachable = reasons.is_empty();
         let mut not_asked = Vec::new();
-        for (tried, &key) in rule.keys.iter().enumerate() {
+        let order = self.key_order(rule, image, canonical);
+        let order = order.as_deref().unwrap_or(&rule.keys);
+        for (tried, &key) in order.iter().enumerate() {
             let name = &keys[key].name;
             if signers.len() == needed {
                 break;
             }
             let mut reachable = signers.clone();
-            for &later in &rule.keys[tried..] {
+            for &later in &order[tried..] {
                 if !reachable.contains(&keys[later].signer) {
                     reachable.push(keys[later].signer);
                 }
@@ -459,6 +461,53 @@ impl<'a, H: Host> Verifier<'a, H> {
                 }
             }
         }
+    }
+
+    /// The entry's keys in the order to ask them, when the image's `.sig`
+    /// manifest shows which of its public keys signed it: the Rekor entry a
+    /// layer carries (cosign logs a key's signatures by default) names the
+    /// key that made it. Those keys first, then the others in the entry's
+    /// order. The host caches only its successes, so a key that did not sign
+    /// costs a registry round trip each time it is asked; this spares it,
+    /// and the host still decides (a key is only ever moved, so the answer
+    /// never rests on this reading, which checks no signature). `None`, the
+    /// entry's own order, for an entry of one key, one whose keys must all
+    /// verify, or when no layer names one of its keys. Costs the digest
+    /// (unless pinned) and the manifest, each a host call counted against
+    /// the limit and read once per request; the host caches both.
+    fn key_order(
+        &mut self,
+        rule: &ImageRule,
+        image: &ImageRef,
+        canonical: &str,
+    ) -> Option<Vec<usize>> {
+        let keys = &self.rules.keys;
+        let public = |k: usize| match &keys[k].root {
+            TrustRoot::PublicKey(pem) => Some(pem.as_str()),
+            _ => None,
+        };
+        let publics = rule.keys.iter().filter(|&&k| public(k).is_some()).count();
+        if publics < 2 || rule.threshold >= rule.keys.len() {
+            return None;
+        }
+        let digest = match &image.digest {
+            Some(pinned) => pinned.clone(),
+            None => {
+                if !self.digests.contains_key(canonical) {
+                    self.spend()?;
+                }
+                self.read_digest(canonical).ok()?
+            }
+        };
+        let layers = self.signature_layers(image, &digest)?.ok()?;
+        let logged: Vec<Vec<u8>> = layers.iter().filter_map(Layer::logged_key).collect();
+        let signed = |k: &usize| {
+            public(*k)
+                .and_then(public_key_spki)
+                .is_some_and(|spki| logged.contains(&spki))
+        };
+        let (first, rest): (Vec<usize>, Vec<usize>) = rule.keys.iter().partition(|k| signed(k));
+        (!first.is_empty()).then(|| [first, rest].concat())
     }
 
     /// Counts one host call against the limit; `None` when none is left.

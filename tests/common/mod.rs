@@ -464,11 +464,11 @@ impl Host for FakeHost {
                 layer
             })
             .collect();
-        if !layers.is_empty() {
-            return Ok(json!({"schemaVersion": 2, "layers": layers}));
-        }
         if let Some(manifest) = self.manifests.get(image) {
             return Ok(manifest.clone());
+        }
+        if !layers.is_empty() {
+            return Ok(json!({"schemaVersion": 2, "layers": layers}));
         }
         let bundles: Vec<Value> = self
             .bundles
