@@ -44,7 +44,8 @@ policies() {
         --arg glob "$REGISTRY/**" --rawfile a "$(key a)" --rawfile b "$(key b)" \
         --argjson gha "$(jq .keyless.github "$FIXTURES")" '
         def ours($settings): {module: $ours, allowedToMutate: true,
-            hostCapabilities: ["oci/v2/verify", "oci/v1/oci_manifest"], settings: $settings};
+            hostCapabilities: ["oci/v2/verify", "oci/v1/oci_manifest", "oci/v1/manifest_digest"],
+            settings: $settings};
         def peer($settings): {module: $peer, allowedToMutate: true, hostCapabilities: ["oci/v2/verify"],
             settings: ($settings + {modifyImagesWithDigest: true})};
         def scst($keys; $names): {verification: {keys: $keys,

@@ -262,8 +262,8 @@ fn a_controller_s_pod_keeps_its_record_once_its_name_is_generated() {
     );
 }
 
-/// Without a record key nothing is sealed, and no record counts: its
-/// fingerprint is stamped in clear on every admitted object, so a record
+/// Without a record key nothing is sealed, and no record counts: the rules'
+/// fingerprint can be read off any object sealed under them, so a record
 /// written where the policy did not see it (before it was installed, in
 /// monitor mode, outside its namespaceSelector) would otherwise be carried
 /// as verified.
@@ -272,7 +272,11 @@ fn without_a_record_key_no_record_is_sealed_or_carried() {
     let plain = one_key("harbor.example.net/*");
     let old = created("Pod", SIGNED, &plain);
     assert_eq!(annotation_of(&old, "seal"), None);
-    assert!(annotation_of(&old, "rules").is_some());
+    assert_eq!(
+        annotation_of(&old, "rules"),
+        None,
+        "only a sealed record names the rules"
+    );
     let mut new = old.clone();
     new["metadata"]["labels"]["tier"] = json!("web");
     let req = update("Pod", &old, new);
@@ -293,9 +297,10 @@ fn without_a_record_key_no_record_is_sealed_or_carried() {
     );
 
     // A hand-made record of an unsigned image, with the rules' fingerprint
-    // read off any admitted object: still not carried.
+    // read off an object sealed under them: still not carried.
     let mut forged = request("Pod", UNSIGNED)["object"].clone();
-    let fingerprint = annotation_of(&old, "rules").unwrap();
+    let fingerprint =
+        annotation_of(&created("Pod", SIGNED, &keyed(plain.clone())), "rules").unwrap();
     forged["metadata"]["annotations"] = json!({
         "image-policy.signing/status": "verified",
         "image-policy.signing/rules": fingerprint,

@@ -490,7 +490,10 @@ fn the_no_match_policy_denies_warns_or_allows() {
     let allowed = validate(&FakeHost::new(), &pod(&[OTHER]), &allow);
     assert!(allowed.accepted);
     assert!(allowed.warnings.is_none());
-    assert_eq!(status(&allowed), "unmatched-allowed");
+    assert!(
+        allowed.mutated_object.is_none(),
+        "nothing checked, nothing recorded"
+    );
 
     let mut wrong = base();
     wrong["noMatchPolicy"] = json!("permit");
@@ -713,15 +716,21 @@ fn the_rules_do_not_depend_on_the_order_the_policies_are_listed_in() {
                 host.with_resource(p.clone())
             })
     };
-    let settings = cluster_mode("policy.sigstore.dev/v1beta1");
+    // The fingerprint is written on a sealed record, so with a record key.
+    let keyed = |mut settings: Value| {
+        settings["outageFallback"] = json!({"recordKey": "r".repeat(32)});
+        settings
+    };
+    let settings = keyed(cluster_mode("policy.sigstore.dev/v1beta1"));
     let one = validate(&host([&team, &other]), &pod(&[IMAGE]), &settings);
     let two = validate(&host([&other, &team]), &pod(&[IMAGE]), &settings);
+    assert!(annotation(&one, "rules").is_some());
     assert!(one.accepted, "{:?}", one.message);
     assert_eq!(annotation(&one, "rules"), annotation(&two, "rules"));
     assert_eq!(one.warnings, two.warnings);
     for pasted in [
-        self::settings(&[team.clone(), other.clone()]),
-        self::settings(&[other.clone(), team.clone()]),
+        keyed(self::settings(&[team.clone(), other.clone()])),
+        keyed(self::settings(&[other.clone(), team.clone()])),
     ] {
         let admitted = validate(&host([&team, &other]), &pod(&[IMAGE]), &pasted);
         assert_eq!(annotation(&admitted, "rules"), annotation(&one, "rules"));
@@ -742,7 +751,10 @@ fn cluster_mode_with_no_policy_controller_policy_applies_the_no_match_policy() {
     settings["noMatchPolicy"] = json!("allow");
     let allowed = validate(&FakeHost::new(), &pod(&[IMAGE]), &settings);
     assert!(allowed.accepted);
-    assert_eq!(status(&allowed), "unmatched-allowed");
+    assert!(
+        allowed.mutated_object.is_none(),
+        "nothing checked, nothing recorded"
+    );
 }
 
 #[test]
@@ -865,9 +877,12 @@ fn warn_everywhere_applies_to_verify_image_signatures_settings_too() {
 
 #[test]
 fn a_pasted_policy_changes_the_fingerprint_when_its_rules_change_and_not_otherwise() {
+    // The fingerprint is written on a sealed record, so with a record key.
     let fingerprint = |settings: &Value| {
+        let mut settings = settings.clone();
+        settings["outageFallback"] = json!({"recordKey": "r".repeat(32)});
         let host = FakeHost::new().sign(IMAGE, &key("p256.pub"));
-        let response = validate(&host, &pod(&[IMAGE]), settings);
+        let response = validate(&host, &pod(&[IMAGE]), &settings);
         annotation(&response, "rules").unwrap().to_string()
     };
     let base = policy(

@@ -72,10 +72,12 @@ fn request(shape: Shape, count: usize, weights: [usize; 4]) -> Value {
         Shape::Create => {}
         Shape::UnchangedUpdate => {
             // The old object's record lists every image, under these rules
-            // (whose fingerprint a record with an entry names).
+            // (whose fingerprint a sealed record with an entry names).
             let signed = "registry.example.org/never/app:1";
             let host = FakeHost::new().sign(signed, &key("p256.pub"));
-            let created = validate(&host, &pod(&[signed]), &settings());
+            let mut keyed = settings();
+            keyed["outageFallback"] = json!({"recordKey": "r".repeat(32)});
+            let created = validate(&host, &pod(&[signed]), &keyed);
             let rules = annotation(&created, "rules").unwrap().to_string();
             let entries: Map<String, Value> = every_image(&req["object"]["spec"])
                 .map(|image| {

@@ -26,7 +26,7 @@ use crate::record::{Entry, Grounds, Holder, Stamp, Status};
 use crate::rules::{ClusterSource, Policy, RuleSource, Rules};
 use crate::settings::cluster_policy;
 use crate::settings::{parse_proven_settings, parse_settings};
-use crate::workload::object::Object;
+use crate::workload::object::{Annotations, Object};
 use crate::workload::{api_group, find_images};
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use request::{bad_request, Payload, Rejection, Request};
@@ -237,6 +237,18 @@ impl Admitted<'_> {
     }
 }
 
+/// Whether the object carries an annotation under the prefix.
+fn carries_record(object: &Object, prefix: &str) -> Result<bool, Rejection> {
+    let annotations = object.annotations("").map_err(bad_request)?;
+    Ok(match annotations {
+        Annotations::Present(_, names) => names.keys().any(|name| {
+            name.strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+        }),
+        _ => false,
+    })
+}
+
 /// Admits the request, stamping the record and pinning digests as configured.
 #[inline(never)] // a phase of scripts/profile.sh
 fn finish(
@@ -250,8 +262,18 @@ fn finish(
         &admitted.verified,
     );
     // Through pods/ephemeralcontainers the API server keeps only the ephemeral
-    // containers, so metadata written there would be dropped.
-    let metadata = if request.sub_resource.is_empty() {
+    // containers, so metadata written there would be dropped. A resource the
+    // policy checked nothing of (no rules, an excluded namespace, images no
+    // rule names) has nothing to record: it gets a record only to replace
+    // one it carries, which could claim what did not happen.
+    let nothing_checked = matches!(
+        admitted.status,
+        Status::NoPolicy | Status::Excluded | Status::UnmatchedAllowed
+    ) && admitted.verified.is_empty()
+        && admitted.carried.is_empty();
+    let stamped = request.sub_resource.is_empty()
+        && (!nothing_checked || carries_record(object, &policy.annotation_prefix)?);
+    let metadata = if stamped {
         // One entry per image, however many containers run it.
         let mut recorded = BTreeSet::new();
         let mut entries: Vec<Entry> = admitted
@@ -261,11 +283,13 @@ fn finish(
             .map(VerifiedSite::entry)
             .collect();
         entries.extend(admitted.carried);
-        // A record with no entry vouches for nothing: it names no rules, so
-        // they are hashed only for a record that holds something.
+        // The rules' fingerprint is what a record is read back by (an
+        // UPDATE carrying it, a child riding out an outage on it), and only a
+        // sealed record is: it is hashed for a record key and a record that
+        // holds an entry, and never otherwise.
         let rules = admitted
             .rules
-            .filter(|_| !entries.is_empty())
+            .filter(|_| !entries.is_empty() && policy.record_key.is_some())
             .map(Rules::fingerprint);
         let name = object.name("request.object").map_err(bad_request)?;
         let holder = Holder {

@@ -34,6 +34,8 @@ message() { field '.status.message // ""'; }
 
 annotation() { mutated | jq -r --arg name "image-policy.signing/$1" '.metadata.annotations[$name] // ""'; }
 verified_images() { annotation verified-images | jq -c .; }
+# unchanged: admitted as sent, no patch (nothing pinned, nothing recorded).
+unchanged() { assert_equal "$(field '.patch // "none"')" none; }
 
 assert_equal() {
     [[ "$1" == "$2" ]] || { printf 'expected: %s\nactual:   %s\n' "$2" "$1" >&2; return 1; }
