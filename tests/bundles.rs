@@ -81,6 +81,26 @@ fn a_bundle_only_image_is_denied_saying_a_bundle_is_there_and_what_to_do() {
     }
 }
 
+/// A fallback tag read is a registry round trip on a new connection: one
+/// image per request is read, the first denied for having no signature.
+#[test]
+fn one_image_s_fallback_tag_is_read_per_request() {
+    const OTHER: &str = "registry.example.org/team/other:1";
+    let host = FakeHost::new()
+        .sign_bundle(IMAGE, None)
+        .sign_bundle(OTHER, None);
+    let denied = validate(&host, &pod(&[IMAGE, OTHER]), &settings(false));
+    let message = denied.message.unwrap();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 2, "{message}");
+    assert!(lines[0].ends_with(&note()), "{message}");
+    assert_eq!(
+        lines[1],
+        format!("The image: {OTHER} is not signed. key k: no signatures found")
+    );
+    assert_eq!(*host.manifests_read.borrow(), [fallback_tag()]);
+}
+
 #[test]
 fn the_bundle_reads_count_against_the_request_s_limit() {
     let host = FakeHost::new().sign_bundle(IMAGE, None);

@@ -30,6 +30,12 @@ pub const MAX_INDEX_ENTRIES: usize = 64;
 /// index does not say which is a bundle: cosign's index names no artifact
 /// type the hosts of 1.31 to 1.35 pass on, nor any annotation.
 pub const MAX_REFERRERS_READ: usize = 2;
+/// The images of one request whose fallback tag is read: the first denied
+/// for having no signature. Each read is a registry round trip on a
+/// connection of its own (the host keeps none open for manifest reads, and
+/// tries an insecure source three times over on a "not found"), for a note
+/// that says the same of every image of a build.
+pub const MAX_IMAGES_NOTED: usize = 1;
 
 /// The fallback tag the referrers of `digest` are listed under.
 pub(crate) fn fallback_tag(registry_and_repository: &str, digest: &str) -> String {

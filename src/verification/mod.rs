@@ -14,7 +14,8 @@ use crate::rules::{EntriesNeeded, ImageRule, Rules};
 use crate::trust::keys::{certificate_identity, certificate_public_key, public_key_spki};
 use crate::trust::roots::TrustRoot;
 use crate::verification::bundles::{
-    fallback_tag, is_signature_bundle, read_fallback_index, FallbackIndex, MAX_REFERRERS_READ,
+    fallback_tag, is_signature_bundle, read_fallback_index, FallbackIndex, MAX_IMAGES_NOTED,
+    MAX_REFERRERS_READ,
 };
 use crate::verification::keyless_proof::{certificates, Layer};
 use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
@@ -113,6 +114,8 @@ pub(crate) struct Verifier<'a, H: Host> {
     /// its digest counts, on the host's word.
     accept_keyless_bundles: bool,
     asked: usize,
+    /// Images whose fallback tag was read ([`MAX_IMAGES_NOTED`] at most).
+    noted: usize,
     outcomes: BTreeMap<String, Outcome>,
     /// The layers of each `.sig` manifest read, by its reference.
     signatures: BTreeMap<String, Result<Vec<Layer>, Cause>>,
@@ -138,6 +141,7 @@ impl<'a, H: Host> Verifier<'a, H> {
             named_registries_only,
             accept_keyless_bundles,
             asked: 0,
+            noted: 0,
             outcomes: BTreeMap::new(),
             signatures: BTreeMap::new(),
             certificate_checks: BTreeMap::new(),
@@ -283,9 +287,13 @@ impl<'a, H: Host> Verifier<'a, H> {
     /// reference pins one, and of at most [`MAX_REFERRERS_READ`] referrer
     /// manifests where the index does not say which is a bundle), each
     /// counted against the request's limit: what it holds, said for a
-    /// denial; `None` when it holds no bundle, cannot be read, or the limit
+    /// denial; `None` when it holds no bundle, cannot be read, or a limit
     /// is reached (the image is denied all the same).
     fn bundle_note(&mut self, image: &ImageRef, canonical: &str) -> Option<String> {
+        if self.noted == MAX_IMAGES_NOTED {
+            return None;
+        }
+        self.noted += 1;
         let digest = match &image.digest {
             Some(pinned) => pinned.clone(),
             None => {
