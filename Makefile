@@ -131,8 +131,9 @@ demo: setup
 	$(MAKE) annotated-policy.wasm $(FIXTURES)
 	scripts/demo.sh
 
-# Ours and verify-image-signatures side by side in kwctl, a fresh module
-# instance per evaluation as policy-server runs it (scripts/bench.sh).
+# Ours and verify-image-signatures side by side in kwctl bench, which reuses
+# one module instance (scripts/bench.sh); the per-request figures of record,
+# a fresh instance each, come from `make load`.
 # The builds run quietly (errors still show), so the output is the figures.
 bench:
 	@CARGO_TERM_QUIET=true $(MAKE) --no-print-directory -s annotated-policy.wasm $(FIXTURES)

@@ -289,18 +289,27 @@ the 'oci/v2/verify' host capability. The violation has been reported."
     [[ "$(message)" == "The image: $garbage/team/app:1 is not signed. key a: "?* ]]
 }
 
-@test "faults: a restarted policy-server (a cold cache) verifies again, and admits" {
+@test "faults: a restarted policy-server (a cold cache) reads the signature from the registry again, and admits pinned" {
     mkdir -p "$WORK/restarted"
     cp "$WORK/main/policies.yml" "$WORK/restarted/"
-    local address first
+    local address first reads signature_tag
+    # The registry's access log names each read of the image's .sig tag.
+    signature_tag="$(digest fleet-7 | sed 's/:/-/').sig"
+    reads() { grep -c "manifests/$signature_tag" "$WORK/registry/registry.log" || true; }
     address="$(start_in "$WORK/restarted" --verification-path "$WORK/verification.yml")"
     review signed-images "$(pod "$(image fleet-7)")" "$address"
     allowed
+    review signed-images "$(pod "$(image fleet-7)")" "$address"
+    allowed
+    local warm
+    warm="$(reads)"
     scripts/policy-server.sh stop "$WORK/restarted"
     address="$(start_in "$WORK/restarted" --verification-path "$WORK/verification.yml")"
     first="$(date +%s%N)"
     review signed-images "$(pod "$(image fleet-7)")" "$address"
     allowed
+    (($(reads) > warm)) || { echo "no read of $signature_tag after the restart ($warm before)" >&2; return 1; }
+    assert_equal "$(mutated | jq -r '.spec.containers[0].image')" "$(image fleet-7)@$(digest fleet-7)"
     echo "# first request after the restart: $((($(date +%s%N) - first) / 1000000)) ms" >&3
     scripts/policy-server.sh stop "$WORK/restarted"
 }

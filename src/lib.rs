@@ -16,6 +16,7 @@
 
 pub mod admission;
 pub mod decision;
+mod fields;
 pub mod host;
 pub mod image;
 mod json_text;

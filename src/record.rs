@@ -14,6 +14,7 @@
 //!   so a record the policy did not write, or one copied from another
 //!   resource, does not count.
 
+use crate::fields::{hex, unhex, Fields};
 use crate::image::reference::ImageRef;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -191,8 +192,9 @@ fn seal(key: &[u8], holder: Holder, rules: &str, entries: &str) -> String {
 
 fn mac(key: &[u8], holder: Holder, rules: &str, entries: &str) -> Hmac<Sha256> {
     // Any key length is valid for HMAC.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    let mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     // Each field is length-prefixed, so no two records spell the same message.
+    let mut mac = Fields(mac);
     for field in [
         "signed-images-policy record v1",
         holder.kind,
@@ -201,24 +203,9 @@ fn mac(key: &[u8], holder: Holder, rules: &str, entries: &str) -> Hmac<Sha256> {
         rules,
         entries,
     ] {
-        mac.update(&(field.len() as u64).to_be_bytes());
-        mac.update(field.as_bytes());
+        mac.text(field);
     }
-    mac
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).ok())
-        .collect()
+    mac.0
 }
 
 /// A record as read from a resource's annotations.

@@ -1,6 +1,7 @@
 //! The compiled rules: what both shapes of settings (and a ClusterImagePolicy
 //! read from the cluster) become, and what decision and verification read.
 
+use crate::fields::{hex, Fields};
 use crate::image::glob::Glob;
 use crate::image::pattern::NamePattern;
 use crate::image::reference::ImageRef;
@@ -157,11 +158,10 @@ impl Rules {
         }
         hash.count(entries.len());
         for (entry, times) in &entries {
-            hash.0.update(entry);
+            hash.fixed(entry);
             hash.count(*times);
         }
-        let digest = hash.0.finalize();
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        hex(&hash.0.finalize()[..16])
     }
 
     /// One entry, its keys by name and by the root the host is asked about
@@ -196,21 +196,6 @@ impl Rules {
             hash.text(value);
         }
         hash.0.finalize().into()
-    }
-}
-
-/// A hash fed field by field, each length-prefixed so no two sequences of
-/// fields feed the same bytes.
-struct Fields(Sha256);
-
-impl Fields {
-    fn count(&mut self, n: usize) {
-        self.0.update((n as u64).to_be_bytes());
-    }
-
-    fn text(&mut self, text: &str) {
-        self.count(text.len());
-        self.0.update(text.as_bytes());
     }
 }
 

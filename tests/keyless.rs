@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use signed_images_policy::trust::keys::certificate_identity;
-use signed_images_policy::verification::keyless_proof::MAX_SIGNATURE_LAYERS;
+use signed_images_policy::verification::signatures::MAX_SIGNATURE_LAYERS;
 
 const IMAGE: &str = "registry.example.org/team/app:1";
 const EMAIL_ISSUER: &str = "https://oidc.fixtures.test";

@@ -3,10 +3,12 @@
 //!
 //! Modules are the files of `src/` (`settings/keys.rs` is `settings::keys`,
 //! `settings/mod.rs` is `settings`). A module depends on another when it
-//! names it through `crate::` (in a `use` or a path) or, below a folder,
-//! a sibling through `super::`. Two graphs must be acyclic: the top-level
-//! modules (a folder counts as one), and, in each folder, its children (a
-//! child's references to its parent are the way down a tree, not a cycle).
+//! names it through `crate::` (in a `use` or a path), below a folder a
+//! sibling through `super::`, or, in a folder's `mod.rs`, a child by its
+//! name. Two graphs must be acyclic: the top-level modules (a folder counts
+//! as one), and, in each folder, its children and the folder's own
+//! `mod.rs`, so a child that reaches up to its parent while the parent uses
+//! it is a cycle too (what both need belongs in a child of its own).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -123,6 +125,22 @@ fn dependencies(module: &str, text: &str, known: &BTreeSet<String>) -> BTreeSet<
             found.insert(module);
         }
     }
+    // A folder's mod.rs names its children by their names alone.
+    let code_words = |name: &str| {
+        let marker = format!("{name}::");
+        text.match_indices(&marker).any(|(at, _)| {
+            !text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+        })
+    };
+    for child in known.iter().filter_map(|m| {
+        m.strip_prefix(module)
+            .and_then(|rest| rest.strip_prefix("::"))
+            .filter(|rest| !rest.contains("::"))
+    }) {
+        if code_words(child) {
+            found.insert(format!("{module}::{child}"));
+        }
+    }
     if let Some((parent, _)) = module.rsplit_once("::") {
         for path in after("super::") {
             let sibling = format!("{parent}::{}", path[0]);
@@ -168,8 +186,12 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 }
 
 /// The module's node in a graph of the children of `folder` ("" for the
-/// top level): the child of `folder` it is or lies in, if any.
+/// top level): the folder's own `mod.rs`, or the child of `folder` it is or
+/// lies in, if any.
 fn node_in(module: &str, folder: &str) -> Option<String> {
+    if !folder.is_empty() && module == folder {
+        return Some(folder.to_string());
+    }
     let rest = match folder {
         "" => module,
         folder => module.strip_prefix(folder)?.strip_prefix("::")?,
@@ -254,5 +276,22 @@ fn the_cycle_check_finds_a_cycle() {
             "settings::errors".to_string()
         ]
         .into()
+    );
+    // A child reaching up to its parent, which uses it: a cycle in the folder.
+    let up = dependencies("settings::errors", "use crate::settings::LIMIT;", &known);
+    assert_eq!(up, ["settings".to_string()].into());
+    let down = dependencies(
+        "settings",
+        "use errors::X;\nlet k = crate::rules::keys::Y;",
+        &known,
+    );
+    assert_eq!(
+        down,
+        ["rules".to_string(), "settings::errors".to_string()].into()
+    );
+    assert_eq!(node_in("settings", "settings").as_deref(), Some("settings"));
+    assert_eq!(
+        node_in("settings::errors", "settings").as_deref(),
+        Some("settings::errors")
     );
 }

@@ -294,9 +294,10 @@ pub(crate) fn canonical_registry(registry: &str) -> String {
     }
 }
 
-/// A registry port as a number, as runtimes read it: decimal, leading zeros
-/// allowed, from 1 to 65535.
-fn port_number(port: &str) -> Option<u16> {
+/// A port as a number, as container runtimes read a registry's: decimal,
+/// leading zeros allowed, from 1 to 65535. The policy's one port rule (a
+/// keyless `urlPrefix` port is read by it too).
+pub(crate) fn port_number(port: &str) -> Option<u16> {
     let digits = port.trim_start_matches('0');
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 5 {
         return None;

@@ -130,10 +130,9 @@ pub enum Problem {
     #[error("must be at least 1")]
     Zero,
     #[error(
-        "is {0} bytes long; a record key needs at least {min} (a random secret, e.g. `openssl rand -base64 32`)",
-        min = crate::settings::MIN_RECORD_KEY_BYTES
+        "is {length} bytes long; a record key needs at least {min} (a random secret, e.g. `openssl rand -base64 32`)"
     )]
-    RecordKeyTooShort(usize),
+    RecordKeyTooShort { length: usize, min: usize },
     #[error(
         "clusterImagePolicy: true and verification cannot be set together: the rules come either \
          from the cluster's ClusterImagePolicy or from the settings"

@@ -18,26 +18,22 @@ pub mod errors;
 pub(crate) mod keys;
 pub(crate) mod policy_controller;
 pub(crate) mod scst;
+pub(crate) mod shared;
 pub mod strict_json;
 pub(crate) mod verify_image_signatures;
 
-use crate::rules::{
-    ClusterSource, PinDigests, Policy, RuleSource, Rules, UnmatchedImages, WarnScope,
-};
+use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, UnmatchedImages};
 use errors::{Problem, SettingsError, SettingsErrors};
 use keys::Checks;
 use policy_controller::{compile_policies, RawClusterImagePolicy};
 use scst::{compile_verification, RawVerification};
 use serde::Deserialize;
+use shared::{
+    accept_keyless_bundles, annotation_prefix, fallback_without_pins, max_verifications,
+    RawOutageFallback, RawWarn, Shared,
+};
 use strict_json::{from_json_strict, not_null};
 use verify_image_signatures::{compile_signatures, RawSignature};
-
-pub(crate) const DEFAULT_ANNOTATION_PREFIX: &str = "image-policy.signing";
-/// Host verifications one request may cause. Far above any real workload
-/// (a Pod with 30 distinct images and 3 keys each needs at most 90), low
-/// enough that a request listing thousands of images cannot turn the policy
-/// into a load generator against the registry.
-pub(crate) const DEFAULT_MAX_VERIFICATIONS_PER_REQUEST: usize = 100;
 
 /// The settings document: either shape's keys, and the ones both share.
 #[derive(Deserialize, Debug, Default)]
@@ -82,16 +78,6 @@ pub struct RawSettings {
     pub(crate) accept_keyless_bundles: Option<bool>,
 }
 
-/// `warn`: every namespace, or the ones listed.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct RawWarn {
-    #[serde(default)]
-    pub all_namespaces: bool,
-    #[serde(default)]
-    pub namespaces: Vec<String>,
-}
-
 /// The apiVersions cluster mode reads: SCST-Sign's (current, then earlier
 /// name) and policy-controller's.
 pub const CLUSTER_API_VERSIONS: [&str; 4] = [
@@ -100,20 +86,6 @@ pub const CLUSTER_API_VERSIONS: [&str; 4] = [
     policy_controller::API_VERSIONS[0],
     policy_controller::API_VERSIONS[1],
 ];
-
-/// `outageFallback`.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct RawOutageFallback {
-    /// The key records are sealed with (HMAC-SHA256): a secret only the
-    /// policy's settings hold. Required (`null`, as the UI writes an
-    /// unanswered field, is missing too).
-    #[serde(default)]
-    pub record_key: Option<String>,
-}
-
-/// The shortest record key accepted: 256 bits of a random key's text.
-pub(crate) const MIN_RECORD_KEY_BYTES: usize = 32;
 
 /// Reads settings JSON strictly, proving every key; the error names every
 /// mistake found, each with the path of its field (reading stops at the
@@ -137,17 +109,11 @@ pub(crate) fn parse_proven_settings(json: &str) -> Result<Policy, SettingsErrors
 /// cannot be read is not also "not defined").
 fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> {
     let mut mistakes = SettingsErrors::default();
-    let record_key = mistakes.take(record_key(raw.outage_fallback.take()));
-    let warn = mistakes.take(warn_scope(raw.warn.take()));
+    let shared = Shared::read(raw.outage_fallback.take(), raw.warn.take(), &mut mistakes);
     if let Some(signatures) = raw.signatures.take() {
-        return compile_verify_image_signatures(
-            raw,
-            signatures,
-            (record_key, warn),
-            checks,
-            mistakes,
-        );
+        return compile_verify_image_signatures(raw, signatures, shared, checks, mistakes);
     }
+    let Shared { record_key, warn } = shared;
     let annotation_prefix = mistakes.take(annotation_prefix(raw.annotation_prefix));
     if raw.modify_images_with_digest.is_some() {
         mistakes.push(SettingsError::at(
@@ -315,72 +281,14 @@ fn no_match_policy(setting: Option<&str>) -> Result<UnmatchedImages, SettingsErr
     }
 }
 
-/// A list of namespaces (at `at`) as a set; an empty name is a mistake.
-pub(crate) fn namespace_set(
-    namespaces: Vec<String>,
-    at: &str,
-    mistakes: &mut SettingsErrors,
-) -> std::collections::BTreeSet<String> {
-    let mut set = std::collections::BTreeSet::new();
-    for (i, namespace) in namespaces.into_iter().enumerate() {
-        if namespace.trim().is_empty() {
-            mistakes.push(SettingsError::at(
-                format!("{at}[{i}]"),
-                Problem::EmptyNamespace,
-            ));
-        }
-        set.insert(namespace);
-    }
-    set
-}
-
-/// `warn`: exactly one of `allNamespaces: true` or a list of namespaces.
-fn warn_scope(setting: Option<RawWarn>) -> Result<WarnScope, SettingsErrors> {
-    let Some(warn) = setting else {
-        return Ok(WarnScope::Nowhere);
-    };
-    match (warn.all_namespaces, warn.namespaces.is_empty()) {
-        (true, true) => Ok(WarnScope::Everywhere),
-        (false, false) => {
-            let mut mistakes = SettingsErrors::default();
-            let namespaces = namespace_set(warn.namespaces, "warn.namespaces", &mut mistakes);
-            mistakes.or_ok(|| WarnScope::Namespaces(namespaces))
-        }
-        _ => Err(SettingsError::at(
-            "warn",
-            Problem::ExactlyOneOf(&["allNamespaces: true", "namespaces"]),
-        )
-        .into()),
-    }
-}
-
-fn record_key(setting: Option<RawOutageFallback>) -> Result<Option<Vec<u8>>, SettingsError> {
-    let Some(RawOutageFallback { record_key }) = setting else {
-        return Ok(None);
-    };
-    let record_key = record_key.ok_or(SettingsError::at(
-        "outageFallback.recordKey",
-        Problem::Missing,
-    ))?;
-    if record_key.len() < MIN_RECORD_KEY_BYTES {
-        return Err(SettingsError::at(
-            "outageFallback.recordKey",
-            Problem::RecordKeyTooShort(record_key.len()),
-        ));
-    }
-    Ok(Some(record_key.into_bytes()))
-}
-
 /// verify-image-signatures' settings, read as that policy reads them: every
 /// matching entry must pass, unmatched images are admitted, and
 /// `modifyImagesWithDigest` (default true) pins every kind. Its settings
 /// never mix with ours: the keys only SCST-Sign's shape has are refused.
-/// `shared` holds the record key and warn scope read before (`None`: a
-/// mistake, already in `mistakes`).
 fn compile_verify_image_signatures(
     raw: RawSettings,
     signatures: Vec<RawSignature>,
-    shared: (Option<Option<Vec<u8>>>, Option<WarnScope>),
+    shared: Shared,
     checks: Checks,
     mut mistakes: SettingsErrors,
 ) -> Result<Policy, SettingsErrors> {
@@ -407,7 +315,7 @@ fn compile_verify_image_signatures(
         _ => PinDigests::All,
     };
     let no_pins = "modifyImagesWithDigest: false";
-    if let Some(mistake) = fallback_without_pins(&shared.0, pin_digests, no_pins) {
+    if let Some(mistake) = fallback_without_pins(&shared.record_key, pin_digests, no_pins) {
         mistakes.push(mistake);
     }
     let accept_keyless_bundles = mistakes.take(accept_keyless_bundles(
@@ -415,7 +323,10 @@ fn compile_verify_image_signatures(
         rules.as_ref(),
     ));
     let (
-        (Some(record_key), Some(warn)),
+        Shared {
+            record_key: Some(record_key),
+            warn: Some(warn),
+        },
         Some(rules),
         Some(annotation_prefix),
         Some(max_verifications),
@@ -441,70 +352,4 @@ fn compile_verify_image_signatures(
         warn,
         accept_keyless_bundles,
     })
-}
-
-/// `acceptKeylessBundles` (default false): never with an entry that requires
-/// signature annotations, which the host never reads from a bundle, so the
-/// setting would silently not apply there.
-fn accept_keyless_bundles(
-    setting: Option<bool>,
-    rules: Option<&Rules>,
-) -> Result<bool, SettingsError> {
-    let accept = setting.unwrap_or(false);
-    let annotated = rules.and_then(|rules| rules.images.iter().find(|i| i.annotations.is_some()));
-    match (accept, annotated) {
-        (true, Some(entry)) => Err(SettingsError::at(
-            "acceptKeylessBundles",
-            Problem::BundlesWithAnnotations(entry.pattern.source()),
-        )),
-        _ => Ok(accept),
-    }
-}
-
-/// A child admitted on its owner's record must run the digest the record
-/// vouches for, and only pinning makes it: `outageFallback` with no pinning
-/// (`setting` says how it was turned off) is a mistake.
-fn fallback_without_pins(
-    record_key: &Option<Option<Vec<u8>>>,
-    pin_digests: PinDigests,
-    setting: &'static str,
-) -> Option<SettingsError> {
-    let fallback = matches!(record_key, Some(Some(_)));
-    (fallback && pin_digests == PinDigests::Never)
-        .then(|| SettingsError::at("outageFallback", Problem::FallbackWithoutPins(setting)))
-}
-
-fn annotation_prefix(setting: Option<String>) -> Result<String, SettingsError> {
-    let prefix = setting.unwrap_or_else(|| DEFAULT_ANNOTATION_PREFIX.to_string());
-    if !is_dns_subdomain(&prefix) {
-        return Err(SettingsError::at(
-            "annotationPrefix",
-            Problem::NotADnsSubdomain(prefix),
-        ));
-    }
-    Ok(prefix)
-}
-
-fn max_verifications(setting: Option<usize>) -> Result<usize, SettingsError> {
-    match setting.unwrap_or(DEFAULT_MAX_VERIFICATIONS_PER_REQUEST) {
-        0 => Err(SettingsError::at(
-            "maxVerificationsPerRequest",
-            Problem::Zero,
-        )),
-        limit => Ok(limit),
-    }
-}
-
-/// An annotation prefix is a DNS subdomain (RFC 1123), as Kubernetes requires.
-fn is_dns_subdomain(prefix: &str) -> bool {
-    let valid_label = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    !prefix.is_empty() && prefix.len() <= 253 && prefix.split('.').all(valid_label)
 }

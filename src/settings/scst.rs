@@ -7,7 +7,7 @@ use crate::image::pattern::NamePattern;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{compile_key, Checks, RawKey};
-use crate::settings::namespace_set;
+use crate::settings::shared::namespace_set;
 use crate::settings::strict_json::not_null;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -7,6 +7,11 @@
 //! The host parses the prefix as a WHATWG URL when it is asked (and panics
 //! when that fails, so every such request would fail), then compares the
 //! subject with the URL's text, `/` added when it does not end with one.
+//! A port is read by the image reference's one rule
+//! ([`crate::image::reference::port_number`]); the tests below check that
+//! the URL parser reads every port it accepts the same way.
+
+use crate::image::reference::port_number;
 
 /// Whether the host can read `prefix`, and reads it as
 /// [`as_the_host_reads_it`] does: `http://` or `https://`; a host of
@@ -74,14 +79,6 @@ fn split(prefix: &str) -> Option<(&str, &str, Option<&str>, &str)> {
         Some((host, port)) => (scheme, host, Some(port), path),
         None => (scheme, authority, None, path),
     })
-}
-
-/// A port of 1 to 65535, in at most five digits.
-fn port_number(port: &str) -> Option<u16> {
-    match port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) {
-        true => port.parse().ok().filter(|n| *n != 0),
-        false => None,
-    }
 }
 
 /// The URL parser's "ends in a number": digits only, or `0x` and hex digits.
@@ -180,8 +177,22 @@ mod tests {
             "gïthub.com",
         ];
         let ports = [
-            "", ":443", ":0443", ":80", ":00080", ":8080", ":1", ":0", ":65535", ":65536", ":",
-            ":99999", ":-1", ":8a",
+            "",
+            ":443",
+            ":0443",
+            ":000000443",
+            ":80",
+            ":00080",
+            ":8080",
+            ":1",
+            ":0",
+            ":65535",
+            ":0000065535",
+            ":65536",
+            ":",
+            ":99999",
+            ":-1",
+            ":8a",
         ];
         let paths = [
             "",

@@ -6,10 +6,12 @@
 
 pub mod bundles;
 pub mod keyless_proof;
+mod session;
+pub mod signatures;
 
 use crate::host::reasons::Cause;
 use crate::host::Host;
-use crate::image::reference::{is_valid_digest, ImageRef};
+use crate::image::reference::ImageRef;
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
 use crate::trust::keys::{certificate_identity, certificate_public_key, public_key_spki};
 use crate::trust::roots::TrustRoot;
@@ -17,8 +19,9 @@ use crate::verification::bundles::{
     fallback_tag, is_signature_bundle, read_fallback_index, FallbackIndex, MAX_IMAGES_NOTED,
     MAX_REFERRERS_READ,
 };
-use crate::verification::keyless_proof::{certificates, Layer};
-use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
+use crate::verification::keyless_proof::prove_signed;
+use crate::verification::session::Session;
+use crate::verification::signatures::{certificates, Layer};
 use std::collections::BTreeMap;
 
 /// What became of one distinct image.
@@ -104,26 +107,18 @@ impl Vouched {
 /// Per-request verifier. Outcomes are remembered by canonical reference and
 /// the answers for one image by question, so every (image, key, annotations)
 /// question reaches the host at most once per request, and at most `limit`
-/// questions reach it in all (the checks of keyless answers included).
+/// questions reach it in all (the checks of keyless answers included: every
+/// call goes through the request's [`Session`]).
 pub(crate) struct Verifier<'a, H: Host> {
-    host: &'a H,
+    session: Session<'a, H>,
     rules: &'a Rules,
-    limit: usize,
     named_registries_only: bool,
     /// `acceptKeylessBundles`: a keyless answer with no `.sig` signature at
     /// its digest counts, on the host's word.
     accept_keyless_bundles: bool,
-    asked: usize,
     /// Images whose fallback tag was read ([`MAX_IMAGES_NOTED`] at most).
     noted: usize,
     outcomes: BTreeMap<String, Outcome>,
-    /// The layers of each `.sig` manifest read, by its reference.
-    signatures: BTreeMap<String, Result<Vec<Layer>, Cause>>,
-    /// Whether a certificate signs the image at a digest: (`repo@digest`, PEM).
-    certificate_checks: BTreeMap<(String, String), Result<(), Cause>>,
-    /// The digest each tag named, by canonical reference (asked only for
-    /// identities written as regular expressions).
-    digests: BTreeMap<String, Result<String, Cause>>,
 }
 
 impl<'a, H: Host> Verifier<'a, H> {
@@ -135,17 +130,12 @@ impl<'a, H: Host> Verifier<'a, H> {
         accept_keyless_bundles: bool,
     ) -> Self {
         Verifier {
-            host,
+            session: Session::new(host, limit),
             rules,
-            limit,
             named_registries_only,
             accept_keyless_bundles,
-            asked: 0,
             noted: 0,
             outcomes: BTreeMap::new(),
-            signatures: BTreeMap::new(),
-            certificate_checks: BTreeMap::new(),
-            digests: BTreeMap::new(),
         }
     }
 
@@ -212,7 +202,11 @@ impl<'a, H: Host> Verifier<'a, H> {
         let mut passed_statically = false;
         for &rule in &matching {
             match self.check_entry(rule, image, canonical, &mut answers) {
-                EntryOutcome::OverLimit => return Outcome::OverLimit { limit: self.limit },
+                EntryOutcome::OverLimit => {
+                    return Outcome::OverLimit {
+                        limit: self.session.limit(),
+                    }
+                }
                 EntryOutcome::Passed { digest: None, .. } => passed_statically = true,
                 EntryOutcome::Passed {
                     digest: Some(digest),
@@ -297,22 +291,22 @@ impl<'a, H: Host> Verifier<'a, H> {
         let digest = match &image.digest {
             Some(pinned) => pinned.clone(),
             None => {
-                self.spend()?;
-                self.read_digest(canonical).ok()?
+                self.session.spend()?;
+                self.session.read_digest(canonical).ok()?
             }
         };
-        self.spend()?;
+        self.session.spend()?;
         let repository = format!("{}/{}", image.registry, image.repository);
         let tag = fallback_tag(&repository, &digest);
-        let index = self.host.oci_manifest(&tag).ok()?;
+        let index = self.session.manifest(&tag)?;
         let tag_name = tag.rsplit(':').next().unwrap_or_default();
         let mut found = read_fallback_index(&index);
         if let FallbackIndex::Untyped(referrers) = found {
             found = FallbackIndex::NoBundle;
             for referrer in referrers.iter().take(MAX_REFERRERS_READ) {
-                self.spend()?;
-                let manifest = self.host.oci_manifest(&format!("{repository}@{referrer}"));
-                if manifest.is_ok_and(|m| is_signature_bundle(&m)) {
+                self.session.spend()?;
+                let manifest = self.session.manifest(&format!("{repository}@{referrer}"));
+                if manifest.is_some_and(|m| is_signature_bundle(&m)) {
                     found = FallbackIndex::Bundles(1);
                     break;
                 }
@@ -329,23 +323,6 @@ impl<'a, H: Host> Verifier<'a, H> {
                 "its tag {tag_name} is no cosign 3 bundle index ({why})"
             )),
         }
-    }
-
-    /// The digest a tag names now (`oci/v1/manifest_digest`), asked once per
-    /// request; the caller counts the call.
-    fn read_digest(&mut self, canonical: &str) -> Result<String, Cause> {
-        if let Some(known) = self.digests.get(canonical) {
-            return known.clone();
-        }
-        let digest = match self.host.manifest_digest(canonical) {
-            Ok(digest) if is_valid_digest(&digest) => Ok(digest),
-            Ok(digest) => Err(Cause::firm(format!(
-                "the host returned no valid digest for the image ({digest:?})"
-            ))),
-            Err(e) => Err(Cause::of_host_error(&e).within("cannot read its digest: ")),
-        };
-        self.digests.insert(canonical.to_string(), digest.clone());
-        digest
     }
 
     /// Asks an entry's keys in order until `threshold` verified the image or
@@ -501,13 +478,13 @@ impl<'a, H: Host> Verifier<'a, H> {
         let digest = match &image.digest {
             Some(pinned) => pinned.clone(),
             None => {
-                if !self.digests.contains_key(canonical) {
-                    self.spend()?;
+                if !self.session.knows_digest(canonical) {
+                    self.session.spend()?;
                 }
-                self.read_digest(canonical).ok()?
+                self.session.read_digest(canonical).ok()?
             }
         };
-        let layers = self.signature_layers(image, &digest)?.ok()?;
+        let layers = self.session.signature_layers(image, &digest)?.ok()?;
         let logged: Vec<Vec<u8>> = layers.iter().filter_map(Layer::logged_key).collect();
         let signed = |k: &usize| {
             public(*k)
@@ -516,15 +493,6 @@ impl<'a, H: Host> Verifier<'a, H> {
         };
         let (first, rest): (Vec<usize>, Vec<usize>) = rule.keys.iter().partition(|k| signed(k));
         (!first.is_empty()).then(|| [first, rest].concat())
-    }
-
-    /// Counts one host call against the limit; `None` when none is left.
-    fn spend(&mut self) -> Option<()> {
-        if self.asked == self.limit {
-            return None;
-        }
-        self.asked += 1;
-        Some(())
     }
 
     /// One host question, and for a keyless root the check of its answer
@@ -538,12 +506,12 @@ impl<'a, H: Host> Verifier<'a, H> {
         key: usize,
         annotations: Option<&BTreeMap<String, String>>,
     ) -> Option<Result<Vouched, Cause>> {
-        self.spend()?;
+        self.session.spend()?;
         let root = &self.rules.keys[key].root;
         let Some(question) = root.question(canonical, annotations) else {
             return self.ask_matching(image, canonical, root, annotations);
         };
-        let digest = trusted_digest(self.host, &question);
+        let digest = self.session.trusted_digest(&question);
         match (digest, root) {
             (Ok(digest), root) if root.is_keyless() => {
                 Some(self.prove_keyless(image, root, digest, annotations.is_some())?)
@@ -574,13 +542,13 @@ impl<'a, H: Host> Verifier<'a, H> {
     ) -> Option<Result<Vouched, Cause>> {
         let digest = match &image.digest {
             Some(pinned) => Ok(pinned.clone()),
-            None => self.read_digest(canonical),
+            None => self.session.read_digest(canonical),
         };
         let digest = match digest {
             Ok(digest) => digest,
             Err(cause) => return Some(Err(cause)),
         };
-        let layers = match self.signature_layers(image, &digest)? {
+        let layers = match self.session.signature_layers(image, &digest)? {
             Ok(layers) => layers,
             Err(cause) => return Some(Err(cause)),
         };
@@ -614,8 +582,8 @@ impl<'a, H: Host> Verifier<'a, H> {
             let Some(question) = exact.question(&pinned, annotations) else {
                 continue;
             };
-            self.spend()?;
-            let answer = match trusted_digest(self.host, &question) {
+            self.session.spend()?;
+            let answer = match self.session.trusted_digest(&question) {
                 Ok(found) if found == digest => {
                     self.prove_keyless(image, &exact, found, annotations.is_some())?
                 }
@@ -630,6 +598,40 @@ impl<'a, H: Host> Verifier<'a, H> {
             }
         }
         Some(Err(last))
+    }
+
+    /// The host trusted a keyless signature of `image` at `digest`: that
+    /// counts only when the `.sig` manifest proves it ([`prove_signed`]).
+    /// With no `.sig` signature at that digest, the host (Kubewarden 1.36
+    /// and later) vouched for a cosign 3 bundle, which counts only with
+    /// `acceptKeylessBundles` and no annotations required, on its word.
+    fn prove_keyless(
+        &mut self,
+        image: &ImageRef,
+        root: &TrustRoot,
+        digest: String,
+        annotations_required: bool,
+    ) -> Option<Result<Vouched, Cause>> {
+        let proven = prove_signed(
+            &mut self.session,
+            image,
+            root,
+            &digest,
+            annotations_required,
+        )?;
+        Some(match proven {
+            Ok(()) => Ok(Vouched::signed(digest)),
+            Err(cause) if !cause.is_no_signatures() => Err(cause),
+            Err(_) if self.accept_keyless_bundles && !annotations_required => Ok(Vouched {
+                digest,
+                bundle: true,
+            }),
+            Err(_) => Err(Cause::firm(format!(
+                "the host vouched for it with no .sig signature at {digest} (a cosign 3 bundle, which \
+                 Kubewarden 1.36 and later verify), which the policy takes on the host's word only with \
+                 acceptKeylessBundles: true and no annotations required"
+            ))),
+        })
     }
 
     /// The host trusted a certificate key's signature of `image` at `digest`
@@ -649,12 +651,12 @@ impl<'a, H: Host> Verifier<'a, H> {
                 "cannot read the certificate's public key, so its annotations cannot be checked",
             )));
         };
-        self.spend()?;
+        self.session.spend()?;
         let question = TrustRoot::PublicKey(public_key).question(
             &format!("{}/{}@{digest}", image.registry, image.repository),
             annotations,
         )?;
-        Some(match trusted_digest(self.host, &question) {
+        Some(match self.session.trusted_digest(&question) {
             Ok(found) if found == digest => Ok(()),
             Err(cause) if cause.unreachable => Err(cause),
             _ => Err(Cause::firm(
@@ -662,25 +664,5 @@ impl<'a, H: Host> Verifier<'a, H> {
                  (a layer that names them is not signed by it)",
             )),
         })
-    }
-}
-
-/// The digest the host trusted for a question; a host error, an untrusted
-/// answer or a malformed digest is the cause it does not count.
-fn trusted_digest<H: Host>(
-    host: &H,
-    question: &SigstoreVerificationInputV2,
-) -> Result<String, Cause> {
-    match host.verify(question) {
-        Ok(response) if !response.is_trusted => Err(Cause::firm(
-            "the host reported the signature as not trusted",
-        )),
-        Ok(response) if !is_valid_digest(&response.digest) => Err(Cause::firm(format!(
-            "the host returned no valid digest for the verified image ({:?})",
-            response.digest
-        ))),
-        Ok(response) => Ok(response.digest),
-        // Condensed at once: the rest of a host error is not kept.
-        Err(error) => Err(Cause::of_host_error(&error)),
     }
 }
