@@ -1,106 +1,21 @@
-//! Decision: turns the outcome of every image into admit or deny, with
-//! SCST-Sign's exact sentences, and the status recorded on the resource.
+//! Decision: turns the outcome of every image into admit or deny, in the
+//! sentences of [`crate::messages`], and the status recorded on the
+//! resource; the bounds of a response.
 
 use crate::host::Host;
 use crate::image::reference::ImageRef;
-use crate::record::{Entry, Status};
+use crate::messages::{
+    admitted_on_warning, bundle_warning, ignored_secret_warning, no_match_warning,
+    not_signed_message, over_limit_message, refused_message, unmatched_allowed_warning,
+    unmatched_denied_message, unnamed_registry_message, unreadable_image_message,
+};
+use crate::record::Entry;
 use crate::rules::{Policy, Rules, UnmatchedImages};
 use crate::text::cut;
 use crate::verification::{Outcome, Verifier};
 use crate::workload::ImageSite;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-
-/// SCST-Sign's warning when there is no `image-policy`, naming the group
-/// of the apiVersion it was looked for in.
-pub(crate) fn no_policy_warning(api_version: &str) -> String {
-    let group = api_version.split('/').next().unwrap_or_default();
-    format!("clusterimagepolicies.{group} \"image-policy\" not found. Image policy enforcement was not applied.")
-}
-
-pub(crate) fn excluded_message(namespace: &str) -> String {
-    format!("{namespace} is excluded. The ImagePolicy will not be applied.")
-}
-
-pub(crate) fn unmatched_denied_message(image: &str) -> String {
-    format!("Could not verify against any image policies for container image: {image}.")
-}
-
-pub(crate) fn unmatched_allowed_warning(image: &str) -> String {
-    format!("{image} did not match any image policies. Container will be created as AllowUnmatchedImages flag is true.")
-}
-
-pub(crate) fn no_match_warning(image: &str) -> String {
-    format!("{image} matches no ClusterImagePolicy; admitted (noMatchPolicy: warn).")
-}
-
-pub(crate) fn over_limit_message(image: &str, limit: usize) -> String {
-    format!(
-        "The image: {image} was not verified: the request needs more than {limit} signature \
-         verifications, the most the policy makes for one request (maxVerificationsPerRequest)."
-    )
-}
-
-/// Given only when an image fails, so that an operator who relied on the
-/// entry's `secretRef` for a private registry learns why.
-pub(crate) fn ignored_secret_warning(image: &str, secret: &str) -> String {
-    format!(
-        "{image}: the secretRef {secret} of its image policy is not used; the policy-server reads \
-         registries with its own credentials (the PolicyServer's imagePullSecret)."
-    )
-}
-
-/// Through `pods/ephemeralcontainers` the API server keeps no metadata
-/// change, so a Pod recorded as verified would keep saying so;
-/// `status_annotation` is the record's name.
-pub(crate) fn unverified_ephemeral_message(
-    image: &str,
-    why: &str,
-    status_annotation: &str,
-) -> String {
-    format!(
-        "The image: {image} {why}, and the Pod is recorded as {}: an \
-         ephemeral container cannot change that record ({status_annotation}), so only verified images can be added to it.",
-        Status::Verified.as_str(),
-    )
-}
-
-/// Why a child created during a registry outage could not ride it out on
-/// its owner's record (its denial follows as if there were none).
-pub(crate) fn owner_record_unused_warning(why: &str) -> String {
-    let why = why.trim_end_matches('.');
-    format!(
-        "The registry could not be reached, and the owner's record cannot stand in for it: {why}."
-    )
-}
-
-pub(crate) fn unnamed_registry_message(image: &str, registry: &str) -> String {
-    format!(
-        "The image: {image} was not verified: no image policy names its registry {registry}, and the \
-         policy asks only about registries a pattern names (namedRegistriesOnly)."
-    )
-}
-
-/// An image admitted on a cosign 3 bundle the host vouched for.
-pub(crate) fn bundle_warning(image: &str) -> String {
-    format!(
-        "{image}: verified through a cosign 3 signature bundle that the host vouched for and the \
-         policy cannot check itself (acceptKeylessBundles: true); pinned to the digest the host verified."
-    )
-}
-
-/// A failure that warn mode turned into a warning.
-pub(crate) fn admitted_on_warning(failure: &str) -> String {
-    format!("Admitted on a warning (mode: warn): {failure}")
-}
-
-pub(crate) fn refused_message(image: &str, reason: &str) -> String {
-    format!("The image: {image} cannot be checked: {reason}")
-}
-
-pub(crate) fn not_signed_message(image: &str) -> String {
-    format!("The image: {image} is not signed.")
-}
 
 /// The most one image's line of a denial, or one warning, holds (an image
 /// reference may be long, an entry may list many keys).
@@ -189,52 +104,158 @@ impl VerifiedSite {
     }
 }
 
+/// What became of one image site.
+#[derive(Debug, Clone)]
+pub(crate) enum SiteOutcome {
+    /// A key verified its image (or its owner's record vouched for it);
+    /// `warned`: an entry in warn mode failed it all the same.
+    Verified {
+        verified: Rc<Verified>,
+        warned: bool,
+    },
+    /// Admitted only because unmatched images are allowed.
+    Unmatched,
+    /// Admitted by a `static: {action: pass}` authority alone.
+    StaticAllowed,
+    /// Admitted although it failed, in warn mode.
+    Warned,
+    /// Failed only because its registry could not be reached (or answered
+    /// a server error): the image as read, and the cause.
+    Unreachable(ImageRef, String),
+    /// Failed for any other reason, or not judged (past the limit).
+    Failed,
+}
+
+/// What became of every image site of a request, in order, and what the
+/// response says of them.
 #[derive(Debug, Default)]
 pub(crate) struct Verdict {
+    pub sites: Vec<(ImageSite, SiteOutcome)>,
     /// One sentence per failed image, in the order the images appear.
     pub failures: Vec<String>,
     pub warnings: Vec<String>,
-    pub verified: Vec<VerifiedSite>,
-    /// The sites admitted only because unmatched images are allowed.
-    pub unmatched: Vec<ImageSite>,
-    /// The sites admitted by a `static: {action: pass}` authority alone.
-    pub static_allowed: Vec<ImageSite>,
-    /// The sites admitted although an entry in warn mode failed them.
-    pub warned: Vec<ImageSite>,
     /// Whether some image is covered by an entry that cannot be applied
     /// (a configuration error: answered with code 500).
     pub refused: bool,
-    /// The sites whose image failed only because its registry could not be
-    /// reached (or answered a server error), each with the cause.
-    pub unreachable: Vec<(ImageSite, ImageRef, String)>,
-    /// Whether some image failed for any other reason.
-    pub firm_failure: bool,
-    /// The sites whose image failed (or was not judged, past the limit).
-    pub failed: Vec<ImageSite>,
 }
 
 impl Verdict {
+    fn add(&mut self, site: &ImageSite, outcome: SiteOutcome) {
+        self.sites.push((site.clone(), outcome));
+    }
+
+    /// A failed site; its sentence is said for the image's first site only.
+    fn fail(
+        &mut self,
+        site: &ImageSite,
+        outcome: SiteOutcome,
+        first: bool,
+        sentence: impl FnOnce() -> String,
+    ) {
+        self.add(site, outcome);
+        if first {
+            self.failures.push(sentence());
+        }
+    }
+
+    fn any(&self, found: impl Fn(&SiteOutcome) -> bool) -> bool {
+        self.sites.iter().any(|(_, outcome)| found(outcome))
+    }
+
     /// Whether the request failed, and only for registry outages.
     pub fn failed_only_for_outages(&self) -> bool {
-        !self.failures.is_empty() && !self.firm_failure
+        !self.failures.is_empty() && !self.any(|o| matches!(o, SiteOutcome::Failed))
+    }
+
+    /// The sites that failed only for an outage: each with its image and cause.
+    pub fn unreachable(&self) -> Vec<(ImageSite, ImageRef, String)> {
+        self.sites
+            .iter()
+            .filter_map(|(site, outcome)| match outcome {
+                SiteOutcome::Unreachable(image, cause) => {
+                    Some((site.clone(), image.clone(), cause.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The sites whose image was verified (or vouched for).
+    pub fn verified(&self) -> Vec<VerifiedSite> {
+        self.sites
+            .iter()
+            .filter_map(|(site, outcome)| match outcome {
+                SiteOutcome::Verified { verified, .. } => Some(VerifiedSite {
+                    site: site.clone(),
+                    verified: Rc::clone(verified),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether some site was admitted although an entry failed it (warn mode).
+    pub fn warned(&self) -> bool {
+        self.any(|o| {
+            matches!(
+                o,
+                SiteOutcome::Warned | SiteOutcome::Verified { warned: true, .. }
+            )
+        })
+    }
+
+    pub fn unmatched(&self) -> bool {
+        self.any(|o| matches!(o, SiteOutcome::Unmatched))
+    }
+
+    pub fn static_allowed(&self) -> bool {
+        self.any(|o| matches!(o, SiteOutcome::StaticAllowed))
+    }
+
+    /// Its owner's record vouched for the sites that failed only for an
+    /// outage: they count as verified, the failures are gone.
+    pub fn vouched(&mut self, vouched: Vec<VerifiedSite>, warnings: Vec<String>) {
+        self.failures.clear();
+        for found in vouched {
+            if let Some((_, outcome)) = self.sites.iter_mut().find(|(site, outcome)| {
+                *site == found.site && matches!(outcome, SiteOutcome::Unreachable(..))
+            }) {
+                *outcome = SiteOutcome::Verified {
+                    verified: found.verified,
+                    warned: false,
+                };
+            }
+        }
+        self.warnings.extend(warnings);
     }
 
     /// The sites admitted without a signature verified in this request,
     /// each with why, as a message says it.
     pub fn unverified(&self) -> Vec<(ImageSite, &'static str)> {
-        let why = |sites: &[ImageSite], why: &'static str| {
-            sites
+        let why = |wanted: fn(&SiteOutcome) -> bool, why: &'static str| {
+            self.sites
                 .iter()
-                .map(move |site| (site.clone(), why))
-                .collect::<Vec<_>>()
+                .filter(move |(_, outcome)| wanted(outcome))
+                .map(move |(site, _)| (site.clone(), why))
         };
-        let mut unverified = why(&self.unmatched, "matches no image policy");
-        unverified.extend(why(&self.static_allowed, "passed only a static policy"));
-        unverified.extend(why(
-            &self.warned,
+        why(
+            |o| matches!(o, SiteOutcome::Unmatched),
+            "matches no image policy",
+        )
+        .chain(why(
+            |o| matches!(o, SiteOutcome::StaticAllowed),
+            "passed only a static policy",
+        ))
+        .chain(why(
+            |o| {
+                matches!(
+                    o,
+                    SiteOutcome::Warned | SiteOutcome::Verified { warned: true, .. }
+                )
+            },
             "failed verification and was admitted on a warning",
-        ));
-        unverified
+        ))
+        .collect()
     }
 
     /// Warn mode for the whole request: every failure becomes a warning.
@@ -246,9 +267,11 @@ impl Verdict {
         for failure in self.failures.drain(..) {
             self.warnings.push(admitted_on_warning(&failure));
         }
-        self.warned.append(&mut self.failed);
-        self.unreachable.clear();
-        self.firm_failure = false;
+        for (_, outcome) in &mut self.sites {
+            if matches!(outcome, SiteOutcome::Failed | SiteOutcome::Unreachable(..)) {
+                *outcome = SiteOutcome::Warned;
+            }
+        }
     }
 }
 
@@ -307,17 +330,13 @@ pub(crate) fn judge<H: Host>(
         };
         // Whether this is the image's first site: messages name it once.
         let first = seen.insert(site.image.as_str());
+        let image_name = site.image.as_str();
         let (image, outcome) = match judgement {
             Judged::Read(image, outcome) => (image, outcome),
             Judged::Unreadable(reason) => {
-                verdict.firm_failure = true;
-                verdict.failed.push(site.clone());
-                if first {
-                    verdict.failures.push(format!(
-                        "The image: {} cannot be verified: {reason}.",
-                        site.image
-                    ));
-                }
+                verdict.fail(site, SiteOutcome::Failed, first, || {
+                    unreadable_image_message(image_name, reason)
+                });
                 continue;
             }
         };
@@ -328,7 +347,7 @@ pub(crate) fn judge<H: Host>(
                 warned,
                 bundle,
             } => {
-                let verified = verified_images.entry(&site.image).or_insert_with(|| {
+                let verified = verified_images.entry(image_name).or_insert_with(|| {
                     Rc::new(Verified {
                         image: image.clone(),
                         digest: digest.clone(),
@@ -337,22 +356,23 @@ pub(crate) fn judge<H: Host>(
                         bundle: *bundle,
                     })
                 });
-                verdict.verified.push(VerifiedSite {
-                    site: site.clone(),
-                    verified: Rc::clone(verified),
-                });
+                let verified = Rc::clone(verified);
+                verdict.add(
+                    site,
+                    SiteOutcome::Verified {
+                        verified,
+                        warned: !warned.is_empty(),
+                    },
+                );
                 if *bundle && first {
-                    verdict.warnings.push(bundle_warning(&site.image));
+                    verdict.warnings.push(bundle_warning(image_name));
                 }
                 // Pinned and recorded for the entries it passed, and
                 // admitted on a warning for those in warn mode it failed.
-                if !warned.is_empty() {
-                    verdict.warned.push(site.clone());
-                    if first {
-                        let failure =
-                            format!("{} {}", not_signed_message(&site.image), warned.join("; "));
-                        verdict.warnings.push(admitted_on_warning(&failure));
-                    }
+                if !warned.is_empty() && first {
+                    let failure =
+                        format!("{} {}", not_signed_message(image_name), warned.join("; "));
+                    verdict.warnings.push(admitted_on_warning(&failure));
                 }
             }
             Outcome::NotVerified {
@@ -360,83 +380,68 @@ pub(crate) fn judge<H: Host>(
                 ignored_secrets,
                 unreachable,
             } => {
-                verdict.failed.push(site.clone());
                 let reasons = reasons.join("; ");
-                if *unreachable {
-                    verdict
-                        .unreachable
-                        .push((site.clone(), image.clone(), reasons.clone()));
-                } else {
-                    verdict.firm_failure = true;
-                }
+                let outcome = match unreachable {
+                    true => SiteOutcome::Unreachable(image.clone(), reasons.clone()),
+                    false => SiteOutcome::Failed,
+                };
+                verdict.fail(site, outcome, first, || {
+                    format!("{} {reasons}", not_signed_message(image_name))
+                });
                 if first {
-                    verdict
-                        .failures
-                        .push(format!("{} {reasons}", not_signed_message(&site.image),));
                     for secret in ignored_secrets {
-                        let warning = ignored_secret_warning(&site.image, secret);
+                        let warning = ignored_secret_warning(image_name, secret);
                         verdict.warnings.push(warning);
                     }
                 }
             }
-            Outcome::Unmatched if unmatched == UnmatchedImages::Admit => {
-                verdict.unmatched.push(site.clone());
-            }
-            Outcome::Unmatched if unmatched == UnmatchedImages::AdmitWithWarning => {
-                verdict.unmatched.push(site.clone());
-                if first {
-                    verdict
-                        .warnings
-                        .push(unmatched_allowed_warning(&site.image));
-                }
-            }
-            Outcome::Unmatched if unmatched == UnmatchedImages::Warn => {
-                verdict.unmatched.push(site.clone());
-                if first {
-                    verdict.warnings.push(no_match_warning(&site.image));
-                }
+            Outcome::Unmatched if unmatched == UnmatchedImages::Deny => {
+                verdict.fail(site, SiteOutcome::Failed, first, || {
+                    unmatched_denied_message(image_name)
+                });
             }
             Outcome::Unmatched => {
-                verdict.firm_failure = true;
-                verdict.failed.push(site.clone());
-                if first {
-                    verdict.failures.push(unmatched_denied_message(&site.image));
+                verdict.add(site, SiteOutcome::Unmatched);
+                let warning = match unmatched {
+                    UnmatchedImages::AdmitWithWarning => {
+                        Some(unmatched_allowed_warning(image_name))
+                    }
+                    UnmatchedImages::Warn => Some(no_match_warning(image_name)),
+                    UnmatchedImages::Admit | UnmatchedImages::Deny => None,
+                };
+                if let (Some(warning), true) = (warning, first) {
+                    verdict.warnings.push(warning);
                 }
             }
             Outcome::UnnamedRegistry => {
-                verdict.firm_failure = true;
-                verdict.failed.push(site.clone());
-                if first {
-                    verdict
-                        .failures
-                        .push(unnamed_registry_message(&site.image, &image.registry));
-                }
+                verdict.fail(site, SiteOutcome::Failed, first, || {
+                    unnamed_registry_message(image_name, &image.registry)
+                });
             }
-            Outcome::StaticPass => verdict.static_allowed.push(site.clone()),
+            Outcome::StaticPass => verdict.add(site, SiteOutcome::StaticAllowed),
             Outcome::Warned { reasons } => {
-                verdict.warned.push(site.clone());
+                verdict.add(site, SiteOutcome::Warned);
                 if first {
                     let failure =
-                        format!("{} {}", not_signed_message(&site.image), reasons.join("; "));
+                        format!("{} {}", not_signed_message(image_name), reasons.join("; "));
                     verdict.warnings.push(admitted_on_warning(&failure));
                 }
             }
             Outcome::Refused { reason } => {
-                verdict.firm_failure = true;
-                verdict.failed.push(site.clone());
                 verdict.refused = true;
-                if first {
-                    verdict.failures.push(refused_message(&site.image, reason));
-                }
+                verdict.fail(site, SiteOutcome::Failed, first, || {
+                    refused_message(image_name, reason)
+                });
             }
             Outcome::OverLimit { limit } => {
                 // First: it says why the request was not checked to the end,
                 // and a long denial is cut after its first lines.
-                verdict.firm_failure = true;
-                verdict.failed.extend(sites[i..].iter().cloned());
+                for rest in &sites[i..] {
+                    verdict.add(rest, SiteOutcome::Failed);
+                }
                 verdict
                     .failures
-                    .insert(0, over_limit_message(&site.image, *limit));
+                    .insert(0, over_limit_message(image_name, *limit));
                 break;
             }
         }

@@ -20,6 +20,7 @@ mod fields;
 pub mod host;
 pub mod image;
 mod json_text;
+mod messages;
 mod mutation;
 mod record;
 pub mod rules;

@@ -22,6 +22,17 @@ pub enum PinDigests {
     All,
 }
 
+impl PinDigests {
+    /// Whether pinning rewrites the images of `kind`.
+    pub fn applies_to(self, kind: &str) -> bool {
+        match self {
+            PinDigests::Never => false,
+            PinDigests::Pods => kind == "Pod",
+            PinDigests::All => true,
+        }
+    }
+}
+
 /// Where the verification rules come from.
 #[derive(Debug)]
 pub enum RuleSource {

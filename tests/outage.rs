@@ -371,6 +371,29 @@ fn outage_host(owner: &Value) -> FakeHost {
     host
 }
 
+/// In a namespace `warn` names, a child its owner's record vouched for is
+/// recorded as that (`owner-verified`), pinned: nothing failed, so nothing
+/// was admitted on a warning.
+#[test]
+fn a_vouched_child_in_a_warn_namespace_is_owner_verified_not_warned() {
+    let mut settings = settings();
+    settings["warn"] = json!({"namespaces": ["default"]});
+    let owner = created("ReplicaSet", SIGNED, &settings);
+    let req = child("Pod", SIGNED, &owner, true);
+    let host = outage_host(&owner);
+    let response = validate(&host, &req, &settings);
+    assert!(response.accepted, "{:?}", response.message);
+    let pod = stored(&response, &req);
+    assert_eq!(
+        annotation_of(&pod, "status").as_deref(),
+        Some("owner-verified")
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["image"],
+        format!("{SIGNED}@{}", digest_of(SIGNED_CANONICAL))
+    );
+}
+
 #[test]
 fn a_pod_of_a_verified_replicaset_rides_out_an_outage_pinned_to_the_recorded_digest() {
     let settings = settings();

@@ -21,9 +21,10 @@ pub use response::ValidationResponse;
 
 use crate::decision::{self, judge, VerifiedSite};
 use crate::host::Host;
-use crate::mutation::{self, Changes};
+use crate::messages;
+use crate::mutation::{self, Changes, Pin};
 use crate::record::{Entry, Grounds, Holder, Stamp, Status};
-use crate::rules::{ClusterSource, Policy, RuleSource, Rules};
+use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, Rules};
 use crate::settings::cluster_policy;
 use crate::settings::{parse_proven_settings, parse_settings};
 use crate::workload::object::{Annotations, Object};
@@ -115,7 +116,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
                 _ => cluster_policy::API_VERSION,
             };
             let admitted = Admitted {
-                warnings: vec![decision::no_policy_warning(api_version)],
+                warnings: vec![messages::no_policy_warning(api_version)],
                 ..Admitted::unverified(Status::NoPolicy)
             };
             return finish(&policy, &request, &object, admitted);
@@ -124,7 +125,7 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
 
     if rules.excluded_namespaces.contains(&request.namespace) {
         let admitted = Admitted {
-            audit_note: Some(decision::excluded_message(&request.namespace)),
+            audit_note: Some(messages::excluded_message(&request.namespace)),
             ..Admitted::unverified(Status::Excluded)
         };
         return finish(&policy, &request, &object, admitted);
@@ -142,17 +143,15 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
             object.text,
             &policy,
             rules,
-            &verdict.unreachable,
+            &verdict.unreachable(),
         ) {
             Some(Ok(vouched)) => {
-                verdict.failures.clear();
-                verdict.verified.extend(vouched.verified);
-                verdict.warnings.extend(vouched.warnings);
+                verdict.vouched(vouched.verified, vouched.warnings);
                 owner_vouched = true;
             }
             Some(Err(why)) => verdict
                 .warnings
-                .push(decision::owner_record_unused_warning(&why)),
+                .push(messages::owner_record_unused_warning(&why)),
             None => {}
         }
     }
@@ -176,20 +175,20 @@ fn evaluate<H: Host>(payload: &[u8], host: &H) -> Result<ValidationResponse, Rej
         namespace: &request.namespace,
         name: old.name(),
     };
-    let pins_apply = update::pins_apply(policy.pin_digests, &request.kind);
+    let pins_apply = policy.pin_digests.applies_to(&request.kind);
     let (carried, unrecorded) = old.carried(&unchanged, &policy, rules, holder, pins_apply);
     // An entry its owner's record vouched for stays that until the image is
     // verified for this object itself.
     let owner_vouched = owner_vouched || carried.iter().any(|entry| entry.owner.is_some());
     let admitted = Admitted {
         status: Status::of_images(Grounds {
-            warned: !verdict.warned.is_empty(),
+            warned: verdict.warned(),
             unrecorded_unchanged: unrecorded,
-            unmatched: !verdict.unmatched.is_empty(),
-            static_allowed: !verdict.static_allowed.is_empty(),
+            unmatched: verdict.unmatched(),
+            static_allowed: verdict.static_allowed(),
             owner_vouched,
         }),
-        verified: verdict.verified,
+        verified: verdict.verified(),
         carried,
         rules: Some(rules),
         warnings: verdict.warnings,
@@ -249,6 +248,24 @@ fn carries_record(object: &Object, prefix: &str) -> Result<bool, Rejection> {
     })
 }
 
+/// Verified tag references to rewrite as `name:tag@digest`, where
+/// `pin_digests` applies to `kind`. Only images the request writes anew are
+/// verified, so only they are pinned: objects created before the policy can
+/// still be updated (most pod fields are immutable).
+fn pins(pin_digests: PinDigests, kind: &str, verified: &[VerifiedSite]) -> Vec<Pin> {
+    if !pin_digests.applies_to(kind) {
+        return Vec::new();
+    }
+    verified
+        .iter()
+        .filter(|v| v.verified.image.digest.is_none())
+        .map(|v| Pin {
+            span: v.site.span.clone(),
+            image: v.verified.image.pinned(&v.verified.digest),
+        })
+        .collect()
+}
+
 /// Admits the request, stamping the record and pinning digests as configured.
 #[inline(never)] // a phase of scripts/profile.sh
 fn finish(
@@ -257,10 +274,7 @@ fn finish(
     object: &Object,
     admitted: Admitted,
 ) -> Result<ValidationResponse, Rejection> {
-    let pins = update::pins(
-        update::pins_apply(policy.pin_digests, &request.kind),
-        &admitted.verified,
-    );
+    let pins = pins(policy.pin_digests, &request.kind, &admitted.verified);
     // Through pods/ephemeralcontainers the API server keeps only the ephemeral
     // containers, so metadata written there would be dropped. A resource the
     // policy checked nothing of (no rules, an excluded namespace, images no

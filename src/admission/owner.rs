@@ -10,6 +10,7 @@ use crate::decision::{Verified, VerifiedSite};
 use crate::host::reasons::condensed_reason;
 use crate::host::Host;
 use crate::image::reference::{is_valid_digest, ImageRef};
+use crate::messages::{owner_vouched_warning, OwnerRecordUnused as Unused};
 use crate::record::{Holder, Recorded};
 use crate::rules::{Policy, Rules};
 use crate::workload::ImageSite;
@@ -121,17 +122,20 @@ impl Owner<'_> {
                 &controller.name,
             )
             .map_err(|e| {
-                format!(
-                    "cannot read its owner {owner_name}: {}",
-                    condensed_reason(&e)
-                )
+                let reason = condensed_reason(&e);
+                Unused::Unreadable {
+                    owner: &owner_name,
+                    reason: &reason,
+                }
+                .to_string()
             })?;
         let uid = owner.pointer("/metadata/uid").and_then(Value::as_str);
         if uid != Some(controller.uid.as_str()) {
-            return Err(format!(
-                "its owner {owner_name} is another object than the one it names (uid {})",
-                controller.uid
-            ));
+            return Err(Unused::AnotherObject {
+                owner: &owner_name,
+                uid: &controller.uid,
+            }
+            .to_string());
         }
         let holder = Holder {
             kind: controller.kind,
@@ -142,10 +146,16 @@ impl Owner<'_> {
             .pointer("/metadata/annotations")
             .and_then(Value::as_object)
             .and_then(|annotations| Recorded::read(annotations, self.prefix))
-            .ok_or_else(|| format!("its owner {owner_name} carries no record of this policy"))?;
+            .ok_or_else(|| Unused::NoRecord { owner: &owner_name }.to_string())?;
         record
             .vouches(rules.fingerprint(), self.key, holder)
-            .map_err(|why| format!("the record of its owner {owner_name} does not count: {why}"))?;
+            .map_err(|why| {
+                Unused::DoesNotCount {
+                    owner: &owner_name,
+                    why: &why,
+                }
+                .to_string()
+            })?;
 
         let mut vouched = Vouched {
             verified: Vec::with_capacity(unreachable.len()),
@@ -158,17 +168,19 @@ impl Owner<'_> {
                 .filter(|entry| is_valid_digest(&entry.digest))
                 .filter(|entry| self.accept_bundles || !entry.bundle)
                 .ok_or_else(|| {
-                    format!(
-                        "the record of its owner {owner_name} does not list {}",
-                        site.image
-                    )
+                    Unused::DoesNotList {
+                        owner: &owner_name,
+                        image: &site.image,
+                    }
+                    .to_string()
                 })?;
             if warned.insert(site.image.as_str()) {
-                vouched.warnings.push(format!(
-                "{}: its registry could not be reached ({cause}); admitted on the record of its \
-                 owner {owner_name}, which verified it at {} under the same rules.",
-                site.image, entry.digest
-            ));
+                vouched.warnings.push(owner_vouched_warning(
+                    &site.image,
+                    cause,
+                    &owner_name,
+                    &entry.digest,
+                ));
             }
             vouched.verified.push(VerifiedSite {
                 site: site.clone(),

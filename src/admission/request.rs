@@ -3,6 +3,7 @@
 //! a request that cannot be read is a [`Rejection`] that names the field.
 
 use crate::json_text::{self, members, Type};
+use crate::messages::unreadable_request_message;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -23,7 +24,7 @@ pub(crate) struct Rejection {
 
 pub(crate) fn bad_request(message: String) -> Rejection {
     Rejection {
-        message: format!("cannot read the admission request: {message}"),
+        message: unreadable_request_message(&message),
         code: 400,
     }
 }

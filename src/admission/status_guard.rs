@@ -4,6 +4,7 @@
 use crate::admission::request::{bad_request, Rejection, Request};
 use crate::admission::response::{response, ValidationResponse};
 use crate::decision;
+use crate::messages::status_write_message;
 use crate::rules::Policy;
 use crate::workload::object::{Annotations, Object};
 use serde_json::{Map, Value};
@@ -33,12 +34,7 @@ pub(crate) fn guard_status_write(
     if changed.is_empty() {
         return Ok(response(true, None, None));
     }
-    let message = format!(
-        "The annotations under {prefix} record this policy's verification and cannot be \
-         changed through the {} status subresource (changed: {}).",
-        request.kind,
-        changed.join(", ")
-    );
+    let message = status_write_message(&prefix, &request.kind, &changed);
     Ok(response(
         false,
         Some(decision::denial_message(&[message])),

@@ -7,11 +7,9 @@
 
 use crate::admission::owner;
 use crate::admission::request::{bad_request, Rejection, Request};
-use crate::decision;
-use crate::decision::VerifiedSite;
-use crate::mutation::Pin;
+use crate::messages;
 use crate::record::{Entry, Holder, Recorded, Status, STATUS_ANNOTATION};
-use crate::rules::{PinDigests, Policy, Rules};
+use crate::rules::{Policy, Rules};
 use crate::workload::ImageSite;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -161,30 +159,6 @@ pub(crate) fn stale_record_failures(
     unverified
         .iter()
         .filter(|(site, _)| reported.insert(site.image.as_str()))
-        .map(|(site, why)| decision::unverified_ephemeral_message(&site.image, why, &status))
-        .collect()
-}
-
-/// Whether pinning rewrites the images of `kind`.
-pub(crate) fn pins_apply(pin_digests: PinDigests, kind: &str) -> bool {
-    match pin_digests {
-        PinDigests::Never => false,
-        PinDigests::Pods => kind == "Pod",
-        PinDigests::All => true,
-    }
-}
-
-/// Verified tag references to rewrite as `name:tag@digest`. Only images the
-/// request writes anew are verified, so only they are pinned: objects
-/// created before the policy can still be updated (most pod fields are
-/// immutable).
-pub(crate) fn pins(pins_apply: bool, verified: &[VerifiedSite]) -> Vec<Pin> {
-    verified
-        .iter()
-        .filter(|v| pins_apply && v.verified.image.digest.is_none())
-        .map(|v| Pin {
-            span: v.site.span.clone(),
-            image: v.verified.image.pinned(&v.verified.digest),
-        })
+        .map(|(site, why)| messages::unverified_ephemeral_message(&site.image, why, &status))
         .collect()
 }

@@ -12,6 +12,7 @@ pub mod signatures;
 use crate::host::reasons::Cause;
 use crate::host::Host;
 use crate::image::reference::ImageRef;
+use crate::messages::{bundle_note, no_bundle_index_note};
 use crate::rules::{EntriesNeeded, ImageRule, Rules};
 use crate::trust::keys::{certificate_identity, certificate_public_key, public_key_spki};
 use crate::trust::roots::TrustRoot;
@@ -313,15 +314,9 @@ impl<'a, H: Host> Verifier<'a, H> {
             }
         }
         match found {
-            FallbackIndex::Bundles(_) => Some(format!(
-                "it carries a cosign 3 signature bundle (tag {tag_name}), which this host cannot verify: \
-                 Kubewarden 1.36 and later verify keyless bundles (with acceptKeylessBundles), no host \
-                 verifies key-signed ones; sign with cosign's --new-bundle-format=false as well"
-            )),
+            FallbackIndex::Bundles(_) => Some(bundle_note(tag_name)),
             FallbackIndex::NoBundle | FallbackIndex::Untyped(_) => None,
-            FallbackIndex::Unreadable(why) => Some(format!(
-                "its tag {tag_name} is no cosign 3 bundle index ({why})"
-            )),
+            FallbackIndex::Unreadable(why) => Some(no_bundle_index_note(tag_name, &why)),
         }
     }
 
