@@ -4,8 +4,8 @@
 //! ([`crate::admission`]); this module only compiles what was read.
 
 use crate::rules::Rules;
+use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
-use crate::settings::keys::Checks;
 use crate::settings::scst::{compile_verification, RawVerification};
 use crate::settings::strict_json::from_json_strict;
 use serde::Deserialize;

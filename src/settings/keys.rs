@@ -1,12 +1,15 @@
 //! Keys as the settings write them (both shapes): exactly one source each
 //! (a public key, a keyless or GitHub Actions identity, a certificate),
-//! checked and compiled into a [`TrustRoot`].
+//! checked and compiled into a [`TrustRoot`]; and the signature annotations
+//! an entry of either shape requires.
 
-use crate::settings::errors::KeyProblem;
+use crate::settings::checks::Checks;
+use crate::settings::errors::{KeyProblem, Problem, SettingsError};
 use crate::trust::keys::{check_certificate, check_public_key};
 use crate::trust::roots::TrustRoot;
 use crate::trust::url_prefix;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -35,19 +38,6 @@ pub(crate) struct RawKeyless {
 pub(crate) struct RawGithubActions {
     pub owner: String,
     pub repo: Option<String>,
-}
-
-/// How much [`compile_verification`] proves of what it compiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Checks {
-    /// Decode every key and certificate and parse every pattern: settings
-    /// the policy loads with, and a ClusterImagePolicy read from the cluster
-    /// (nobody checked it before).
-    Full,
-    /// The settings passed [`Checks::Full`] when the policy loaded: the key
-    /// material goes to the host as the operator wrote it, and the patterns
-    /// are not parsed as image references again.
-    Proven,
 }
 
 /// The key as a [`TrustRoot`], or every problem found in it (one when it
@@ -152,4 +142,18 @@ fn non_empty(field: &'static str, value: &str, problems: &mut Vec<KeyProblem>) -
         problems.push(KeyProblem::EmptyIdentity(field));
     }
     said
+}
+
+/// Signature annotations an entry requires: names must not be empty.
+pub(crate) fn check_annotations(
+    path: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), SettingsError> {
+    match annotations.keys().find(|k| k.is_empty()) {
+        Some(empty) => Err(SettingsError::at(
+            format!("{path}.annotations"),
+            Problem::EmptyAnnotationName(empty.clone()),
+        )),
+        None => Ok(()),
+    }
 }

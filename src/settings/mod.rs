@@ -13,6 +13,7 @@
 //! settings again without decoding key material ([`parse_proven_settings`]),
 //! still refusing anything it cannot read.
 
+pub(crate) mod checks;
 pub mod cluster_policy;
 pub mod errors;
 pub(crate) mod keys;
@@ -23,8 +24,8 @@ pub mod strict_json;
 pub(crate) mod verify_image_signatures;
 
 use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, UnmatchedImages};
+use checks::Checks;
 use errors::{Problem, SettingsError, SettingsErrors};
-use keys::Checks;
 use policy_controller::{compile_policies, RawClusterImagePolicy};
 use scst::{compile_verification, RawVerification};
 use serde::Deserialize;

@@ -11,8 +11,8 @@
 
 use crate::image::glob::Glob;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
+use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
-use crate::settings::keys::Checks;
 use crate::settings::strict_json::from_json_strict;
 use crate::trust::keys::check_public_key;
 use crate::trust::roots::{IdentityMatch, TrustRoot};

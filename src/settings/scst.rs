@@ -5,8 +5,9 @@
 
 use crate::image::pattern::NamePattern;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
+use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
-use crate::settings::keys::{compile_key, Checks, RawKey};
+use crate::settings::keys::{check_annotations, compile_key, RawKey};
 use crate::settings::shared::namespace_set;
 use crate::settings::strict_json::not_null;
 use serde::Deserialize;
@@ -203,20 +204,6 @@ pub(crate) fn compile_verification(
         }
     }
     mistakes.or_ok(|| Rules::new(excluded_namespaces, keys, images, EntriesNeeded::Any))
-}
-
-/// Signature annotations an entry requires: names must not be empty.
-pub(crate) fn check_annotations(
-    path: &str,
-    annotations: &BTreeMap<String, String>,
-) -> Result<(), SettingsError> {
-    match annotations.keys().find(|k| k.is_empty()) {
-        Some(empty) => Err(SettingsError::at(
-            format!("{path}.annotations"),
-            Problem::EmptyAnnotationName(empty.clone()),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Sets each key's [`NamedKey::signer`] to the first key that may share its

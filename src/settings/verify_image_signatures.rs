@@ -9,9 +9,9 @@
 
 use crate::image::pattern::NamePattern;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
+use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
-use crate::settings::keys::{compile_key, Checks, RawGithubActions, RawKey, RawKeyless};
-use crate::settings::scst::check_annotations;
+use crate::settings::keys::{check_annotations, compile_key, RawGithubActions, RawKey, RawKeyless};
 use crate::settings::strict_json::not_null;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
