@@ -33,9 +33,11 @@ WASM_SIZE_BUDGET := 850000
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
 	--enable-mutable-globals --enable-nontrapping-float-to-int
 
-# The suites that run the module in kwctl, each on every host version: the
-# end-to-end scenarios, and the comparison with verify-image-signatures.
-KWCTL_SUITES := e2e.bats peer.bats
+# The suites that run the module in kwctl, each on every host version as one
+# command and one count line: the end-to-end scenarios (e2e.bats, the entry,
+# with the files by concern under tests/e2e/, quoted as one word so that they
+# run together), and the comparison with verify-image-signatures.
+KWCTL_SUITES := "e2e.bats $(sort $(wildcard tests/e2e/*.bats))" peer.bats
 # Every shell file for shellcheck: the scripts and CI's entry point, and the
 # bats suites with their helpers, read as bats (following the files their
 # `shellcheck source=` directives name). The exclusions bats needs are these,
@@ -50,7 +52,7 @@ KWCTL_SUITES := e2e.bats peer.bats
 #                   a variable assigned for another file, is marked where it is
 #                   assigned (SC2034).
 SHELL_SCRIPTS := $(wildcard scripts/*.sh) .ci/run
-BATS_SCRIPTS := $(wildcard *.bats tests/bats/*.bash)
+BATS_SCRIPTS := $(wildcard *.bats tests/e2e/*.bats tests/bats/*.bash)
 SHELLCHECK_BATS := --shell=bats --external-sources --exclude=SC2030,SC2031,SC2153,SC2154
 # The declared MSRV: Cargo.toml's rust-version.
 MSRV = $(shell cargo metadata --no-deps --format-version 1 | jq -r '.packages[] | select(.name == "signed-images-policy") | .rust_version')
@@ -73,7 +75,7 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 	$(KWCTL_OF_RECORD) annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
 
 # Artifact Hub's package file: made by kwctl from the metadata and the
-# questions, never edited by hand (e2e.bats fails when it has drifted).
+# questions, never edited by hand (tests/e2e/packaging.bats fails when it has drifted).
 artifacthub-pkg.yml: policy-metadata.yml questions-ui.yml
 	$(KWCTL_OF_RECORD) scaffold artifacthub -m policy-metadata.yml -q questions-ui.yml -o artifacthub-pkg.yml
 
@@ -88,7 +90,8 @@ test unit-tests:
 	cargo test -p signed-images-fixtures
 
 # The compiled module in kwctl, against a local registry with cosign signatures:
-# each kwctl suite once per host version (a count line each).
+# each kwctl suite once per host version, one command and a count line each
+# (the loop's suite is left unquoted: a suite of several files splits into them).
 e2e-tests: $(FIXTURES)
 	@if scripts/hosts.sh bin $(HOST_OF_RECORD) >/dev/null 2>&1; then $(MAKE) annotated-policy.wasm; fi
 	status=0; for host in $(E2E_HOSTS); do for suite in $(KWCTL_SUITES); do \

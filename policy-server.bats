@@ -292,7 +292,7 @@ the 'oci/v2/verify' host capability. The violation has been reported."
 @test "faults: a restarted policy-server (a cold cache) reads the signature from the registry again, and admits pinned" {
     mkdir -p "$WORK/restarted"
     cp "$WORK/main/policies.yml" "$WORK/restarted/"
-    local address first reads signature_tag
+    local address first signature_tag
     # The registry's access log names each read of the image's .sig tag.
     signature_tag="$(digest fleet-7 | sed 's/:/-/').sig"
     reads() { grep -c "manifests/$signature_tag" "$WORK/registry/registry.log" || true; }

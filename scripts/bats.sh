@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs a bats file on one Kubewarden host version (KUBEWARDEN_HOST, default
-# the host of record; see scripts/hosts.sh), prints its TAP report and a
-# closing count line:
+# Runs a bats suite, one file or several (scripts/bats.sh e2e.bats
+# tests/e2e/*.bats), on one Kubewarden host version (KUBEWARDEN_HOST, default
+# the host of record; see scripts/hosts.sh), in one bats run: prints its TAP
+# report and one closing count line, for every file together, named after the
+# first file:
 #   e2e.bats on kwctl X.Y.Z: N passed, N failed, N skipped
-# Exits non-zero when a test failed or the file could not run.
+# Exits non-zero when a test failed or a file could not run.
 set -uo pipefail
+[[ $# -gt 0 ]] || { echo "usage: scripts/bats.sh FILE.bats [FILE.bats...]" >&2; exit 2; }
 file="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
 export KUBEWARDEN_HOST="${KUBEWARDEN_HOST:-$("$here/hosts.sh" record)}"
@@ -27,7 +30,7 @@ else
 fi
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
-bats --tap "$file" | tee "$report"
+bats --tap "$@" | tee "$report"
 status=${PIPESTATUS[0]}
 skipped=$(grep -c '^ok .* # skip' "$report")
 passed=$(($(grep -c '^ok ' "$report") - skipped))

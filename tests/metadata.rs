@@ -1,6 +1,6 @@
 //! policy-metadata.yml and artifacthub-pkg.yml say the same thing, take the
 //! project's name, home, author and version from Cargo.toml, and match what the
-//! code covers. (e2e.bats also checks artifacthub-pkg.yml is what
+//! code covers. (tests/e2e/packaging.bats also checks artifacthub-pkg.yml is what
 //! `kwctl scaffold artifacthub` makes of the metadata.)
 
 mod common;

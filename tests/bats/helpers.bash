@@ -1,20 +1,24 @@
-# Helpers shared by the bats suites (e2e.bats and peer.bats through kwctl, with
-# tests/bats/kwctl.bash; policy-server.bats through policy-server): the host
-# versions, the fixtures' images, requests, and reading a response (kwctl's
-# AdmissionResponse, or an AdmissionReview's response). A suite's setup_file
-# calls testbed_up "$WORK"; $response and $request are set by the suite's own
-# runner.
+# Helpers shared by the bats suites (e2e.bats with tests/e2e/, and peer.bats,
+# through kwctl, with tests/bats/kwctl.bash; policy-server.bats through
+# policy-server): the host versions, the fixtures' images, requests, and
+# reading a response (kwctl's AdmissionResponse, or an AdmissionReview's
+# response). A suite's setup_file calls testbed_up "$WORK"; $response and
+# $request are set by the suite's own runner.
+
+# The repository's root, two folders above this file, wherever the suite's
+# own file lies (the top level, or tests/e2e/).
+REPO_ROOT="$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)"
 
 # The fixtures' images, keys and requests (image, digest, key, request, pod,
 # workload), and the test bed itself (testbed_up, testbed_down): the same
 # as the demo's and the benchmarks'.
 # shellcheck source=scripts/testbed.sh
-. "$BATS_TEST_DIRNAME/scripts/testbed.sh"
+. "$REPO_ROOT/scripts/testbed.sh"
 
 # The Kubewarden host versions, as scripts/hosts.sh says them: the host of
 # record's and the oldest release's the metadata claims.
 # shellcheck disable=SC2034 # read by the suites
-HOST_OF_RECORD="$("$BATS_TEST_DIRNAME/scripts/hosts.sh" record)" MINIMUM_HOST="$("$BATS_TEST_DIRNAME/scripts/hosts.sh" minimum)"
+HOST_OF_RECORD="$("$REPO_ROOT/scripts/hosts.sh" record)" MINIMUM_HOST="$("$REPO_ROOT/scripts/hosts.sh" minimum)"
 
 # host_missing WHAT: a suite's setup_file when its host is not installed:
 # under CI=true that fails the suite (CI never skips), else its tests skip.

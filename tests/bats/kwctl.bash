@@ -1,4 +1,5 @@
-# What the kwctl suites share (e2e.bats, and peer.bats, the comparison with
+# What the kwctl suites share (e2e.bats with tests/e2e/, through
+# tests/bats/e2e.bash; and peer.bats, the comparison with
 # verify-image-signatures): the host they run the module in, the test bed each
 # starts, the one kwctl command line every evaluation goes through, and
 # verify-image-signatures' settings, a settings shape both write. Loaded after
