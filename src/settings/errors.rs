@@ -117,6 +117,41 @@ impl fmt::Display for SettingsErrors {
 
 impl std::error::Error for SettingsErrors {}
 
+/// Why a key does not go with the shape the settings are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum OtherShape {
+    #[error(
+        "clusterImagePolicy: true and verification cannot be set together: the rules come either \
+         from the cluster's ClusterImagePolicy or from the settings"
+    )]
+    ClusterAndInlineRules,
+    #[error(
+        "cannot be set together with signatures: the settings are either verify-image-signatures' \
+         (signatures, modifyImagesWithDigest) or SCST-Sign's (verification, ...)"
+    )]
+    NotWithSignatures,
+    #[error(
+        "goes with signatures (verify-image-signatures' settings); with verification, use pinDigests"
+    )]
+    OnlyWithSignatures,
+    #[error("goes with clusterImagePolicy: true")]
+    OnlyInClusterMode,
+    #[error(
+        "cannot be set together with verification: the rules are either SCST-Sign's \
+         (verification) or policy-controller's (clusterImagePolicies)"
+    )]
+    NotWithVerification,
+    #[error(
+        "goes with SCST-Sign's rules; with policy-controller's ClusterImagePolicies, use noMatchPolicy"
+    )]
+    NotWithPolicyController,
+    #[error(
+        "goes with policy-controller's ClusterImagePolicies (clusterImagePolicies, or \
+         clusterImagePolicyApiVersion: policy.sigstore.dev/...); with SCST-Sign's rules, use allowUnmatchedImages"
+    )]
+    OnlyWithPolicyController,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Problem {
     /// What the strict reader said (unknown field, wrong type, ...).
@@ -133,20 +168,10 @@ pub enum Problem {
         "is {length} bytes long; a record key needs at least {min} (a random secret, e.g. `openssl rand -base64 32`)"
     )]
     RecordKeyTooShort { length: usize, min: usize },
-    #[error(
-        "clusterImagePolicy: true and verification cannot be set together: the rules come either \
-         from the cluster's ClusterImagePolicy or from the settings"
-    )]
-    ClusterAndInlineRules,
-    #[error(
-        "cannot be set together with signatures: the settings are either verify-image-signatures' \
-         (signatures, modifyImagesWithDigest) or SCST-Sign's (verification, ...)"
-    )]
-    NotWithSignatures,
-    #[error(
-        "goes with signatures (verify-image-signatures' settings); with verification, use pinDigests"
-    )]
-    OnlyWithSignatures,
+    /// A key written with another shape's settings (the table of
+    /// `settings::SHAPE_KEYS` says which).
+    #[error("{0}")]
+    OtherShape(OtherShape),
     #[error("{0:?} is not a DNS subdomain (lowercase letters, digits, '-' and '.')")]
     NotADnsSubdomain(String),
     #[error("namespace must not be empty")]
@@ -183,22 +208,6 @@ pub enum Problem {
     ChainWithoutCertificates,
     #[error("every entry needs issuer and {0}, and nothing else")]
     KeylessFields(&'static str),
-    #[error("goes with clusterImagePolicy: true")]
-    OnlyInClusterMode,
-    #[error(
-        "cannot be set together with verification: the rules are either SCST-Sign's \
-         (verification) or policy-controller's (clusterImagePolicies)"
-    )]
-    NotWithVerification,
-    #[error(
-        "goes with SCST-Sign's rules; with policy-controller's ClusterImagePolicies, use noMatchPolicy"
-    )]
-    NotWithPolicyController,
-    #[error(
-        "goes with policy-controller's ClusterImagePolicies (clusterImagePolicies, or \
-         clusterImagePolicyApiVersion: policy.sigstore.dev/...); with SCST-Sign's rules, use allowUnmatchedImages"
-    )]
-    OnlyWithPolicyController,
     #[error(
         "cannot be set together with {0}: a Pod admitted on its owner's record during a registry \
          outage must run the digest the record vouches for, which only pinning makes it do; \

@@ -4,7 +4,9 @@
 //! ([`policy_controller`]), read strictly ([`strict_json`]) and compiled
 //! into the one model verification reads ([`crate::rules`]); also the
 //! ClusterImagePolicy read from the cluster ([`cluster_policy`]) and every
-//! mistake's message ([`errors`]).
+//! mistake's message ([`errors`]). The shape is told from its own key
+//! ([`Shape`]); the keys every shape shares are read by [`shared`], a key of
+//! another shape is refused as one table says ([`SHAPE_KEYS`]).
 //!
 //! policy-server runs every request in a fresh instance of the module and
 //! never calls `validate` with settings that `validate_settings` refused. So
@@ -25,7 +27,7 @@ pub(crate) mod verify_image_signatures;
 
 use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, UnmatchedImages};
 use checks::Checks;
-use errors::{Problem, SettingsError, SettingsErrors};
+use errors::{OtherShape, Problem, SettingsError, SettingsErrors};
 use policy_controller::{compile_policies, RawClusterImagePolicy};
 use scst::{compile_verification, RawVerification};
 use serde::Deserialize;
@@ -36,7 +38,9 @@ use shared::{
 use strict_json::{from_json_strict, not_null};
 use verify_image_signatures::{compile_signatures, RawSignature};
 
-/// The settings document: either shape's keys, and the ones both share.
+/// The settings document: every shape's top-level keys, and the ones they
+/// share, in one struct so that the strict reader names every key it knows
+/// when it refuses another.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSettings {
@@ -93,7 +97,7 @@ pub const CLUSTER_API_VERSIONS: [&str; 4] = [
 /// first field it cannot read at all). `validate_settings` answers with this.
 pub fn parse_settings(json: &str) -> Result<Policy, SettingsErrors> {
     let raw: RawSettings = from_json_strict(json, "")?;
-    compile_settings(raw, Checks::Full)
+    read(raw, Checks::Full)
 }
 
 /// Reads settings that [`parse_settings`] accepted when the policy loaded,
@@ -101,113 +105,265 @@ pub fn parse_settings(json: &str) -> Result<Policy, SettingsErrors> {
 /// read are an error, never "no rules".
 pub(crate) fn parse_proven_settings(json: &str) -> Result<Policy, SettingsErrors> {
     let raw: RawSettings = from_json_strict(json, "")?;
-    compile_settings(raw, Checks::Proven)
+    read(raw, Checks::Proven)
 }
 
-/// Every check runs, in the order a reader stopping at the first mistake
-/// met them, and each mistake is noted as it is found; a part with a mistake
-/// has no value, and the checks that depend on it are left out (a key that
-/// cannot be read is not also "not defined").
-fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> {
+/// The shape the settings are written in, told from its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// verify-image-signatures' `signatures`.
+    Signatures,
+    /// `clusterImagePolicy: true`: the rules are read from the cluster,
+    /// SCST-Sign's or policy-controller's as the apiVersion says.
+    Cluster,
+    /// policy-controller's `clusterImagePolicies`.
+    PolicyController,
+    /// SCST-Sign's `verification`, or no rules at all.
+    Scst,
+}
+
+impl Shape {
+    fn of(raw: &RawSettings) -> Shape {
+        if raw.signatures.is_some() {
+            Shape::Signatures
+        } else if raw.cluster_image_policy == Some(true) {
+            Shape::Cluster
+        } else if raw.cluster_image_policies.is_some() && raw.verification.is_none() {
+            Shape::PolicyController
+        } else {
+            Shape::Scst
+        }
+    }
+}
+
+/// Whose rules the no-match keys go with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Scst,
+    PolicyController,
+}
+
+/// Each shape's own top-level keys, the shapes a key goes with, and what it
+/// is told written in another shape's settings: the one table of mixed
+/// shapes. (The keys every shape shares are [`shared`]'s.) The no-match
+/// keys go with a family of rules rather than a shape: cluster mode reads
+/// either family's. verify-image-signatures' settings take no key of ours
+/// ([`OtherShape::NotWithSignatures`]); two rule sets at once are refused at
+/// the settings' root.
+const SHAPE_KEYS: [(&str, Belongs, OtherShape); 9] = [
+    (
+        "signatures",
+        Belongs::To(&[Shape::Signatures]),
+        OtherShape::NotWithSignatures,
+    ),
+    (
+        "modifyImagesWithDigest",
+        Belongs::To(&[Shape::Signatures]),
+        OtherShape::OnlyWithSignatures,
+    ),
+    (
+        "verification",
+        Belongs::To(&[Shape::Scst]),
+        OtherShape::ClusterAndInlineRules,
+    ),
+    (
+        "clusterImagePolicy",
+        Belongs::To(&[Shape::Scst, Shape::PolicyController, Shape::Cluster]),
+        OtherShape::NotWithSignatures,
+    ),
+    (
+        "clusterImagePolicyApiVersion",
+        Belongs::To(&[Shape::Cluster]),
+        OtherShape::OnlyInClusterMode,
+    ),
+    (
+        "clusterImagePolicies",
+        Belongs::To(&[Shape::PolicyController]),
+        OtherShape::NotWithVerification,
+    ),
+    (
+        "noMatchPolicy",
+        Belongs::ToFamily(Family::PolicyController),
+        OtherShape::OnlyWithPolicyController,
+    ),
+    (
+        "allowUnmatchedImages",
+        Belongs::ToFamily(Family::Scst),
+        OtherShape::NotWithPolicyController,
+    ),
+    (
+        "pinDigests",
+        Belongs::To(&[Shape::Scst, Shape::PolicyController, Shape::Cluster]),
+        OtherShape::NotWithSignatures,
+    ),
+];
+
+/// Where a key of [`SHAPE_KEYS`] goes.
+enum Belongs {
+    To(&'static [Shape]),
+    ToFamily(Family),
+}
+
+impl RawSettings {
+    /// Whether the top-level key `name` (one of [`SHAPE_KEYS`]) is written.
+    fn has(&self, name: &str) -> bool {
+        match name {
+            "verification" => self.verification.is_some(),
+            "clusterImagePolicy" => self.cluster_image_policy.is_some(),
+            "clusterImagePolicyApiVersion" => self.cluster_image_policy_api_version.is_some(),
+            "clusterImagePolicies" => self.cluster_image_policies.is_some(),
+            "noMatchPolicy" => self.no_match_policy.is_some(),
+            "allowUnmatchedImages" => self.allow_unmatched_images.is_some(),
+            "pinDigests" => self.pin_digests.is_some(),
+            "signatures" => self.signatures.is_some(),
+            "modifyImagesWithDigest" => self.modify_images_with_digest.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// The keys written that do not go with `shape` (and `family`, unknown
+/// while the rules themselves are in question), each with what it is told,
+/// in the table's order: the keys of a shape (`of_family` false), or the
+/// no-match keys, which are told once the rules are read (in
+/// verify-image-signatures' settings, with the others).
+fn other_shapes_keys(
+    raw: &RawSettings,
+    shape: Shape,
+    family: Option<Family>,
+    of_family: bool,
+) -> Vec<SettingsError> {
+    let mut refused: Vec<SettingsError> = Vec::new();
+    for (name, belongs, told) in SHAPE_KEYS {
+        // verify-image-signatures' settings take none of ours: all at once.
+        let told_later = shape != Shape::Signatures && matches!(belongs, Belongs::ToFamily(_));
+        if !raw.has(name) || told_later != of_family {
+            continue;
+        }
+        let goes = match belongs {
+            Belongs::To(shapes) => shapes.contains(&shape),
+            // While the family is unknown, what is wrong is said of the rules.
+            Belongs::ToFamily(wanted) => {
+                shape != Shape::Signatures && family.is_none_or(|family| family == wanted)
+            }
+        };
+        let mistake = match (goes, shape, told) {
+            (true, ..) => continue,
+            (false, Shape::Signatures, _) => {
+                SettingsError::at(name, Problem::OtherShape(OtherShape::NotWithSignatures))
+            }
+            // Two rule sets: once, at the root.
+            (
+                false,
+                Shape::Cluster,
+                OtherShape::ClusterAndInlineRules | OtherShape::NotWithVerification,
+            ) => SettingsError::at("", Problem::OtherShape(OtherShape::ClusterAndInlineRules)),
+            (false, _, told) => SettingsError::at(name, Problem::OtherShape(told)),
+        };
+        if !refused.contains(&mistake) {
+            refused.push(mistake);
+        }
+    }
+    refused
+}
+
+/// Every check runs, and each mistake is noted as it is found: the keys
+/// every shape shares, the keys of other shapes ([`SHAPE_KEYS`]), the
+/// shape's own rules (and any other rules written, so that their mistakes
+/// are named too), then the limits and what depends on the rules. A part
+/// with a mistake has no value, and the checks that depend on it are left
+/// out (a key that cannot be read is not also "not defined").
+fn read(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> {
     let mut mistakes = SettingsErrors::default();
+    let shape = Shape::of(&raw);
     let shared = Shared::read(raw.outage_fallback.take(), raw.warn.take(), &mut mistakes);
-    if let Some(signatures) = raw.signatures.take() {
-        return compile_verify_image_signatures(raw, signatures, shared, checks, mistakes);
-    }
-    let Shared { record_key, warn } = shared;
-    let annotation_prefix = mistakes.take(annotation_prefix(raw.annotation_prefix));
-    if raw.modify_images_with_digest.is_some() {
-        mistakes.push(SettingsError::at(
-            "modifyImagesWithDigest",
-            Problem::OnlyWithSignatures,
-        ));
-    }
-    // In cluster mode, the ClusterImagePolicies it reads (`None` inside when
-    // the apiVersion is a mistake).
-    let cluster = match (
-        raw.cluster_image_policy,
-        raw.cluster_image_policy_api_version,
-    ) {
-        (Some(true), version) => Some(mistakes.take(cluster_source(version))),
-        (_, None) => None,
-        (_, Some(_)) => {
-            mistakes.push(SettingsError::at(
-                "clusterImagePolicyApiVersion",
-                Problem::OnlyInClusterMode,
-            ));
-            None
-        }
+    let prefix_read_first = match shape {
+        // verify-image-signatures' own keys first, as that policy reads them.
+        Shape::Signatures => None,
+        _ => Some(mistakes.take(annotation_prefix(raw.annotation_prefix.take()))),
     };
-    let verification_written = raw.verification.is_some();
-    let policies_written = raw.cluster_image_policies.is_some();
-    let conflict = match (cluster.is_some(), verification_written, policies_written) {
-        (true, true, _) | (true, _, true) => {
-            Some(SettingsError::at("", Problem::ClusterAndInlineRules))
+    // In cluster mode, the ClusterImagePolicies it reads (`None` when the
+    // apiVersion is a mistake).
+    let cluster = match shape {
+        Shape::Cluster => {
+            mistakes.take(cluster_source(raw.cluster_image_policy_api_version.take()))
         }
-        (false, true, true) => Some(SettingsError::at(
-            "clusterImagePolicies",
-            Problem::NotWithVerification,
-        )),
         _ => None,
     };
-    let conflict = match conflict {
-        Some(mistake) => {
-            mistakes.push(mistake);
-            true
-        }
-        None => false,
+    let conflict = match shape {
+        Shape::Cluster => raw.verification.is_some() || raw.cluster_image_policies.is_some(),
+        Shape::Scst => raw.cluster_image_policies.is_some(),
+        _ => false,
     };
-    // Whatever rules are written are compiled, so that their mistakes are
-    // named too.
-    let verification = raw
-        .verification
-        .take()
-        .and_then(|v| mistakes.take(compile_verification(v, "verification", checks)));
-    let policies = raw
-        .cluster_image_policies
-        .take()
-        .and_then(|p| mistakes.take(compile_policies(p, "clusterImagePolicies", checks)));
-    let rules = match (conflict, cluster) {
-        (true, _) => None,
-        (false, Some(source)) => source.map(RuleSource::Cluster),
-        (false, None) if verification_written => verification.map(RuleSource::Inline),
-        (false, None) if policies_written => policies.map(RuleSource::Inline),
-        (false, None) => Some(RuleSource::NoRules),
-    };
-    // Whether the rules are policy-controller's; unknown when they conflict
-    // or cluster mode's apiVersion is a mistake.
-    let policy_controller_rules = match (conflict, cluster) {
-        (true, _) => None,
-        (false, Some(source)) => source.map(|s| matches!(s, ClusterSource::PolicyController(_))),
-        (false, None) => Some(policies_written),
-    };
-    let unmatched_images = match (
-        policy_controller_rules,
-        raw.no_match_policy,
-        raw.allow_unmatched_images,
-    ) {
-        (None, _, _) => None,
-        (Some(true), _, Some(_)) => {
-            mistakes.push(SettingsError::at(
-                "allowUnmatchedImages",
-                Problem::NotWithPolicyController,
-            ));
-            None
+    let family = match (shape, cluster, conflict) {
+        (_, _, true) | (Shape::Signatures, ..) => None,
+        (Shape::Cluster, Some(ClusterSource::PolicyController(_)), _) => {
+            Some(Family::PolicyController)
         }
-        (Some(true), policy, None) => mistakes.take(no_match_policy(policy.as_deref())),
-        (Some(false), Some(_), _) => {
-            mistakes.push(SettingsError::at(
-                "noMatchPolicy",
-                Problem::OnlyWithPolicyController,
-            ));
-            None
+        (Shape::Cluster, Some(ClusterSource::ScstSign(_)), _) => Some(Family::Scst),
+        (Shape::Cluster, None, _) => None,
+        (Shape::PolicyController, ..) => Some(Family::PolicyController),
+        (Shape::Scst, ..) => Some(Family::Scst),
+    };
+    for mistake in other_shapes_keys(&raw, shape, family, false) {
+        mistakes.push(mistake);
+    }
+    let (rules, unmatched_images, pin_digests) = match shape {
+        Shape::Signatures => {
+            let rules = raw
+                .signatures
+                .take()
+                .and_then(|signatures| mistakes.take(compile_signatures(signatures, checks)));
+            (
+                rules.map(RuleSource::Inline),
+                Some(UnmatchedImages::Admit),
+                verify_image_signatures::pin_digests(raw.modify_images_with_digest),
+            )
         }
-        (Some(false), None, Some(true)) => Some(UnmatchedImages::AdmitWithWarning),
-        (Some(false), None, _) => Some(UnmatchedImages::Deny),
+        _ => {
+            let verification_written = raw.verification.is_some();
+            // Whatever rules are written are compiled, so that their mistakes are named too.
+            let verification = raw
+                .verification
+                .take()
+                .and_then(|v| mistakes.take(compile_verification(v, "verification", checks)));
+            let policies = raw
+                .cluster_image_policies
+                .take()
+                .and_then(|p| mistakes.take(compile_policies(p, "clusterImagePolicies", checks)));
+            let rules = match (conflict, shape) {
+                (true, _) => None,
+                (false, Shape::Cluster) => cluster.map(RuleSource::Cluster),
+                (false, Shape::PolicyController) => policies.map(RuleSource::Inline),
+                (false, _) => match verification {
+                    Some(rules) => Some(RuleSource::Inline(rules)),
+                    None if verification_written => None,
+                    None => Some(RuleSource::NoRules),
+                },
+            };
+            for mistake in other_shapes_keys(&raw, shape, family, true) {
+                mistakes.push(mistake);
+            }
+            let unmatched = match family {
+                None => None,
+                Some(Family::PolicyController) => mistakes.take(
+                    policy_controller::no_match_policy(raw.no_match_policy.as_deref()),
+                ),
+                Some(Family::Scst) => Some(scst::unmatched_images(raw.allow_unmatched_images)),
+            };
+            (rules, unmatched, raw.pin_digests.unwrap_or_default())
+        }
+    };
+    let annotation_prefix = match prefix_read_first {
+        Some(read) => read,
+        None => mistakes.take(annotation_prefix(raw.annotation_prefix.take())),
     };
     let max_verifications = mistakes.take(max_verifications(raw.max_verifications_per_request));
-    let pin_digests = raw.pin_digests.unwrap_or_default();
-    if let Some(mistake) = fallback_without_pins(&record_key, pin_digests, "pinDigests: never") {
+    let no_pins = match shape {
+        Shape::Signatures => "modifyImagesWithDigest: false",
+        _ => "pinDigests: never",
+    };
+    if let Some(mistake) = fallback_without_pins(&shared.record_key, pin_digests, no_pins) {
         mistakes.push(mistake);
     }
     let inline = match &rules {
@@ -217,16 +373,17 @@ fn compile_settings(mut raw: RawSettings, checks: Checks) -> Result<Policy, Sett
     let accept_keyless_bundles =
         mistakes.take(accept_keyless_bundles(raw.accept_keyless_bundles, inline));
     let (
-        Some(record_key),
-        Some(warn),
+        Shared {
+            record_key: Some(record_key),
+            warn: Some(warn),
+        },
         Some(annotation_prefix),
         Some(rules),
         Some(unmatched_images),
         Some(max_verifications),
         Some(accept_keyless_bundles),
     ) = (
-        record_key,
-        warn,
+        shared,
         annotation_prefix,
         rules,
         unmatched_images,
@@ -266,91 +423,5 @@ fn cluster_source(version: Option<String>) -> Result<ClusterSource, SettingsErro
     Ok(match known.starts_with(policy_controller::GROUP) {
         true => ClusterSource::PolicyController(known),
         false => ClusterSource::ScstSign(known),
-    })
-}
-
-/// policy-controller's `no-match-policy`: deny unless said otherwise.
-fn no_match_policy(setting: Option<&str>) -> Result<UnmatchedImages, SettingsError> {
-    match setting {
-        None | Some("deny") => Ok(UnmatchedImages::Deny),
-        Some("warn") => Ok(UnmatchedImages::Warn),
-        Some("allow") => Ok(UnmatchedImages::Admit),
-        Some(other) => Err(SettingsError::at(
-            "noMatchPolicy",
-            Problem::NotOneOf(other.to_string(), &["deny", "warn", "allow"]),
-        )),
-    }
-}
-
-/// verify-image-signatures' settings, read as that policy reads them: every
-/// matching entry must pass, unmatched images are admitted, and
-/// `modifyImagesWithDigest` (default true) pins every kind. Its settings
-/// never mix with ours: the keys only SCST-Sign's shape has are refused.
-fn compile_verify_image_signatures(
-    raw: RawSettings,
-    signatures: Vec<RawSignature>,
-    shared: Shared,
-    checks: Checks,
-    mut mistakes: SettingsErrors,
-) -> Result<Policy, SettingsErrors> {
-    let ours_only = [
-        ("verification", raw.verification.is_some()),
-        ("clusterImagePolicy", raw.cluster_image_policy.is_some()),
-        (
-            "clusterImagePolicyApiVersion",
-            raw.cluster_image_policy_api_version.is_some(),
-        ),
-        ("clusterImagePolicies", raw.cluster_image_policies.is_some()),
-        ("noMatchPolicy", raw.no_match_policy.is_some()),
-        ("allowUnmatchedImages", raw.allow_unmatched_images.is_some()),
-        ("pinDigests", raw.pin_digests.is_some()),
-    ];
-    for (field, _) in ours_only.iter().filter(|(_, set)| *set) {
-        mistakes.push(SettingsError::at(*field, Problem::NotWithSignatures));
-    }
-    let rules = mistakes.take(compile_signatures(signatures, checks));
-    let annotation_prefix = mistakes.take(annotation_prefix(raw.annotation_prefix));
-    let max_verifications = mistakes.take(max_verifications(raw.max_verifications_per_request));
-    let pin_digests = match raw.modify_images_with_digest {
-        Some(false) => PinDigests::Never,
-        _ => PinDigests::All,
-    };
-    let no_pins = "modifyImagesWithDigest: false";
-    if let Some(mistake) = fallback_without_pins(&shared.record_key, pin_digests, no_pins) {
-        mistakes.push(mistake);
-    }
-    let accept_keyless_bundles = mistakes.take(accept_keyless_bundles(
-        raw.accept_keyless_bundles,
-        rules.as_ref(),
-    ));
-    let (
-        Shared {
-            record_key: Some(record_key),
-            warn: Some(warn),
-        },
-        Some(rules),
-        Some(annotation_prefix),
-        Some(max_verifications),
-        Some(accept_keyless_bundles),
-    ) = (
-        shared,
-        rules,
-        annotation_prefix,
-        max_verifications,
-        accept_keyless_bundles,
-    )
-    else {
-        return Err(mistakes);
-    };
-    mistakes.or_ok(|| Policy {
-        rules: RuleSource::Inline(rules),
-        unmatched_images: UnmatchedImages::Admit,
-        pin_digests,
-        annotation_prefix,
-        max_verifications,
-        named_registries_only: raw.named_registries_only.unwrap_or(false),
-        record_key,
-        warn,
-        accept_keyless_bundles,
     })
 }

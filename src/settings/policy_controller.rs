@@ -10,7 +10,7 @@
 //! Secrets, trust roots other than the host's own, `match`.
 
 use crate::image::glob::Glob;
-use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
+use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules, UnmatchedImages};
 use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::strict_json::from_json_strict;
@@ -534,4 +534,18 @@ fn compile_identity(
 
 fn is_default(url: &str, default: &str) -> bool {
     url.trim_end_matches('/') == default
+}
+
+/// policy-controller's `no-match-policy` (the settings' `noMatchPolicy`):
+/// deny unless said otherwise.
+pub(super) fn no_match_policy(setting: Option<&str>) -> Result<UnmatchedImages, SettingsError> {
+    match setting {
+        None | Some("deny") => Ok(UnmatchedImages::Deny),
+        Some("warn") => Ok(UnmatchedImages::Warn),
+        Some("allow") => Ok(UnmatchedImages::Admit),
+        Some(other) => Err(SettingsError::at(
+            "noMatchPolicy",
+            Problem::NotOneOf(other.to_string(), &["deny", "warn", "allow"]),
+        )),
+    }
 }

@@ -4,7 +4,7 @@
 //! the images their pattern matches.
 
 use crate::image::pattern::NamePattern;
-use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
+use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules, UnmatchedImages};
 use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{check_annotations, compile_key, RawKey};
@@ -245,4 +245,13 @@ fn check_threshold(
         });
     }
     Ok(threshold)
+}
+
+/// SCST-Sign's `allowUnmatchedImages`: an image no pattern matches is
+/// admitted with SCST-Sign's warning, or (the default) denied.
+pub(super) fn unmatched_images(allow: Option<bool>) -> UnmatchedImages {
+    match allow {
+        Some(true) => UnmatchedImages::AdmitWithWarning,
+        _ => UnmatchedImages::Deny,
+    }
 }

@@ -8,7 +8,7 @@
 //! when the policy loads.
 
 use crate::image::pattern::NamePattern;
-use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules};
+use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, PinDigests, Rules};
 use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{check_annotations, compile_key, RawGithubActions, RawKey, RawKeyless};
@@ -213,4 +213,13 @@ fn entry_keys(
         ));
     }
     keys
+}
+
+/// verify-image-signatures' `modifyImagesWithDigest` (default true): every
+/// kind pinned, or none.
+pub(super) fn pin_digests(modify_images_with_digest: Option<bool>) -> PinDigests {
+    match modify_images_with_digest {
+        Some(false) => PinDigests::Never,
+        _ => PinDigests::All,
+    }
 }
