@@ -8,6 +8,7 @@ use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::scst::{compile_verification, RawVerification};
 use crate::settings::strict_json::from_json_strict;
+use serde::de::MapAccess;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -16,6 +17,35 @@ pub const API_VERSION: &str = "signing.apps.tanzu.vmware.com/v1beta1";
 pub const EARLIER_API_VERSION: &str = "signing.run.tanzu.vmware.com/v1alpha1";
 pub const KIND: &str = "ClusterImagePolicy";
 pub(crate) const NAME: &str = "image-policy";
+
+/// Cluster mode's top-level keys in the settings, as written.
+#[derive(Debug, Default)]
+pub struct ClusterModeKeys {
+    /// Read the rules from the cluster's ClusterImagePolicies. (`null` is
+    /// false: Kubewarden's UI writes it for the other shapes.)
+    pub(crate) cluster_image_policy: Option<bool>,
+    /// Which ClusterImagePolicies cluster mode reads (default SCST-Sign's
+    /// [`API_VERSION`]).
+    pub(crate) cluster_image_policy_api_version: Option<String>,
+}
+
+impl ClusterModeKeys {
+    /// Reads the value of `key` when it is one of these; `false` when not.
+    pub(super) fn read<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
+        match key {
+            "clusterImagePolicy" => self.cluster_image_policy = map.next_value()?,
+            "clusterImagePolicyApiVersion" => {
+                self.cluster_image_policy_api_version = map.next_value()?
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

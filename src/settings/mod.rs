@@ -25,62 +25,129 @@ pub(crate) mod shared;
 pub mod strict_json;
 pub(crate) mod verify_image_signatures;
 
-use crate::rules::{ClusterSource, PinDigests, Policy, RuleSource, UnmatchedImages};
+use crate::rules::{ClusterSource, Policy, RuleSource, UnmatchedImages};
 use checks::Checks;
+use cluster_policy::ClusterModeKeys;
 use errors::{OtherShape, Problem, SettingsError, SettingsErrors};
-use policy_controller::{compile_policies, RawClusterImagePolicy};
-use scst::{compile_verification, RawVerification};
+use policy_controller::compile_policies;
+use policy_controller::PolicyControllerKeys;
+use scst::compile_verification;
+use scst::ScstKeys;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::Deserialize;
+use shared::SharedKeys;
 use shared::{
-    accept_keyless_bundles, annotation_prefix, fallback_without_pins, max_verifications,
-    RawOutageFallback, RawWarn, Shared,
+    accept_keyless_bundles, annotation_prefix, fallback_without_pins, max_verifications, Shared,
 };
-use strict_json::{from_json_strict, not_null};
-use verify_image_signatures::{compile_signatures, RawSignature};
+use strict_json::from_json_strict;
+use verify_image_signatures::compile_signatures;
+use verify_image_signatures::SignaturesKeys;
 
-/// The settings document: every shape's top-level keys, and the ones they
-/// share, in one struct so that the strict reader names every key it knows
-/// when it refuses another.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// The settings document: the keys every shape shares and each shape's own,
+/// each read by the file that owns it; any other key is refused, naming
+/// every key the settings take ([`FIELDS`]).
+#[derive(Debug, Default)]
 pub struct RawSettings {
-    #[serde(default, deserialize_with = "not_null")]
-    pub(crate) verification: Option<RawVerification>,
-    /// SCST-Sign's install value, under its current and former names.
-    #[serde(alias = "allow_unmatched_images", alias = "warn_on_unmatched")]
-    pub(crate) allow_unmatched_images: Option<bool>,
-    pub(crate) pin_digests: Option<PinDigests>,
-    pub(crate) annotation_prefix: Option<String>,
-    /// Read the rules from the cluster's `image-policy` ClusterImagePolicy.
-    /// (`null` is false: Kubewarden's UI writes it for the other shape.)
-    pub(crate) cluster_image_policy: Option<bool>,
-    pub(crate) max_verifications_per_request: Option<usize>,
-    /// Ask the host only about images of registries a pattern names (no
-    /// `*` alone standing for "any registry").
-    pub(crate) named_registries_only: Option<bool>,
-    /// verify-image-signatures' rules, instead of `verification`.
-    #[serde(default, deserialize_with = "not_null")]
-    pub(crate) signatures: Option<Vec<RawSignature>>,
-    /// verify-image-signatures' pinning switch (default true: every kind).
-    pub(crate) modify_images_with_digest: Option<bool>,
-    /// Seal records, and let a controller's child ride out a registry
-    /// outage on its owner's sealed record.
-    #[serde(default, deserialize_with = "not_null")]
-    pub(crate) outage_fallback: Option<RawOutageFallback>,
-    /// Which ClusterImagePolicies cluster mode reads (default SCST-Sign's
-    /// `signing.apps.tanzu.vmware.com/v1beta1`).
-    pub(crate) cluster_image_policy_api_version: Option<String>,
-    /// policy-controller's ClusterImagePolicies, as resources.
-    #[serde(default, deserialize_with = "not_null")]
-    pub(crate) cluster_image_policies: Option<Vec<RawClusterImagePolicy>>,
-    /// policy-controller's `no-match-policy`: deny (default), warn or allow.
-    pub(crate) no_match_policy: Option<String>,
-    /// Where failures only warn.
-    #[serde(default, deserialize_with = "not_null")]
-    pub(crate) warn: Option<RawWarn>,
-    /// Take the host's keyless answer for an image with no `.sig`
-    /// signature (a cosign 3 bundle, Kubewarden 1.36 and later).
-    pub(crate) accept_keyless_bundles: Option<bool>,
+    pub(crate) shared: SharedKeys,
+    pub(crate) scst: ScstKeys,
+    pub(crate) signatures: SignaturesKeys,
+    pub(crate) policy_controller: PolicyControllerKeys,
+    pub(crate) cluster: ClusterModeKeys,
+}
+
+/// Every top-level key, in the order a refusal of another lists them.
+const FIELDS: &[&str] = &[
+    "verification",
+    "allowUnmatchedImages",
+    "pinDigests",
+    "annotationPrefix",
+    "clusterImagePolicy",
+    "maxVerificationsPerRequest",
+    "namedRegistriesOnly",
+    "signatures",
+    "modifyImagesWithDigest",
+    "outageFallback",
+    "clusterImagePolicyApiVersion",
+    "clusterImagePolicies",
+    "noMatchPolicy",
+    "warn",
+    "acceptKeylessBundles",
+];
+
+impl<'de> Deserialize<'de> for RawSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_struct("RawSettings", FIELDS, DocumentVisitor)
+    }
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = RawSettings;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("struct RawSettings")
+    }
+
+    /// Each key's value is read by the part that owns the key; a key given
+    /// twice (under any of its names) or that no part owns is refused as it
+    /// is read.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSettings, A::Error> {
+        let mut raw = RawSettings::default();
+        let mut seen: Vec<&'static str> = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if seen.contains(&key) {
+                return Err(de::Error::duplicate_field(key));
+            }
+            seen.push(key);
+            let read = raw.shared.read(key, &mut map)?
+                || raw.scst.read(key, &mut map)?
+                || raw.signatures.read(key, &mut map)?
+                || raw.policy_controller.read(key, &mut map)?
+                || raw.cluster.read(key, &mut map)?;
+            if !read {
+                // A key of FIELDS no part reads (a test checks there is none).
+                return Err(de::Error::unknown_field(key, FIELDS));
+            }
+        }
+        Ok(raw)
+    }
+}
+
+/// A top-level key, read as one of [`FIELDS`] (or a former name of one):
+/// any other is refused while it is read, as serde refuses a field a struct
+/// does not have.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = &'static str;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = &'static str;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, written: &str) -> Result<&'static str, E> {
+        match written {
+            // SCST-Sign's install value, under its former names too.
+            "allow_unmatched_images" | "warn_on_unmatched" => Ok("allowUnmatchedImages"),
+            written => FIELDS
+                .iter()
+                .find(|field| **field == written)
+                .copied()
+                .ok_or_else(|| E::unknown_field(written, FIELDS)),
+        }
+    }
 }
 
 /// The apiVersions cluster mode reads: SCST-Sign's (current, then earlier
@@ -124,11 +191,13 @@ enum Shape {
 
 impl Shape {
     fn of(raw: &RawSettings) -> Shape {
-        if raw.signatures.is_some() {
+        if raw.signatures.signatures.is_some() {
             Shape::Signatures
-        } else if raw.cluster_image_policy == Some(true) {
+        } else if raw.cluster.cluster_image_policy == Some(true) {
             Shape::Cluster
-        } else if raw.cluster_image_policies.is_some() && raw.verification.is_none() {
+        } else if raw.policy_controller.cluster_image_policies.is_some()
+            && raw.scst.verification.is_none()
+        {
             Shape::PolicyController
         } else {
             Shape::Scst
@@ -208,15 +277,17 @@ impl RawSettings {
     /// Whether the top-level key `name` (one of [`SHAPE_KEYS`]) is written.
     fn has(&self, name: &str) -> bool {
         match name {
-            "verification" => self.verification.is_some(),
-            "clusterImagePolicy" => self.cluster_image_policy.is_some(),
-            "clusterImagePolicyApiVersion" => self.cluster_image_policy_api_version.is_some(),
-            "clusterImagePolicies" => self.cluster_image_policies.is_some(),
-            "noMatchPolicy" => self.no_match_policy.is_some(),
-            "allowUnmatchedImages" => self.allow_unmatched_images.is_some(),
-            "pinDigests" => self.pin_digests.is_some(),
-            "signatures" => self.signatures.is_some(),
-            "modifyImagesWithDigest" => self.modify_images_with_digest.is_some(),
+            "verification" => self.scst.verification.is_some(),
+            "clusterImagePolicy" => self.cluster.cluster_image_policy.is_some(),
+            "clusterImagePolicyApiVersion" => {
+                self.cluster.cluster_image_policy_api_version.is_some()
+            }
+            "clusterImagePolicies" => self.policy_controller.cluster_image_policies.is_some(),
+            "noMatchPolicy" => self.policy_controller.no_match_policy.is_some(),
+            "allowUnmatchedImages" => self.scst.allow_unmatched_images.is_some(),
+            "pinDigests" => self.scst.pin_digests.is_some(),
+            "signatures" => self.signatures.signatures.is_some(),
+            "modifyImagesWithDigest" => self.signatures.modify_images_with_digest.is_some(),
             _ => false,
         }
     }
@@ -276,23 +347,30 @@ fn other_shapes_keys(
 fn read(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> {
     let mut mistakes = SettingsErrors::default();
     let shape = Shape::of(&raw);
-    let shared = Shared::read(raw.outage_fallback.take(), raw.warn.take(), &mut mistakes);
+    let shared = Shared::read(
+        raw.shared.outage_fallback.take(),
+        raw.shared.warn.take(),
+        &mut mistakes,
+    );
     let prefix_read_first = match shape {
         // verify-image-signatures' own keys first, as that policy reads them.
         Shape::Signatures => None,
-        _ => Some(mistakes.take(annotation_prefix(raw.annotation_prefix.take()))),
+        _ => Some(mistakes.take(annotation_prefix(raw.shared.annotation_prefix.take()))),
     };
     // In cluster mode, the ClusterImagePolicies it reads (`None` when the
     // apiVersion is a mistake).
     let cluster = match shape {
-        Shape::Cluster => {
-            mistakes.take(cluster_source(raw.cluster_image_policy_api_version.take()))
-        }
+        Shape::Cluster => mistakes.take(cluster_source(
+            raw.cluster.cluster_image_policy_api_version.take(),
+        )),
         _ => None,
     };
     let conflict = match shape {
-        Shape::Cluster => raw.verification.is_some() || raw.cluster_image_policies.is_some(),
-        Shape::Scst => raw.cluster_image_policies.is_some(),
+        Shape::Cluster => {
+            raw.scst.verification.is_some()
+                || raw.policy_controller.cluster_image_policies.is_some()
+        }
+        Shape::Scst => raw.policy_controller.cluster_image_policies.is_some(),
         _ => false,
     };
     let family = match (shape, cluster, conflict) {
@@ -312,22 +390,25 @@ fn read(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> 
         Shape::Signatures => {
             let rules = raw
                 .signatures
+                .signatures
                 .take()
                 .and_then(|signatures| mistakes.take(compile_signatures(signatures, checks)));
             (
                 rules.map(RuleSource::Inline),
                 Some(UnmatchedImages::Admit),
-                verify_image_signatures::pin_digests(raw.modify_images_with_digest),
+                verify_image_signatures::pin_digests(raw.signatures.modify_images_with_digest),
             )
         }
         _ => {
-            let verification_written = raw.verification.is_some();
+            let verification_written = raw.scst.verification.is_some();
             // Whatever rules are written are compiled, so that their mistakes are named too.
             let verification = raw
+                .scst
                 .verification
                 .take()
                 .and_then(|v| mistakes.take(compile_verification(v, "verification", checks)));
             let policies = raw
+                .policy_controller
                 .cluster_image_policies
                 .take()
                 .and_then(|p| mistakes.take(compile_policies(p, "clusterImagePolicies", checks)));
@@ -346,19 +427,22 @@ fn read(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> 
             }
             let unmatched = match family {
                 None => None,
-                Some(Family::PolicyController) => mistakes.take(
-                    policy_controller::no_match_policy(raw.no_match_policy.as_deref()),
-                ),
-                Some(Family::Scst) => Some(scst::unmatched_images(raw.allow_unmatched_images)),
+                Some(Family::PolicyController) => {
+                    mistakes.take(policy_controller::no_match_policy(
+                        raw.policy_controller.no_match_policy.as_deref(),
+                    ))
+                }
+                Some(Family::Scst) => Some(scst::unmatched_images(raw.scst.allow_unmatched_images)),
             };
-            (rules, unmatched, raw.pin_digests.unwrap_or_default())
+            (rules, unmatched, raw.scst.pin_digests.unwrap_or_default())
         }
     };
     let annotation_prefix = match prefix_read_first {
         Some(read) => read,
-        None => mistakes.take(annotation_prefix(raw.annotation_prefix.take())),
+        None => mistakes.take(annotation_prefix(raw.shared.annotation_prefix.take())),
     };
-    let max_verifications = mistakes.take(max_verifications(raw.max_verifications_per_request));
+    let max_verifications =
+        mistakes.take(max_verifications(raw.shared.max_verifications_per_request));
     let no_pins = match shape {
         Shape::Signatures => "modifyImagesWithDigest: false",
         _ => "pinDigests: never",
@@ -370,8 +454,10 @@ fn read(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> 
         Some(RuleSource::Inline(rules)) => Some(rules),
         _ => None,
     };
-    let accept_keyless_bundles =
-        mistakes.take(accept_keyless_bundles(raw.accept_keyless_bundles, inline));
+    let accept_keyless_bundles = mistakes.take(accept_keyless_bundles(
+        raw.shared.accept_keyless_bundles,
+        inline,
+    ));
     let (
         Shared {
             record_key: Some(record_key),
@@ -399,7 +485,7 @@ fn read(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> 
         pin_digests,
         annotation_prefix,
         max_verifications,
-        named_registries_only: raw.named_registries_only.unwrap_or(false),
+        named_registries_only: raw.shared.named_registries_only.unwrap_or(false),
         record_key,
         warn,
         accept_keyless_bundles,
@@ -424,4 +510,41 @@ fn cluster_source(version: Option<String>) -> Result<ClusterSource, SettingsErro
         true => ClusterSource::PolicyController(known),
         false => ClusterSource::ScstSign(known),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_top_level_key_is_read_by_the_part_that_owns_it() {
+        for key in FIELDS {
+            let value = match *key {
+                "verification" | "outageFallback" | "warn" => "{}",
+                "signatures" | "clusterImagePolicies" => "[]",
+                "pinDigests" => "\"pods\"",
+                "annotationPrefix" | "clusterImagePolicyApiVersion" | "noMatchPolicy" => "\"x\"",
+                "maxVerificationsPerRequest" => "1",
+                _ => "true",
+            };
+            let read = serde_json::from_str::<RawSettings>(&format!("{{\"{key}\": {value}}}"));
+            assert!(read.is_ok(), "{key}: {read:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_under_any_of_its_names_is_refused() {
+        let twice = r#"{"allowUnmatchedImages": true, "warn_on_unmatched": false}"#;
+        let refused = serde_json::from_str::<RawSettings>(twice).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .starts_with("duplicate field `allowUnmatchedImages`"),
+            "{refused}"
+        );
+        let unknown = serde_json::from_str::<RawSettings>(r#"{"verificaton": {}}"#).unwrap_err();
+        assert!(unknown.to_string().starts_with(
+            "unknown field `verificaton`, expected one of `verification`, `allowUnmatchedImages`"
+        ));
+    }
 }

@@ -179,3 +179,13 @@ where
         )),
     }
 }
+
+/// A value read as [`not_null`] reads it, where a map's value is read by
+/// hand (`map.next_value::<NotNull<T>>()`).
+pub(crate) struct NotNull<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NotNull<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        not_null(deserializer).map(NotNull)
+    }
+}
