@@ -77,5 +77,5 @@ pub(crate) fn compile_spec(spec_json: &str) -> Result<Rules, SettingsErrors> {
     let verification = spec
         .verification
         .ok_or(SettingsError::at("spec.verification", Problem::Missing))?;
-    compile_verification(verification, "spec.verification", Checks::Full)
+    compile_verification(verification, Checks::Full).map_err(|e| e.within("spec.verification"))
 }

@@ -25,6 +25,27 @@ impl SettingsError {
             problem,
         }
     }
+
+    /// The mistake seen one level up, from `at` (a field's name, or an
+    /// index `[i]`): its path, and a path its problem names, start there.
+    /// Paths are added on the way up, so a part names only its own fields.
+    pub(crate) fn within(mut self, at: &str) -> Self {
+        self.path = joined(at, &self.path);
+        if let Problem::UnknownKey { keys_at, .. } = &mut self.problem {
+            *keys_at = joined(at, keys_at);
+        }
+        self
+    }
+}
+
+/// `path` below `at`: `at.path`, or `at[i]` for an index.
+pub(crate) fn joined(at: &str, path: &str) -> String {
+    match (at, path) {
+        (at, "") => at.to_string(),
+        ("", path) => path.to_string(),
+        (at, path) if path.starts_with('[') => format!("{at}{path}"),
+        (at, path) => format!("{at}.{path}"),
+    }
 }
 
 impl fmt::Display for SettingsError {
@@ -60,6 +81,11 @@ impl SettingsErrors {
 
     pub(crate) fn push(&mut self, mistake: SettingsError) {
         self.0.push(mistake);
+    }
+
+    /// Every mistake seen one level up ([`SettingsError::within`]).
+    pub(crate) fn within(self, at: &str) -> Self {
+        SettingsErrors(self.0.into_iter().map(|m| m.within(at)).collect())
     }
 
     /// Notes the mistakes of a part; its value, when it has no mistake.

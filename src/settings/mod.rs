@@ -402,16 +402,18 @@ fn read(mut raw: RawSettings, checks: Checks) -> Result<Policy, SettingsErrors> 
         _ => {
             let verification_written = raw.scst.verification.is_some();
             // Whatever rules are written are compiled, so that their mistakes are named too.
-            let verification = raw
-                .scst
-                .verification
-                .take()
-                .and_then(|v| mistakes.take(compile_verification(v, "verification", checks)));
+            let verification = raw.scst.verification.take().and_then(|v| {
+                mistakes.take(compile_verification(v, checks).map_err(|e| e.within("verification")))
+            });
             let policies = raw
                 .policy_controller
                 .cluster_image_policies
                 .take()
-                .and_then(|p| mistakes.take(compile_policies(p, "clusterImagePolicies", checks)));
+                .and_then(|p| {
+                    mistakes.take(
+                        compile_policies(p, checks).map_err(|e| e.within("clusterImagePolicies")),
+                    )
+                });
             let rules = match (conflict, shape) {
                 (true, _) => None,
                 (false, Shape::Cluster) => cluster.map(RuleSource::Cluster),

@@ -162,25 +162,25 @@ struct RawTlog {
 /// policy can apply, or the settings are refused with every mistake named.
 pub(crate) fn compile_policies(
     policies: Vec<RawClusterImagePolicy>,
-    at: &str,
     checks: Checks,
 ) -> Result<Rules, SettingsErrors> {
     if policies.is_empty() {
-        return Err(SettingsError::at(at, Problem::EmptyList).into());
+        return Err(SettingsError::at("", Problem::EmptyList).into());
     }
     let mut mistakes = SettingsErrors::default();
     let mut names = BTreeSet::new();
     let mut keys = Vec::new();
     let mut images = Vec::new();
     for (i, policy) in policies.into_iter().enumerate() {
-        let path = format!("{at}[{i}]");
+        let index = format!("[{i}]");
         if !names.insert(policy.metadata.name.clone()) {
             mistakes.push(SettingsError::at(
-                format!("{path}.metadata.name"),
+                format!("{index}.metadata.name"),
                 Problem::DuplicatePolicyName(policy.metadata.name.clone()),
             ));
         }
-        if let Some(rule) = mistakes.take(compile_policy(policy, &path, checks, &mut keys)) {
+        let compiled = compile_policy(policy, checks, &mut keys).map_err(|e| e.within(&index));
+        if let Some(rule) = mistakes.take(compiled) {
             images.push(rule);
         }
     }
@@ -208,7 +208,7 @@ pub(crate) fn compile_cluster_policies(items: &[Value]) -> Rules {
         let name = name_of(item);
         let compiled = from_json_strict::<RawClusterImagePolicy>(&item.to_string(), "")
             .map_err(SettingsErrors::from)
-            .and_then(|policy| compile_policy(policy, "", Checks::Full, &mut keys));
+            .and_then(|policy| compile_policy(policy, Checks::Full, &mut keys));
         match compiled {
             Ok(rule) => images.push(rule),
             Err(error) => {
@@ -243,36 +243,33 @@ pub(crate) fn compile_cluster_policies(items: &[Value]) -> Rules {
     Rules::new(BTreeSet::new(), keys, images, EntriesNeeded::Every)
 }
 
+/// One policy; the errors name each mistake at its path within the policy
+/// (the caller adds where the policy is).
 fn compile_policy(
     policy: RawClusterImagePolicy,
-    path: &str,
     checks: Checks,
     keys: &mut Vec<NamedKey>,
 ) -> Result<ImageRule, SettingsErrors> {
-    let at = |field: &str| match path {
-        "" => field.to_string(),
-        path => format!("{path}.{field}"),
-    };
     let mut mistakes = SettingsErrors::default();
     if !API_VERSIONS.contains(&policy.api_version.as_str()) {
         mistakes.push(SettingsError::at(
-            at("apiVersion"),
+            "apiVersion",
             Problem::NotOneOf(policy.api_version, &API_VERSIONS),
         ));
     }
     if policy.kind != "ClusterImagePolicy" {
         mistakes.push(SettingsError::at(
-            at("kind"),
+            "kind",
             Problem::NotOneOf(policy.kind, &["ClusterImagePolicy"]),
         ));
     }
     let name = policy.metadata.name;
     if name.trim().is_empty() {
-        mistakes.push(SettingsError::at(at("metadata.name"), Problem::Missing));
+        mistakes.push(SettingsError::at("metadata.name", Problem::Missing));
     }
     let spec = policy.spec;
     let mut refuse = |field: &str, why: &'static str| {
-        mistakes.push(SettingsError::at(at(field), Problem::Refused(why)))
+        mistakes.push(SettingsError::at(field, Problem::Refused(why)))
     };
     if spec.policy.is_some() {
         refuse("spec.policy", REFUSED_POLICY);
@@ -285,36 +282,33 @@ fn compile_policy(
         Some("warn") => true,
         Some(other) => {
             mistakes.push(SettingsError::at(
-                at("spec.mode"),
+                "spec.mode",
                 Problem::NotOneOf(other.to_string(), &["enforce", "warn"]),
             ));
             false
         }
     };
     if spec.images.is_empty() {
-        mistakes.push(SettingsError::at(at("spec.images"), Problem::EmptyList));
+        mistakes.push(SettingsError::at("spec.images", Problem::EmptyList));
     }
     let mut globs = Vec::with_capacity(spec.images.len());
     for (i, image) in spec.images.iter().enumerate() {
         match Glob::compile(&image.glob) {
             Ok(glob) => globs.push(glob),
             Err(e) => mistakes.push(SettingsError::at(
-                at(&format!("spec.images[{i}].glob")),
+                format!("spec.images[{i}].glob"),
                 Problem::Glob(e),
             )),
         }
     }
     if spec.authorities.is_empty() {
-        mistakes.push(SettingsError::at(
-            at("spec.authorities"),
-            Problem::EmptyList,
-        ));
+        mistakes.push(SettingsError::at("spec.authorities", Problem::EmptyList));
     }
     let mut rule = ImageRule::signed_by(ImagePattern::Globs(globs), Vec::new(), 1);
     rule.policy = Some(name.clone());
     rule.warn = warn;
     for (i, authority) in spec.authorities.into_iter().enumerate() {
-        let path = at(&format!("spec.authorities[{i}]"));
+        let path = format!("spec.authorities[{i}]");
         let label = format!(
             "{name}/{}",
             authority

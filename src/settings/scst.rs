@@ -96,18 +96,18 @@ pub(crate) struct RawSecretRef {
     pub namespace: Option<String>,
 }
 
-/// Validates and compiles a `verification` block; `at` is its path for
-/// errors, which name every mistake found.
+/// Validates and compiles a `verification` block; the errors name every
+/// mistake found, each at its path within the block (the caller adds where
+/// the block is).
 pub(crate) fn compile_verification(
     raw: RawVerification,
-    at: &str,
     checks: Checks,
 ) -> Result<Rules, SettingsErrors> {
     let mut mistakes = SettingsErrors::default();
     let excluded = raw.exclude.and_then(|e| e.resources).map(|r| r.namespaces);
     let excluded_namespaces = namespace_set(
         excluded.unwrap_or_default(),
-        &format!("{at}.exclude.resources.namespaces"),
+        "exclude.resources.namespaces",
         &mut mistakes,
     );
 
@@ -116,7 +116,7 @@ pub(crate) fn compile_verification(
     let mut by_name: BTreeMap<String, Option<usize>> = BTreeMap::new();
     let mut keys: Vec<NamedKey> = Vec::with_capacity(raw.keys.len());
     for (i, key) in raw.keys.into_iter().enumerate() {
-        let path = format!("{at}.keys[{i}]");
+        let path = format!("keys[{i}]");
         let name = key.name.clone();
         let named = !name.trim().is_empty();
         if !named {
@@ -167,7 +167,7 @@ pub(crate) fn compile_verification(
 
     let mut images = Vec::with_capacity(raw.images.len());
     for (i, image) in raw.images.into_iter().enumerate() {
-        let path = format!("{at}.images[{i}]");
+        let path = format!("images[{i}]");
         let pattern = match checks {
             Checks::Full => mistakes.take(
                 NamePattern::compile(&image.name_pattern)
@@ -196,7 +196,7 @@ pub(crate) fn compile_verification(
                         format!("{path}.keys[{j}].name"),
                         Problem::UnknownKey {
                             name: key_ref.name.clone(),
-                            keys_at: format!("{at}.keys"),
+                            keys_at: "keys".to_string(),
                         },
                     ));
                 }

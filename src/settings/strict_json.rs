@@ -2,7 +2,7 @@
 //! errors (the types say `deny_unknown_fields`), and an error names the path
 //! of the field, not a position in JSON the host built from the user's YAML.
 
-use crate::settings::errors::{Problem, SettingsError};
+use crate::settings::errors::{joined, Problem, SettingsError};
 use serde::Deserialize;
 
 /// Deserialises JSON so that an error names the field's path below `root`.
@@ -27,12 +27,7 @@ fn path_error(e: &serde_json::Error, json: &str, root: &str) -> SettingsError {
         false => offset,
     };
     let path = path_at(json, offset, missing);
-    let path = match (root, path.as_str()) {
-        (root, "") => root.to_string(),
-        ("", path) => path.to_string(),
-        (root, path) if path.starts_with('[') => format!("{root}{path}"),
-        (root, path) => format!("{root}.{path}"),
-    };
+    let path = joined(root, &path);
     // serde_json adds "at line L column C" of the JSON the host built from
     // the YAML the user wrote: the path says more.
     let message = e.to_string();
