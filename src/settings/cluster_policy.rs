@@ -8,7 +8,6 @@ use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::scst::{compile_verification, RawVerification};
 use crate::settings::strict_json::from_json_strict;
-use serde::de::MapAccess;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,24 +26,6 @@ pub struct ClusterModeKeys {
     /// Which ClusterImagePolicies cluster mode reads (default SCST-Sign's
     /// [`API_VERSION`]).
     pub(crate) cluster_image_policy_api_version: Option<String>,
-}
-
-impl ClusterModeKeys {
-    /// Reads the value of `key` when it is one of these; `false` when not.
-    pub(super) fn read<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "clusterImagePolicy" => self.cluster_image_policy = map.next_value()?,
-            "clusterImagePolicyApiVersion" => {
-                self.cluster_image_policy_api_version = map.next_value()?
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
 }
 
 #[derive(Deserialize)]

@@ -39,12 +39,12 @@ use shared::SharedKeys;
 use shared::{
     accept_keyless_bundles, annotation_prefix, fallback_without_pins, max_verifications, Shared,
 };
-use strict_json::from_json_strict;
+use strict_json::{from_json_strict, NotNull};
 use verify_image_signatures::compile_signatures;
 use verify_image_signatures::SignaturesKeys;
 
 /// The settings document: the keys every shape shares and each shape's own,
-/// each read by the file that owns it; any other key is refused, naming
+/// each in a struct of the file that owns it; any other key is refused, naming
 /// every key the settings take ([`FIELDS`]).
 #[derive(Debug, Default)]
 pub struct RawSettings {
@@ -82,6 +82,13 @@ impl<'de> Deserialize<'de> for RawSettings {
 
 struct DocumentVisitor;
 
+/// The next value of `map`, which must not be `null` ([`NotNull`]).
+fn not_null_value<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+) -> Result<Option<T>, A::Error> {
+    Ok(map.next_value::<NotNull<T>>()?.0)
+}
+
 impl<'de> Visitor<'de> for DocumentVisitor {
     type Value = RawSettings;
 
@@ -89,9 +96,9 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         formatter.write_str("struct RawSettings")
     }
 
-    /// Each key's value is read by the part that owns the key; a key given
-    /// twice (under any of its names) or that no part owns is refused as it
-    /// is read.
+    /// Each key's value is read into the part that owns the key; a key
+    /// given twice (under any of its names) or that no part owns is refused
+    /// as it is read.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSettings, A::Error> {
         let mut raw = RawSettings::default();
         let mut seen: Vec<&'static str> = Vec::new();
@@ -100,14 +107,33 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                 return Err(de::Error::duplicate_field(key));
             }
             seen.push(key);
-            let read = raw.shared.read(key, &mut map)?
-                || raw.scst.read(key, &mut map)?
-                || raw.signatures.read(key, &mut map)?
-                || raw.policy_controller.read(key, &mut map)?
-                || raw.cluster.read(key, &mut map)?;
-            if !read {
-                // A key of FIELDS no part reads (a test checks there is none).
-                return Err(de::Error::unknown_field(key, FIELDS));
+            // Each value into the struct of the file that owns the key.
+            match key {
+                "annotationPrefix" => raw.shared.annotation_prefix = map.next_value()?,
+                "maxVerificationsPerRequest" => {
+                    raw.shared.max_verifications_per_request = map.next_value()?
+                }
+                "namedRegistriesOnly" => raw.shared.named_registries_only = map.next_value()?,
+                "outageFallback" => raw.shared.outage_fallback = not_null_value(&mut map)?,
+                "warn" => raw.shared.warn = not_null_value(&mut map)?,
+                "acceptKeylessBundles" => raw.shared.accept_keyless_bundles = map.next_value()?,
+                "verification" => raw.scst.verification = not_null_value(&mut map)?,
+                "allowUnmatchedImages" => raw.scst.allow_unmatched_images = map.next_value()?,
+                "pinDigests" => raw.scst.pin_digests = map.next_value()?,
+                "signatures" => raw.signatures.signatures = not_null_value(&mut map)?,
+                "modifyImagesWithDigest" => {
+                    raw.signatures.modify_images_with_digest = map.next_value()?
+                }
+                "clusterImagePolicies" => {
+                    raw.policy_controller.cluster_image_policies = not_null_value(&mut map)?
+                }
+                "noMatchPolicy" => raw.policy_controller.no_match_policy = map.next_value()?,
+                "clusterImagePolicy" => raw.cluster.cluster_image_policy = map.next_value()?,
+                "clusterImagePolicyApiVersion" => {
+                    raw.cluster.cluster_image_policy_api_version = map.next_value()?
+                }
+                // [`Key`] reads no other (a test reads every one of FIELDS).
+                other => return Err(de::Error::unknown_field(other, FIELDS)),
             }
         }
         Ok(raw)

@@ -13,10 +13,10 @@ use crate::image::glob::Glob;
 use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, Rules, UnmatchedImages};
 use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
-use crate::settings::strict_json::{from_json_strict, NotNull};
+use crate::settings::strict_json::from_json_strict;
 use crate::trust::keys::check_public_key;
 use crate::trust::roots::{IdentityMatch, TrustRoot};
-use serde::de::{IgnoredAny, MapAccess};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,24 +38,6 @@ pub struct PolicyControllerKeys {
     pub(crate) cluster_image_policies: Option<Vec<RawClusterImagePolicy>>,
     /// `no-match-policy`: deny (default), warn or allow.
     pub(crate) no_match_policy: Option<String>,
-}
-
-impl PolicyControllerKeys {
-    /// Reads the value of `key` when it is one of these; `false` when not.
-    pub(super) fn read<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "clusterImagePolicies" => {
-                self.cluster_image_policies = map.next_value::<NotNull<_>>()?.0
-            }
-            "noMatchPolicy" => self.no_match_policy = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
 }
 
 /// One ClusterImagePolicy resource. `metadata` and `status` are read as

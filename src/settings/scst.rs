@@ -11,8 +11,7 @@ use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{check_annotations, compile_key, RawKey};
 use crate::settings::shared::namespace_set;
-use crate::settings::strict_json::{not_null, NotNull};
-use serde::de::MapAccess;
+use crate::settings::strict_json::not_null;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -24,23 +23,6 @@ pub struct ScstKeys {
     /// SCST-Sign's install value, under its current and former names.
     pub(crate) allow_unmatched_images: Option<bool>,
     pub(crate) pin_digests: Option<PinDigests>,
-}
-
-impl ScstKeys {
-    /// Reads the value of `key` when it is one of these; `false` when not.
-    pub(super) fn read<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "verification" => self.verification = map.next_value::<NotNull<_>>()?.0,
-            "allowUnmatchedImages" => self.allow_unmatched_images = map.next_value()?,
-            "pinDigests" => self.pin_digests = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
 }
 
 /// `spec.verification` of a ClusterImagePolicy.

@@ -4,8 +4,6 @@
 
 use crate::rules::{PinDigests, Rules, WarnScope};
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
-use crate::settings::strict_json::NotNull;
-use serde::de::MapAccess;
 use serde::Deserialize;
 
 /// The shared keys every shape reads first, before its own: `outageFallback`
@@ -51,28 +49,6 @@ pub struct SharedKeys {
     /// Take the host's keyless answer for an image with no `.sig`
     /// signature (a cosign 3 bundle, Kubewarden 1.36 and later).
     pub(crate) accept_keyless_bundles: Option<bool>,
-}
-
-impl SharedKeys {
-    /// Reads the value of `key` when it is one of these; `false` when not.
-    pub(super) fn read<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "annotationPrefix" => self.annotation_prefix = map.next_value()?,
-            "maxVerificationsPerRequest" => {
-                self.max_verifications_per_request = map.next_value()?
-            }
-            "namedRegistriesOnly" => self.named_registries_only = map.next_value()?,
-            "outageFallback" => self.outage_fallback = map.next_value::<NotNull<_>>()?.0,
-            "warn" => self.warn = map.next_value::<NotNull<_>>()?.0,
-            "acceptKeylessBundles" => self.accept_keyless_bundles = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
 }
 
 /// `warn`: every namespace, or the ones listed.

@@ -12,8 +12,7 @@ use crate::rules::{EntriesNeeded, ImagePattern, ImageRule, NamedKey, PinDigests,
 use crate::settings::checks::Checks;
 use crate::settings::errors::{Problem, SettingsError, SettingsErrors};
 use crate::settings::keys::{check_annotations, compile_key, RawGithubActions, RawKey, RawKeyless};
-use crate::settings::strict_json::{not_null, NotNull};
-use serde::de::MapAccess;
+use crate::settings::strict_json::not_null;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,22 +27,6 @@ pub struct SignaturesKeys {
     pub(crate) signatures: Option<Vec<RawSignature>>,
     /// The pinning switch (default true: every kind).
     pub(crate) modify_images_with_digest: Option<bool>,
-}
-
-impl SignaturesKeys {
-    /// Reads the value of `key` when it is one of these; `false` when not.
-    pub(super) fn read<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "signatures" => self.signatures = map.next_value::<NotNull<_>>()?.0,
-            "modifyImagesWithDigest" => self.modify_images_with_digest = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
 }
 
 #[derive(Deserialize, Debug)]
